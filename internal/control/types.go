@@ -1,0 +1,210 @@
+// Package control decides, for one Map Run at one instant, the maxConcurrency
+// and failure tolerances it should run with. It is pure: it imports no AWS
+// SDK and never reads the clock. Time, observations and state come in as
+// arguments and a Decision, with a reason code and a sentence, comes out.
+package control
+
+import (
+	"time"
+
+	"github.com/maptuner/maptuner/internal/maprun"
+)
+
+// Config is the resolved policy the controller works to. The zero value is
+// not usable: build one with a policy and check it with Validate.
+type Config struct {
+	// MinConcurrency is the lowest maxConcurrency ever set; >= 1.
+	MinConcurrency int32 `json:"minConcurrency"`
+	// MaxConcurrency is the highest maxConcurrency ever set; <= 10,000.
+	MaxConcurrency int32 `json:"maxConcurrency"`
+	// Unlimited lets the controller send 0 (no limit) once it would reach
+	// MaxConcurrency with no throttling seen. Off by default: 0 is never sent.
+	Unlimited bool `json:"unlimited,omitempty"`
+	// InitialConcurrency is where a run starts when its own setting is 0
+	// (unlimited) or outside [MinConcurrency, MaxConcurrency].
+	InitialConcurrency int32 `json:"initialConcurrency"`
+	// GrowthFactor multiplies the limit per step while no capacity is known
+	// (slow start); > 1, typically 2.
+	GrowthFactor float64 `json:"growthFactor"`
+	// Backoff is the multiplicative decrease on a throttled minute, applied to
+	// the limit in effect when that minute was measured; in (0, 1), typically 0.7.
+	Backoff float64 `json:"backoff"`
+	// MaxStepUp bounds one increase: new <= old * MaxStepUp; >= 1.
+	MaxStepUp float64 `json:"maxStepUp"`
+	// MaxStepDown bounds one decrease: new >= old * MaxStepDown; in (0, 1].
+	MaxStepDown float64 `json:"maxStepDown"`
+	// Band is the relative change below which no update is sent, in [0, 1):
+	// 0.05 keeps 100 at 100 when the target is 103.
+	Band float64 `json:"band"`
+	// RecoveryTime is how long, after a cut, the cubic growth takes to come
+	// back to the limit where throttling was seen (CUBIC's K).
+	RecoveryTime time.Duration `json:"recoveryTime"`
+	// ThrottleThreshold is the throttle count in one minute (summed over the
+	// policy's signals) above which that minute counts as throttled; >= 0.
+	ThrottleThreshold float64 `json:"throttleThreshold"`
+	// StaleAfter is how old the newest throttle datapoint may be before the
+	// controller treats the metrics as missing and holds.
+	StaleAfter time.Duration `json:"staleAfter"`
+	// Tolerance is the failure-tolerance policy.
+	Tolerance Tolerance `json:"tolerance"`
+}
+
+// Tolerance is the failure-tolerance part of Config.
+type Tolerance struct {
+	// BaselinePercent and BaselineCount are the tolerances of a healthy run.
+	BaselinePercent float64 `json:"baselinePercent"`
+	BaselineCount   int64   `json:"baselineCount"`
+	// CeilingPercent and CeilingCount bound how far the tolerances are raised
+	// while failures are classified as throttling.
+	CeilingPercent float64 `json:"ceilingPercent"`
+	CeilingCount   int64   `json:"ceilingCount"`
+	// FailFast lowers the tolerances to what the run has already failed, so
+	// that it fails now, once non-throttle failures exceed FailFastRate of
+	// finished items over at least FailFastMinItems finished items.
+	FailFast         bool    `json:"failFast,omitempty"`
+	FailFastRate     float64 `json:"failFastRate,omitempty"`
+	FailFastMinItems int64   `json:"failFastMinItems,omitempty"`
+}
+
+// Datapoint is one one-minute aggregate of the throttle signals.
+type Datapoint struct {
+	// Minute is the start of the one-minute period it covers.
+	Minute time.Time `json:"minute"`
+	// Value is the throttle count in that minute, summed over the signals.
+	Value float64 `json:"value"`
+}
+
+// FailureSample classifies the failed children of a run.
+type FailureSample struct {
+	// Sampled is the number of failed children looked at; zero when no sample was taken.
+	Sampled int `json:"sampled"`
+	// Throttle is how many of them failed with a throttling error.
+	Throttle int `json:"throttle"`
+}
+
+// ThrottleShare is the fraction of sampled failures caused by throttling;
+// zero with no sample.
+func (f FailureSample) ThrottleShare() float64 {
+	if f.Sampled == 0 {
+		return 0
+	}
+	return float64(f.Throttle) / float64(f.Sampled)
+}
+
+// Observation is what the tuner saw of a run at one instant.
+type Observation struct {
+	// At is the instant of the observation.
+	At time.Time `json:"at"`
+	// Run is the DescribeMapRun result.
+	Run maprun.Snapshot `json:"run"`
+	// MetricsWatched is false when the policy names no throttle signal; then
+	// only failures and counts drive the controller.
+	MetricsWatched bool `json:"metricsWatched"`
+	// Throttles are the throttle datapoints known so far, any order, any
+	// age; nil when the metric query failed or returned nothing.
+	Throttles []Datapoint `json:"throttles,omitempty"`
+	// Failures is a classified sample of failed children, if one was taken.
+	Failures FailureSample `json:"failures"`
+}
+
+// Phase is where the controller is in its cycle.
+type Phase string
+
+// The controller phases.
+const (
+	// PhaseSlowStart grows the limit multiplicatively: no capacity is known yet.
+	PhaseSlowStart Phase = "slow-start"
+	// PhaseCubic grows the limit on a cubic curve around the last throttled limit.
+	PhaseCubic Phase = "cubic"
+)
+
+// Setting is one entry of the history of limits set on a run.
+type Setting struct {
+	// From is when this limit took effect.
+	From time.Time `json:"from"`
+	// MaxConcurrency is the limit in effect from then on; 0 means unlimited.
+	MaxConcurrency int32 `json:"maxConcurrency"`
+}
+
+// State is what the controller remembers of a run between decisions. The zero
+// value is the state of a run never seen before.
+type State struct {
+	Phase Phase `json:"phase,omitempty"`
+	// History holds the limits set, oldest first, pruned to what delayed
+	// datapoints can still refer to.
+	History []Setting `json:"history,omitempty"`
+	// WMax is the limit at which throttling was last seen; zero before any.
+	WMax int32 `json:"wMax,omitempty"`
+	// CutAt is when the limit was last lowered for throttling.
+	CutAt time.Time `json:"cutAt,omitzero"`
+	// CleanLimit is the highest limit confirmed free of throttling by a full
+	// measured minute.
+	CleanLimit int32 `json:"cleanLimit,omitempty"`
+	// Seen is the newest datapoint minute already acted on.
+	Seen time.Time `json:"seen,omitzero"`
+	// Prev are the item counts at the previous observation, and PrevAt its instant.
+	Prev   maprun.Counts `json:"prev"`
+	PrevAt time.Time     `json:"prevAt,omitzero"`
+	// Raised is true while the tolerances are raised above the baseline for throttling.
+	Raised bool `json:"raised,omitempty"`
+	// FailedFast is true once fail-fast has lowered the tolerances.
+	FailedFast bool `json:"failedFast,omitempty"`
+}
+
+// Reason is the code of a decision.
+type Reason string
+
+// The decision reasons.
+const (
+	ReasonInitial       Reason = "Initial"
+	ReasonSlowStart     Reason = "SlowStart"
+	ReasonCubicGrowth   Reason = "CubicGrowth"
+	ReasonThrottled     Reason = "Throttled"
+	ReasonThrottleFails Reason = "ThrottleFailures"
+	ReasonAtCeiling     Reason = "AtCeiling"
+	ReasonWithinBand    Reason = "WithinBand"
+	ReasonAwaitSignal   Reason = "AwaitingSignal"
+	ReasonMissingData   Reason = "MissingData"
+	ReasonIdle          Reason = "Underused"
+	ReasonClamped       Reason = "Clamped"
+	ReasonFailFast      Reason = "FailFast"
+	ReasonEnded         Reason = "Ended"
+)
+
+// Signals are the values a decision was based on, for the decision log.
+type Signals struct {
+	// ThrottledMinute is the start of the newest throttled minute acted on, if any.
+	ThrottledMinute time.Time `json:"throttledMinute,omitzero"`
+	// ThrottleValue is that minute's throttle count.
+	ThrottleValue float64 `json:"throttleValue,omitempty"`
+	// LimitThen is the limit in effect during that minute.
+	LimitThen int32 `json:"limitThen,omitempty"`
+	// NewestMinute is the newest datapoint minute known; zero if none.
+	NewestMinute time.Time `json:"newestMinute,omitzero"`
+	// Throughput is items finished per second since the previous observation.
+	Throughput float64 `json:"throughput"`
+	// Running is the number of items running.
+	Running int64 `json:"running"`
+	// FailurePercent is the run's failed and timed-out items as % of total.
+	FailurePercent float64 `json:"failurePercent"`
+	// ThrottleShare is the share of sampled failures caused by throttling.
+	ThrottleShare float64 `json:"throttleShare"`
+}
+
+// Decision is the controller's answer for one run at one instant.
+type Decision struct {
+	// Old are the settings the run had; New the settings it should have.
+	Old maprun.Settings `json:"old"`
+	New maprun.Settings `json:"new"`
+	// Update is true when New differs from Old enough to call UpdateMapRun.
+	Update bool `json:"update"`
+	// Reason is the code of the concurrency decision; ToleranceReason that
+	// of the tolerance decision, empty when the tolerances were left as they are.
+	Reason          Reason `json:"reason"`
+	ToleranceReason Reason `json:"toleranceReason,omitempty"`
+	// Message says in a sentence why.
+	Message string  `json:"message"`
+	Signals Signals `json:"signals"`
+	// State is the controller state to keep for the next decision.
+	State State `json:"-"`
+}
