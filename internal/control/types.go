@@ -130,11 +130,16 @@ type Setting struct {
 // value is the state of a run never seen before.
 type State struct {
 	Phase Phase `json:"phase,omitempty"`
+	// Start are the settings the run had when first seen; the tolerances
+	// never go back below them.
+	Start maprun.Settings `json:"start"`
 	// History holds the limits set, oldest first, pruned to what delayed
 	// datapoints can still refer to.
 	History []Setting `json:"history,omitempty"`
 	// WMax is the limit at which throttling was last seen; zero before any.
 	WMax int32 `json:"wMax,omitempty"`
+	// Owed is the limit a cut bounded by MaxStepDown still has to reach; zero when none.
+	Owed int32 `json:"owed,omitempty"`
 	// CutAt is when the limit was last lowered for throttling.
 	CutAt time.Time `json:"cutAt,omitzero"`
 	// CleanLimit is the highest limit confirmed free of throttling by a full

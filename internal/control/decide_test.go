@@ -1,0 +1,273 @@
+package control
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maptuner/maptuner/internal/maprun"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+
+func testConfig() Config {
+	return Config{
+		MinConcurrency: 1, MaxConcurrency: 1000, InitialConcurrency: 10,
+		GrowthFactor: 2, Backoff: 0.7, MaxStepUp: 2, MaxStepDown: 0.5, Band: 0.05,
+		RecoveryTime: 5 * time.Minute, StaleAfter: 5 * time.Minute,
+		Tolerance: Tolerance{CeilingPercent: 5, CeilingCount: 1000},
+	}
+}
+
+// run is a Map Run as the controller sees it: a limit, busy children, items.
+func run(limit int32, running, pending int64) maprun.Snapshot {
+	return maprun.Snapshot{
+		ARN: "arn:aws:states:us-east-1:123456789012:mapRun:etl/ProcessItems:1", Status: maprun.StatusRunning,
+		StartDate: t0,
+		Settings:  maprun.Settings{MaxConcurrency: limit},
+		Items:     maprun.Counts{Running: running, Pending: pending, Total: 100000},
+	}
+}
+
+func points(vals map[int]float64) []Datapoint {
+	var ps []Datapoint
+	for m, v := range vals {
+		ps = append(ps, Datapoint{Minute: at(m), Value: v})
+	}
+	return ps
+}
+
+// closedLoop drives Decide against a downstream of capacity children whose
+// throttle counts are published delay minutes late, one tick a minute, and
+// returns the limit after each tick.
+func closedLoop(t *testing.T, cfg Config, capacity func(min int) int32, minutes, delay int) []int32 {
+	t.Helper()
+	var st State
+	limit := int32(10)
+	known := map[int]float64{}
+	var limits []int32
+	limitAt := map[int]int32{}
+	for m := 0; m < minutes; m++ {
+		limitAt[m] = limit
+		if p := m - delay - 1; p >= 0 {
+			known[p] = math.Max(0, float64(limitAt[p]-capacity(p)))
+		}
+		obs := Observation{At: at(m).Add(30 * time.Second), Run: run(limit, int64(limit), 50000), MetricsWatched: true, Throttles: points(known)}
+		if m == 0 {
+			obs.Throttles = nil
+			obs.MetricsWatched = false
+		}
+		d := Decide(cfg, st, obs)
+		if d.New.MaxConcurrency <= 0 {
+			t.Fatalf("minute %d: limit %d sent (never 0): %s", m, d.New.MaxConcurrency, d.Message)
+		}
+		if d.Reason == "" || d.Message == "" {
+			t.Fatalf("minute %d: decision without reason: %+v", m, d)
+		}
+		st, limit = d.State, d.New.MaxConcurrency
+		limits = append(limits, limit)
+	}
+	return limits
+}
+
+func TestStartAtTenReachesCapacity(t *testing.T) {
+	for _, capacity := range []int32{60, 150, 400} {
+		limits := closedLoop(t, testConfig(), func(int) int32 { return capacity }, 90, 2)
+		tail := limits[45:]
+		var sum float64
+		lo, hi := tail[0], tail[0]
+		for _, l := range tail {
+			sum += float64(l)
+			lo, hi = min(lo, l), max(hi, l)
+		}
+		mean := sum / float64(len(tail))
+		if mean < 0.75*float64(capacity) || mean > 1.15*float64(capacity) {
+			t.Errorf("capacity %d: steady-state mean limit %.1f, want within [0.75, 1.15] x capacity; limits %v", capacity, mean, limits)
+		}
+		if float64(hi) > 1.5*float64(capacity) {
+			t.Errorf("capacity %d: steady state reached %d, over 1.5x capacity; limits %v", capacity, hi, limits)
+		}
+		first := -1
+		for i, l := range limits {
+			if float64(l) >= 0.7*float64(capacity) {
+				first = i
+				break
+			}
+		}
+		if first < 0 || first > 20 {
+			t.Errorf("capacity %d: took %d minutes to reach 70%% of capacity, want <= 20; limits %v", capacity, first, limits)
+		}
+	}
+}
+
+// step is one decision of a script: what is observed at minute min, and what
+// must come out.
+type step struct {
+	min       int
+	limit     int32
+	running   int64
+	throttles map[int]float64
+	watched   bool
+	failed    int64
+	sample    FailureSample
+	tol       maprun.Settings
+	wantLimit int32
+	wantTol   *maprun.Settings
+	reason    Reason
+	tolReason Reason
+	update    bool
+}
+
+func script(t *testing.T, cfg Config, steps []step) {
+	t.Helper()
+	var st State
+	for i, s := range steps {
+		r := run(s.limit, s.running, 50000)
+		r.Items.Failed = s.failed
+		r.Settings.ToleratedFailurePercentage = s.tol.ToleratedFailurePercentage
+		r.Settings.ToleratedFailureCount = s.tol.ToleratedFailureCount
+		obs := Observation{At: at(s.min), Run: r, MetricsWatched: s.watched, Throttles: points(s.throttles), Failures: s.sample}
+		d := Decide(cfg, st, obs)
+		if d.New.MaxConcurrency != s.wantLimit {
+			t.Fatalf("step %d (minute %d): limit %d -> %d, want %d (%s: %s)", i, s.min, s.limit, d.New.MaxConcurrency, s.wantLimit, d.Reason, d.Message)
+		}
+		if s.reason != "" && d.Reason != s.reason {
+			t.Fatalf("step %d: reason %s, want %s (%s)", i, d.Reason, s.reason, d.Message)
+		}
+		if s.tolReason != "" && d.ToleranceReason != s.tolReason {
+			t.Fatalf("step %d: tolerance reason %q, want %q (%s)", i, d.ToleranceReason, s.tolReason, d.Message)
+		}
+		if s.wantTol != nil && (d.New.ToleratedFailurePercentage != s.wantTol.ToleratedFailurePercentage || d.New.ToleratedFailureCount != s.wantTol.ToleratedFailureCount) {
+			t.Fatalf("step %d: tolerances %.4g%%/%d, want %.4g%%/%d (%s)", i, d.New.ToleratedFailurePercentage, d.New.ToleratedFailureCount, s.wantTol.ToleratedFailurePercentage, s.wantTol.ToleratedFailureCount, d.Message)
+		}
+		if d.Update != s.update {
+			t.Fatalf("step %d: update %v, want %v (%s)", i, d.Update, s.update, d.Message)
+		}
+		st = d.State
+	}
+}
+
+func tol(pct float64, count int64) *maprun.Settings {
+	return &maprun.Settings{ToleratedFailurePercentage: pct, ToleratedFailureCount: count}
+}
+
+func TestScripts(t *testing.T) {
+	clean := func(ms ...int) map[int]float64 {
+		m := map[int]float64{}
+		for _, x := range ms {
+			m[x] = 0
+		}
+		return m
+	}
+	tests := []struct {
+		name  string
+		cfg   func(*Config)
+		steps []step
+	}{
+		{"unlimited start is never kept and never sent", nil, []step{
+			{min: 0, limit: 0, running: 500, wantLimit: 10, reason: ReasonInitial, update: true},
+		}},
+		{"slow start doubles one step ahead of confirmation", nil, []step{
+			{min: 0, limit: 10, running: 10, wantLimit: 20, reason: ReasonSlowStart, update: true},
+			{min: 1, limit: 20, running: 20, watched: true, throttles: clean(), wantLimit: 20, reason: ReasonMissingData},
+			{min: 3, limit: 20, running: 20, watched: true, throttles: clean(0), wantLimit: 40, reason: ReasonSlowStart, update: true},
+			{min: 4, limit: 40, running: 40, watched: true, throttles: clean(0, 1), wantLimit: 80, reason: ReasonSlowStart, update: true},
+			// 80 is two steps past the confirmed 20: wait for minute 3 (40).
+			{min: 5, limit: 80, running: 80, watched: true, throttles: clean(0, 1, 2), wantLimit: 80, reason: ReasonAwaitSignal},
+			{min: 6, limit: 80, running: 80, watched: true, throttles: clean(0, 1, 2, 3), wantLimit: 160, reason: ReasonSlowStart, update: true},
+		}},
+		{"throttle spike cuts at once", nil, []step{
+			{min: 0, limit: 200, running: 200, watched: true, throttles: clean(), wantLimit: 200, reason: ReasonMissingData},
+			{min: 3, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonThrottled, update: true},
+			// The same datapoint again cuts nothing more, and nothing grows
+			// before a minute under the new limit is measured.
+			{min: 4, limit: 140, running: 140, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonAwaitSignal},
+			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 350, 3: 0}, wantLimit: 197, reason: ReasonCubicGrowth, update: true},
+		}},
+		{"a datapoint two minutes late is charged to the limit of its minute", func(c *Config) { c.MaxStepDown = 0.1 }, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			{min: 3, limit: 200, running: 200, watched: true, throttles: clean(0), wantLimit: 400, reason: ReasonSlowStart, update: true},
+			// Minute 1 ran at 100 and throttled: the cut is from 100, not from today's 400.
+			{min: 4, limit: 400, running: 400, watched: true, throttles: map[int]float64{0: 0, 1: 10}, wantLimit: 70, reason: ReasonThrottled, update: true},
+			// Minutes 2 and 3, at 200 and 400, throttled too: already paid for, no second cut.
+			{min: 5, limit: 70, running: 70, watched: true, throttles: map[int]float64{1: 10, 2: 40, 3: 90}, wantLimit: 70, reason: ReasonAwaitSignal},
+			// Minute 5, the first at 70, throttled: 70 is too high as well.
+			{min: 7, limit: 70, running: 70, watched: true, throttles: map[int]float64{2: 40, 3: 90, 4: 80, 5: 5}, wantLimit: 49, reason: ReasonThrottled, update: true},
+		}},
+		{"missing and stale data hold, never raise", nil, []step{
+			{min: 0, limit: 50, running: 50, watched: true, wantLimit: 50, reason: ReasonMissingData},
+			{min: 9, limit: 50, running: 50, watched: true, throttles: clean(1, 2), wantLimit: 50, reason: ReasonMissingData},
+		}},
+		{"a cut is bounded per tick and continues next tick", func(c *Config) { c.MaxStepDown = 0.8 }, []step{
+			{min: 0, limit: 500, running: 500, watched: true, throttles: clean(), wantLimit: 500, reason: ReasonMissingData},
+			{min: 2, limit: 500, running: 500, watched: true, throttles: map[int]float64{0: 100}, wantLimit: 400, reason: ReasonThrottled, update: true},
+			{min: 3, limit: 400, running: 400, watched: true, throttles: map[int]float64{0: 100}, wantLimit: 350, reason: ReasonThrottled, update: true},
+		}},
+		{"clamps to the policy range", func(c *Config) { c.MaxConcurrency = 300; c.MinConcurrency = 5 }, []step{
+			{min: 0, limit: 250, running: 250, watched: true, throttles: clean(), wantLimit: 250, reason: ReasonMissingData},
+			{min: 1, limit: 900, running: 900, wantLimit: 300, reason: ReasonClamped, update: true},
+			{min: 2, limit: 300, running: 300, watched: true, throttles: clean(1), wantLimit: 300, reason: ReasonAtCeiling},
+			{min: 3, limit: 6, running: 6, watched: true, wantLimit: 6, reason: ReasonMissingData},
+			{min: 5, limit: 6, running: 6, watched: true, throttles: map[int]float64{4: 1e6}, wantLimit: 5, reason: ReasonThrottled, update: true},
+		}},
+		{"at the maximum, 0 only when the policy allows unlimited", func(c *Config) { c.MaxConcurrency = 100 }, []step{
+			{min: 0, limit: 100, running: 100, wantLimit: 100, reason: ReasonAtCeiling},
+		}},
+		{"unlimited allowed lifts the limit at the maximum", func(c *Config) { c.MaxConcurrency = 100; c.Unlimited = true }, []step{
+			{min: 0, limit: 100, running: 100, wantLimit: 0, reason: ReasonAtCeiling, update: true},
+		}},
+		{"underused limit is not raised", nil, []step{
+			{min: 0, limit: 100, running: 20, wantLimit: 100, reason: ReasonIdle},
+		}},
+		{"throttle-caused failures cut and raise the tolerances up to the ceiling", func(c *Config) { c.Tolerance.CeilingCount = 100 }, []step{
+			{min: 0, limit: 200, running: 200, wantLimit: 400, reason: ReasonSlowStart, update: true},
+			{min: 1, limit: 400, running: 400, failed: 40, sample: FailureSample{Sampled: 10, Throttle: 9}, wantLimit: 280, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 90), update: true},
+			{min: 2, limit: 280, running: 280, failed: 60, tol: *tol(2, 90), sample: FailureSample{Sampled: 10, Throttle: 10}, wantLimit: 280, reason: ReasonThrottleFails, wantTol: tol(2, 100), update: true},
+			// Failures stop; after the recovery time the tolerances come down, never to what already failed.
+			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 426, reason: ReasonCubicGrowth, update: true},
+		}},
+		{"tolerances return to the baseline after throttling without failures", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 10), update: true},
+			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 10), wantLimit: 102, wantTol: tol(0, 0), update: true},
+		}},
+		{"a user's own tolerance is the floor", nil, []step{
+			{min: 0, limit: 100, running: 100, tol: *tol(10, 0), wantLimit: 200, wantTol: tol(10, 0), update: true},
+		}},
+		{"fail-fast on a broken deployment", func(c *Config) {
+			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 100
+		}, []step{
+			{min: 0, limit: 100, running: 100, tol: *tol(5, 0), wantLimit: 200, update: true},
+			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10, Throttle: 0}, wantLimit: 200, tolReason: ReasonFailFast, wantTol: tol(0, 0), update: true, reason: ReasonFailFast},
+		}},
+		{"fail-fast waits for its minimum sample", func(c *Config) {
+			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 1000
+		}, []step{
+			{min: 0, limit: 100, running: 100, tol: *tol(5, 0), wantLimit: 200, update: true},
+			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10}, wantLimit: 400, wantTol: tol(5, 0), reason: ReasonSlowStart, update: true},
+		}},
+		{"ended run is left alone", nil, []step{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			script(t, cfg, tt.steps)
+		})
+	}
+}
+
+func TestEndedRun(t *testing.T) {
+	r := run(100, 0, 0)
+	r.Status = maprun.StatusSucceeded
+	d := Decide(testConfig(), State{}, Observation{At: t0, Run: r})
+	if d.Update || d.Reason != ReasonEnded || !strings.Contains(d.Message, "SUCCEEDED") {
+		t.Fatalf("ended run: %+v", d)
+	}
+}
