@@ -103,7 +103,7 @@ func signals(st State, obs Observation) Signals {
 	}
 	for _, p := range obs.Throttles {
 		if p.Minute.After(s.NewestMinute) {
-			s.NewestMinute = p.Minute
+			s.NewestMinute, s.NewestValue = p.Minute, p.Value
 		}
 	}
 	return s
@@ -204,6 +204,14 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 			return applyCut(cfg, st, at, eff, t, ReasonThrottleFails, why)
 		}
 		return cur, ReasonThrottleFails, why + fmt.Sprintf(": already cut to %d, holding.", cur)
+	}
+
+	// Without metrics, a limit that ran a whole minute with no new failure
+	// is as confirmed as it can be.
+	if !obs.MetricsWatched && newFailures == 0 && !st.PrevAt.IsZero() {
+		if l, ok := steadyDuring(st.History, at.Add(-minute), at); ok && l > st.CleanLimit {
+			st.CleanLimit = l
+		}
 	}
 
 	// No throttling to act on: grow, if the data allow it.

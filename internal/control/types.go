@@ -186,6 +186,8 @@ type Signals struct {
 	LimitThen int32 `json:"limitThen,omitempty"`
 	// NewestMinute is the newest datapoint minute known; zero if none.
 	NewestMinute time.Time `json:"newestMinute,omitzero"`
+	// NewestValue is the throttle count of that minute.
+	NewestValue float64 `json:"newestValue"`
 	// Throughput is items finished per second since the previous observation.
 	Throughput float64 `json:"throughput"`
 	// Running is the number of items running.

@@ -1,0 +1,105 @@
+# maptuner: build, local invocation, lint and test.
+#
+#   make build                     host-arch bootstraps in bin/<fn>/ for local runs
+#   make invoke FN=watch EVENT=events/status-running.json
+#                                  run one function under the Lambda Runtime
+#                                  Interface Emulator with one event
+#   make lint                      gofmt, go vet, staticcheck, cfn-lint
+#   make test                      lint, then go test ./... (what CI runs)
+#   make tools                     install what lint and the tests need
+#
+# sam build calls build-WatchFunction and build-TuneFunction (BuildMethod:
+# makefile) with ARTIFACTS_DIR set.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+PIP ?= python3 -m pip
+
+# Tools installed into the project by make tools; versions are pinned so that
+# every machine lints and tests with the same ones.
+TOOLS := $(CURDIR)/bin/tools
+RIE := $(TOOLS)/aws-lambda-rie
+STATICCHECK := $(TOOLS)/staticcheck
+# The emulator has no semantic-version tags, so it is pinned by pseudo-version.
+RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
+STATICCHECK_VERSION ?= v0.8.2
+MOTO_VERSION ?= 5.2.1
+CFN_LINT_VERSION ?= 1.51.0
+
+FUNCTIONS := watch tune
+LAMBDA_TAGS := lambda.norpc
+LAMBDA_LDFLAGS := -s -w
+
+.PHONY: build build-WatchFunction build-TuneFunction $(addprefix build-local-,$(FUNCTIONS)) \
+	policycheck invoke lint test tools clean
+
+# --- sam build ---------------------------------------------------------------
+
+build-WatchFunction: FUNCTION := watch
+build-TuneFunction: FUNCTION := tune
+build-WatchFunction build-TuneFunction: policycheck
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it))
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath \
+		-ldflags='$(LAMBDA_LDFLAGS)' -o '$(ARTIFACTS_DIR)/bootstrap' ./functions/$(FUNCTION)
+	cp policies.yaml '$(ARTIFACTS_DIR)/policies.yaml'
+
+# --- local -------------------------------------------------------------------
+
+policycheck:
+	$(GO) run ./cmd/policycheck policies.yaml
+
+build: $(addprefix build-local-,$(FUNCTIONS))
+
+# bin/<fn>/ is laid out as the function's /var/task: bootstrap and policies.yaml.
+$(addprefix build-local-,$(FUNCTIONS)): build-local-%: policycheck
+	CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath -o bin/$*/bootstrap ./functions/$*
+	cp policies.yaml bin/$*/policies.yaml
+
+ifneq ($(filter invoke,$(MAKECMDGOALS)),)
+ifneq ($(words $(FN)),1)
+$(error FN must name one function: make invoke FN=watch|tune EVENT=events/<file>.json)
+endif
+ifeq ($(filter $(FN),$(FUNCTIONS)),)
+$(error FN=$(FN) is not a function; want one of: $(FUNCTIONS))
+endif
+ifeq ($(EVENT),)
+$(error EVENT must name an event file, for example EVENT=events/schedule.json)
+endif
+endif
+
+# The function gets this environment: AWS_* (credentials, AWS_REGION,
+# AWS_ENDPOINT_URL_* for local endpoints) and the function settings
+# (TABLE_NAME, DRY_RUN, ...), with defaults from scripts/invoke.
+invoke: build-local-$(FN) $(RIE)
+	RIE='$(RIE)' scripts/invoke bin/$(FN) '$(EVENT)'
+
+# --- checks ------------------------------------------------------------------
+
+lint: $(STATICCHECK)
+	@unformatted=$$(gofmt -l .); \
+	if [[ -n $$unformatted ]]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	cfn-lint template.yaml
+
+test: lint $(RIE)
+	$(GO) test ./...
+
+# --- tools -------------------------------------------------------------------
+
+tools: $(RIE) $(STATICCHECK)
+	@command -v moto_server >/dev/null 2>&1 || $(PIP) install 'moto[server]==$(MOTO_VERSION)'
+	@command -v cfn-lint >/dev/null 2>&1 || $(PIP) install 'cfn-lint==$(CFN_LINT_VERSION)'
+
+$(RIE):
+	GOBIN='$(TOOLS)' $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+$(STATICCHECK):
+	GOBIN='$(TOOLS)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clean:
+	rm -rf $(addprefix bin/,$(FUNCTIONS)) .aws-sam

@@ -1,0 +1,121 @@
+// Package awsapi builds the AWS SDK clients the tuner uses, configured the
+// same way everywhere: the default credential and Region chain, per-service
+// endpoint overrides from the environment (AWS_ENDPOINT_URL_SFN,
+// AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL_DYNAMODB), and the SDK's
+// adaptive retry mode, which retries throttling errors and slows the client
+// down while the service throttles it.
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
+)
+
+// ErrInvalidOptions is wrapped by the errors Load returns for bad Options.
+var ErrInvalidOptions = errors.New("invalid aws client options")
+
+// The CloudWatch wire protocols Options.CloudWatchProtocol accepts.
+const (
+	// CloudWatchCBOR is Smithy RPCv2 CBOR, the SDK's default.
+	CloudWatchCBOR = "cbor"
+	// CloudWatchJSON is awsJson 1.0.
+	CloudWatchJSON = "json"
+	// CloudWatchQuery is awsQuery, the oldest protocol the service speaks.
+	CloudWatchQuery = "query"
+)
+
+// Options tune the clients Load builds. The zero value is the production
+// setting.
+type Options struct {
+	// Region overrides the Region of the default chain (AWS_REGION and the
+	// shared config). Empty keeps the chain's Region; Load fails if neither
+	// gives one.
+	Region string
+	// CloudWatchProtocol selects the CloudWatch wire protocol: "" or "cbor"
+	// for the SDK default, "json" or "query" for local endpoints that do not
+	// speak CBOR.
+	CloudWatchProtocol string
+	// MaxAttempts is the number of attempts per call, first try included;
+	// zero keeps the SDK default (3), 1 disables retries. Must be >= 0.
+	MaxAttempts int
+}
+
+// Clients are the service clients of the tuner, sharing one aws.Config.
+type Clients struct {
+	// Region is the Region the clients call, for budget.Config.Region.
+	Region     string
+	SFN        *sfn.Client
+	CloudWatch *cloudwatch.Client
+	DynamoDB   *dynamodb.Client
+}
+
+// Load resolves the AWS configuration and builds the clients. The error
+// wraps ErrInvalidOptions for bad Options and names the bad field.
+func Load(ctx context.Context, opt Options) (Clients, error) {
+	protocol, err := cloudWatchProtocol(opt.CloudWatchProtocol)
+	if err != nil {
+		return Clients{}, err
+	}
+	if opt.MaxAttempts < 0 {
+		return Clients{}, fmt.Errorf("%w: max attempts %d is negative", ErrInvalidOptions, opt.MaxAttempts)
+	}
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				if opt.MaxAttempts > 0 {
+					o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+						so.MaxAttempts = opt.MaxAttempts
+					})
+				}
+			})
+		}),
+	}
+	if opt.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opt.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return Clients{}, fmt.Errorf("awsapi: load aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		return Clients{}, fmt.Errorf("%w: no region: set AWS_REGION or Options.Region", ErrInvalidOptions)
+	}
+	return Clients{
+		Region: cfg.Region,
+		SFN:    sfn.NewFromConfig(cfg),
+		CloudWatch: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
+			if protocol != nil {
+				o.Protocol = protocol
+			}
+		}),
+		DynamoDB: dynamodb.NewFromConfig(cfg),
+	}, nil
+}
+
+// cloudWatchProtocol maps an Options.CloudWatchProtocol name to the client
+// protocol; nil keeps the SDK default.
+func cloudWatchProtocol(name string) (smithyhttp.ClientProtocol, error) {
+	switch name {
+	case "", CloudWatchCBOR:
+		return nil, nil
+	case CloudWatchJSON:
+		return awsjson.New10(cwschemas.GraniteServiceVersion20100801), nil
+	case CloudWatchQuery:
+		return awsquery.New(cwschemas.GraniteServiceVersion20100801), nil
+	default:
+		return nil, fmt.Errorf("%w: cloudwatch protocol %q, want %q, %q or %q",
+			ErrInvalidOptions, name, CloudWatchCBOR, CloudWatchJSON, CloudWatchQuery)
+	}
+}

@@ -1,0 +1,192 @@
+// Package budget shares the account's AWS API quotas out to one tuner tick.
+//
+// Step Functions and CloudWatch throttle each API with a token bucket per
+// account and Region, shared with every other caller in the account. The
+// tuner runs once per tick, so it takes a Budget per tick: for each API a
+// number of calls equal to a fraction of what the bucket refills during the
+// tick, and never more. The burst capacity of the buckets is left to the
+// account's other callers.
+//
+// The package is pure: it reads no clock and makes no calls.
+package budget
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrExhausted is wrapped by the errors of callers that found an API's
+// budget spent.
+var ErrExhausted = errors.New("api budget exhausted")
+
+// ErrInvalidConfig is wrapped by the errors New returns for a bad Config.
+var ErrInvalidConfig = errors.New("invalid budget config")
+
+// API names one budgeted AWS API operation.
+type API string
+
+// The budgeted APIs: Step Functions operations and CloudWatch GetMetricData.
+const (
+	DescribeMapRun       API = "DescribeMapRun"
+	UpdateMapRun         API = "UpdateMapRun"
+	ListMapRuns          API = "ListMapRuns"
+	ListExecutions       API = "ListExecutions"
+	DescribeExecution    API = "DescribeExecution"
+	GetExecutionHistory  API = "GetExecutionHistory"
+	ListTagsForResource  API = "ListTagsForResource"
+	DescribeStateMachine API = "DescribeStateMachine"
+	GetMetricData        API = "GetMetricData"
+)
+
+// refill is the documented token refill rate, calls per second, of each API.
+var refill = map[API]float64{
+	DescribeMapRun:       1,
+	UpdateMapRun:         1,
+	ListMapRuns:          1,
+	ListTagsForResource:  1,
+	ListExecutions:       5,
+	DescribeExecution:    15,
+	DescribeStateMachine: 20,
+	GetExecutionHistory:  20,
+	GetMetricData:        50,
+}
+
+// smallRegionRefill overrides refill outside the Regions with the larger
+// ListExecutions and DescribeExecution quotas.
+var smallRegionRefill = map[API]float64{
+	ListExecutions:    2,
+	DescribeExecution: 10,
+}
+
+// largeQuotaRegions have the larger ListExecutions and DescribeExecution quotas.
+var largeQuotaRegions = []string{"us-east-1", "us-west-2", "eu-west-1"}
+
+// DefaultFraction is the share of each API's refill a tick takes when
+// Config.Fraction is zero.
+const DefaultFraction = 0.5
+
+// DefaultPeriod is the tick length assumed when Config.Period is zero.
+const DefaultPeriod = time.Minute
+
+// Config sets how large a Budget is.
+type Config struct {
+	// Region is the AWS Region the calls go to, for example "eu-central-1".
+	// It selects the ListExecutions and DescribeExecution quotas; an empty
+	// Region gets the smaller ones.
+	Region string
+	// Fraction is the share of each API's refill this tick may use, in
+	// (0, 1]. Zero means DefaultFraction.
+	Fraction float64
+	// Period is the length of one tick. Zero means DefaultPeriod.
+	Period time.Duration
+	// Overrides replaces the refill rate, in calls per second, of the APIs it
+	// names, for accounts with raised quotas. Each rate must be > 0. Nil
+	// keeps the documented defaults.
+	Overrides map[API]float64
+}
+
+// Budget counts the calls one tick may still make to each API. It is safe
+// for concurrent use. A nil *Budget is unlimited: Take always succeeds and
+// nothing is counted.
+type Budget struct {
+	mu    sync.Mutex
+	limit map[API]int
+	spent map[API]int
+}
+
+// New returns the Budget for one tick: each API gets
+// floor(Fraction * refill * Period in seconds) calls, and at least one. The
+// error wraps ErrInvalidConfig and names the bad field.
+func New(cfg Config) (*Budget, error) {
+	frac := cfg.Fraction
+	if frac == 0 {
+		frac = DefaultFraction
+	}
+	if math.IsNaN(frac) || frac <= 0 || frac > 1 {
+		return nil, fmt.Errorf("%w: fraction %v not in (0, 1]", ErrInvalidConfig, cfg.Fraction)
+	}
+	period := cfg.Period
+	if period == 0 {
+		period = DefaultPeriod
+	}
+	if period < 0 {
+		return nil, fmt.Errorf("%w: period %s is negative", ErrInvalidConfig, cfg.Period)
+	}
+	rates := make(map[API]float64, len(refill))
+	for api, r := range refill {
+		rates[api] = r
+	}
+	if !slices.Contains(largeQuotaRegions, cfg.Region) {
+		for api, r := range smallRegionRefill {
+			rates[api] = r
+		}
+	}
+	for api, r := range cfg.Overrides {
+		if _, ok := refill[api]; !ok {
+			return nil, fmt.Errorf("%w: override for unknown api %q", ErrInvalidConfig, api)
+		}
+		if math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 {
+			return nil, fmt.Errorf("%w: override for %s is %v calls per second, want > 0", ErrInvalidConfig, api, r)
+		}
+		rates[api] = r
+	}
+	b := &Budget{limit: make(map[API]int, len(rates)), spent: make(map[API]int, len(rates))}
+	for api, r := range rates {
+		n := math.Floor(frac * r * period.Seconds())
+		switch {
+		case n < 1:
+			n = 1
+		case n > math.MaxInt32:
+			n = math.MaxInt32
+		}
+		b.limit[api] = int(n)
+	}
+	return b, nil
+}
+
+// Take spends one call of api and reports whether there was one to spend.
+// It never blocks. It returns false for an API the package does not know.
+func (b *Budget) Take(api API) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.spent[api] >= b.limit[api] {
+		return false
+	}
+	b.spent[api]++
+	return true
+}
+
+// Remaining is the number of calls of api still allowed this tick; zero for
+// an API the package does not know, and math.MaxInt for a nil Budget.
+func (b *Budget) Remaining(api API) int {
+	if b == nil {
+		return math.MaxInt
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit[api] - b.spent[api]
+}
+
+// Spent returns a copy of the calls made so far, per API, holding only the
+// APIs called at least once. It is empty for a nil Budget.
+func (b *Budget) Spent() map[API]int {
+	out := make(map[API]int)
+	if b == nil {
+		return out
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for api, n := range b.spent {
+		if n > 0 {
+			out[api] = n
+		}
+	}
+	return out
+}

@@ -1,0 +1,561 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/maptuner/maptuner/internal/control"
+)
+
+// DynamoAPI is the part of the DynamoDB client that DynamoDB uses.
+type DynamoAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DynamoAPI = (*dynamodb.Client)(nil)
+
+// DynamoDB is the registry in a DynamoDB table laid out as the package doc
+// describes. It is safe for concurrent use, and any number of processes
+// may share one table: every write that must not race is conditional.
+type DynamoDB struct {
+	api DynamoAPI
+	cfg Config
+}
+
+// NewDynamoDB returns a registry in table cfg.Table reached through api.
+func NewDynamoDB(api DynamoAPI, cfg Config) (*DynamoDB, error) {
+	if api == nil {
+		return nil, fmt.Errorf("registry: %w: nil DynamoDB client", ErrInvalid)
+	}
+	if cfg.Table == "" {
+		return nil, fmt.Errorf("registry: config: %w: empty table name", ErrInvalid)
+	}
+	cfg, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &DynamoDB{api: api, cfg: cfg}, nil
+}
+
+// PutExecution stores e unless that would lose information, and reports
+// whether it changed what was stored. Events come at least once and out of
+// order, so: writing the status already stored changes nothing; a RUNNING
+// write never replaces an ended execution; an ended status replaces
+// RUNNING, and replaces another ended status only when its StoppedAt is
+// set and later than the stored one (a redriven execution that stopped
+// again). An ended execution gets expiresAt, Config.EndedTTL after the
+// later of its StoppedAt and UpdatedAt, one of which it must have.
+func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) {
+	it, err := newExecItem(e, d.cfg.EndedTTL)
+	if err != nil {
+		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return false, fmt.Errorf("registry: put execution %s: encode: %w", e.ARN, err)
+	}
+	x := newExpr()
+	var cond string
+	if !it.Ended {
+		cond = fmt.Sprintf("attribute_not_exists(%s) OR (%s = %s AND %s <> %s)",
+			x.name("pk"), x.name("ended"), x.boolean(false), x.name("status"), x.str(it.Status))
+	} else {
+		cond = fmt.Sprintf("attribute_not_exists(%s) OR %s = %s", x.name("pk"), x.name("ended"), x.boolean(false))
+		if it.StoppedAt != "" {
+			cond += fmt.Sprintf(" OR (%s <> %s AND (attribute_not_exists(%s) OR %s < %s))",
+				x.name("status"), x.str(it.Status), x.name("stoppedAt"), x.name("stoppedAt"), x.str(it.StoppedAt))
+		}
+	}
+	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(d.cfg.Table),
+		Item:                      item,
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  x.names,
+		ExpressionAttributeValues: x.values,
+	})
+	if _, failed := conditionFailed(err); failed {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
+	}
+	return true, nil
+}
+
+// ActiveExecutions returns the executions that have not ended, by ARN. It
+// reads the index, which may lag a write by a moment.
+func (d *DynamoDB) ActiveExecutions(ctx context.Context) ([]Execution, error) {
+	items, err := d.active(ctx, kindExecution)
+	if err != nil {
+		return nil, fmt.Errorf("registry: list active executions: %w", err)
+	}
+	out := make([]Execution, 0, len(items))
+	for _, item := range items {
+		var it execItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return nil, fmt.Errorf("registry: list active executions: decode: %w", err)
+		}
+		e, err := it.execution()
+		if err != nil {
+			return nil, fmt.Errorf("registry: list active executions: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// PutRun creates r if no run with its ARN is stored, and reports whether
+// it did; a stored run, even an ended one, is left as it is. The new run
+// has Version 0 and no lease, whatever r says. An ended r whose EndedAt is
+// zero ends at its DiscoveredAt; it must have one of them.
+func (d *DynamoDB) PutRun(ctx context.Context, r Run) (bool, error) {
+	it, err := newRunItem(r, d.cfg.EndedTTL)
+	if err != nil {
+		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return false, fmt.Errorf("registry: put run %s: encode: %w", r.ARN, err)
+	}
+	x := newExpr()
+	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(d.cfg.Table),
+		Item:                     item,
+		ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
+		ExpressionAttributeNames: x.names,
+	})
+	if _, failed := conditionFailed(err); failed {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
+	}
+	return true, nil
+}
+
+// GetRun returns the run arn, read consistently, or an error wrapping
+// ErrNotFound.
+func (d *DynamoDB) GetRun(ctx context.Context, arn string) (Run, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(d.cfg.Table),
+		Key:            key(pkRun+arn, skRun),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, err)
+	}
+	if len(out.Item) == 0 {
+		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, ErrNotFound)
+	}
+	r, err := decodeRun(out.Item)
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, err)
+	}
+	return r, nil
+}
+
+// ActiveRuns returns the runs that have not ended, by ARN. It reads the
+// index, which may lag a write by a moment.
+func (d *DynamoDB) ActiveRuns(ctx context.Context) ([]Run, error) {
+	items, err := d.active(ctx, kindRun)
+	if err != nil {
+		return nil, fmt.Errorf("registry: list active runs: %w", err)
+	}
+	out := make([]Run, 0, len(items))
+	for _, item := range items {
+		r, err := decodeRun(item)
+		if err != nil {
+			return nil, fmt.Errorf("registry: list active runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Claim takes the lease on run arn for owner until now+ttl, and returns the
+// run as stored with the lease. It succeeds when the run is not leased,
+// its lease expired (LeaseUntil <= now), or owner already holds it (the
+// lease is then extended). Otherwise the error wraps ErrLeased; for a run
+// not stored it wraps ErrNotFound; for an ended run it wraps both ErrEnded
+// and ErrNotFound: ended runs cannot be claimed.
+func (d *DynamoDB) Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (Run, error) {
+	if err := checkClaim(arn, owner, now, ttl); err != nil {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+	}
+	x := newExpr()
+	leaseOwner, leaseUntil, vOwner := x.name("leaseOwner"), x.name("leaseUntil"), x.str(owner)
+	out, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(d.cfg.Table),
+		Key:       key(pkRun+arn, skRun),
+		UpdateExpression: aws.String(fmt.Sprintf("SET %s = %s, %s = %s",
+			leaseOwner, vOwner, leaseUntil, x.str(now.Add(ttl).UTC().Format(timeLayout)))),
+		ConditionExpression: aws.String(fmt.Sprintf(
+			"attribute_exists(%s) AND %s = %s AND (attribute_not_exists(%s) OR %s <= %s OR %s = %s)",
+			x.name("pk"), x.name("ended"), x.boolean(false),
+			leaseOwner, leaseUntil, x.str(now.UTC().Format(timeLayout)), leaseOwner, vOwner)),
+		ExpressionAttributeNames:            x.names,
+		ExpressionAttributeValues:           x.values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if len(old) == 0 {
+			return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, ErrNotFound)
+		}
+		var it runItem
+		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
+			return Run{}, fmt.Errorf("registry: claim run %s: decode: %w", arn, err)
+		}
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, claimError(it))
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+	}
+	r, err := decodeRun(out.Attributes)
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+	}
+	return r, nil
+}
+
+// Save writes r.State, r.LastDecision and, when r.Ended, the end of the run
+// (EndedAt, now if zero; EndReason; expiresAt, Config.EndedTTL after), then
+// increments the version and releases the lease. It writes only if owner
+// holds the lease (LeaseUntil > now), r.Version is the stored version and
+// the run has not ended; otherwise it writes nothing and the error wraps
+// ErrConflict, or ErrNotFound for a run not stored.
+func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time) error {
+	if err := checkSave(r, owner, now); err != nil {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+	}
+	u, err := newRunUpdate(r, now, d.cfg.EndedTTL)
+	if err != nil {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+	}
+	x := newExpr()
+	ended, leaseOwner, leaseUntil, version := x.name("ended"), x.name("leaseOwner"), x.name("leaseUntil"), x.name("version")
+	cond := fmt.Sprintf("%s = %s AND %s = %s AND %s > %s AND %s = %s",
+		ended, x.boolean(false), leaseOwner, x.str(owner),
+		leaseUntil, x.str(now.UTC().Format(timeLayout)), version, x.num(r.Version))
+	set := []string{
+		x.name("state") + " = " + x.str(u.State),
+		version + " = " + x.num(r.Version+1),
+	}
+	remove := []string{leaseOwner, leaseUntil}
+	if u.LastDecision != "" {
+		set = append(set, x.name("lastDecision")+" = "+x.str(u.LastDecision))
+	} else {
+		remove = append(remove, x.name("lastDecision"))
+	}
+	if u.Ended {
+		s, rm := x.end(u)
+		set, remove = append(set, s...), append(remove, rm...)
+	}
+	_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(d.cfg.Table),
+		Key:                                 key(pkRun+r.ARN, skRun),
+		UpdateExpression:                    aws.String(update(set, remove)),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            x.names,
+		ExpressionAttributeValues:           x.values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if len(old) == 0 {
+			return fmt.Errorf("registry: save run %s: %w", r.ARN, ErrNotFound)
+		}
+		var it runItem
+		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
+			return fmt.Errorf("registry: save run %s: decode: %w", r.ARN, err)
+		}
+		return fmt.Errorf("registry: save run %s: %w", r.ARN,
+			saveConflict(it, owner, now.UTC().Format(timeLayout), r.Version))
+	}
+	if err != nil {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+	}
+	return nil
+}
+
+// EndRun marks run arn ended at instant at for reason, sets its expiresAt
+// Config.EndedTTL after, and increments its version, so that a Save
+// prepared before it loses with ErrConflict. A run already ended is left
+// as it is and the call succeeds; a run not stored gives ErrNotFound.
+func (d *DynamoDB) EndRun(ctx context.Context, arn, reason string, at time.Time) error {
+	u, err := newEndUpdate(arn, reason, at, d.cfg.EndedTTL)
+	if err != nil {
+		return fmt.Errorf("registry: end run %s: %w", arn, err)
+	}
+	x := newExpr()
+	version := x.name("version")
+	set, remove := x.end(u)
+	set = append(set, fmt.Sprintf("%s = %s + %s", version, version, x.num(1)))
+	_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(d.cfg.Table),
+		Key:              key(pkRun+arn, skRun),
+		UpdateExpression: aws.String(update(set, remove)),
+		ConditionExpression: aws.String(fmt.Sprintf("attribute_exists(%s) AND %s = %s",
+			x.name("pk"), x.name("ended"), x.boolean(false))),
+		ExpressionAttributeNames:            x.names,
+		ExpressionAttributeValues:           x.values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := conditionFailed(err); failed {
+		if len(old) == 0 {
+			return fmt.Errorf("registry: end run %s: %w", arn, ErrNotFound)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registry: end run %s: %w", arn, err)
+	}
+	return nil
+}
+
+// AppendDecision logs d for run arn at instant at, living Config.DecisionTTL.
+// The log keeps every decision: when the instant is already taken, the
+// next free nanosecond is used, up to a few, after which the error wraps
+// ErrConflict. The run need not be stored.
+func (d *DynamoDB) AppendDecision(ctx context.Context, arn string, at time.Time, dec control.Decision) error {
+	for i := range maxDecisionAttempts {
+		it, err := newDecisionItem(arn, at.Add(time.Duration(i)), dec, d.cfg.DecisionTTL)
+		if err != nil {
+			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
+		}
+		item, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return fmt.Errorf("registry: append decision run %s: encode: %w", arn, err)
+		}
+		x := newExpr()
+		_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                aws.String(d.cfg.Table),
+			Item:                     item,
+			ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
+			ExpressionAttributeNames: x.names,
+		})
+		if _, failed := conditionFailed(err); failed {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("registry: append decision run %s: %w", arn, decisionsFull(at))
+}
+
+// Decisions returns up to limit decisions of run arn, newest first; all of
+// them when limit <= 0. Decision.State is zero in each (it is not logged).
+func (d *DynamoDB) Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error) {
+	x := newExpr()
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(d.cfg.Table),
+		KeyConditionExpression: aws.String(fmt.Sprintf("%s = %s AND begins_with(%s, %s)",
+			x.name("pk"), x.str(pkRun+arn), x.name("sk"), x.str(skDecision))),
+		ExpressionAttributeNames:  x.names,
+		ExpressionAttributeValues: x.values,
+		ScanIndexForward:          aws.Bool(false),
+		ConsistentRead:            aws.Bool(true),
+	}
+	var out []control.Decision
+	for {
+		if limit > 0 {
+			in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))
+		}
+		page, err := d.api.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
+		}
+		for _, item := range page.Items {
+			var it decisionItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, fmt.Errorf("registry: list decisions run %s: decode: %w", arn, err)
+			}
+			dec, err := it.decision()
+			if err != nil {
+				return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
+			}
+			out = append(out, dec)
+		}
+		if len(page.LastEvaluatedKey) == 0 || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// PutStateMachine caches sm, replacing any entry for its ARN; the item
+// expires Config.TagCacheTTL after sm.CheckedAt.
+func (d *DynamoDB) PutStateMachine(ctx context.Context, sm StateMachine) error {
+	it, err := newSMItem(sm, d.cfg.TagCacheTTL)
+	if err != nil {
+		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return fmt.Errorf("registry: put state machine %s: encode: %w", sm.ARN, err)
+	}
+	if _, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.cfg.Table), Item: item}); err != nil {
+		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
+	}
+	return nil
+}
+
+// GetStateMachine returns the cached entry for arn if it is fresh at now
+// (less than Config.TagCacheTTL old), or an error wrapping ErrNotFound.
+func (d *DynamoDB) GetStateMachine(ctx context.Context, arn string, now time.Time) (StateMachine, error) {
+	if err := checkInstant("now", now); err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, err)
+	}
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(d.cfg.Table),
+		Key:            key(pkStateMachine+arn, skStateMachine),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, err)
+	}
+	if len(out.Item) == 0 {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, ErrNotFound)
+	}
+	var it smItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: decode: %w", arn, err)
+	}
+	sm, fresh, err := it.stateMachine(now, d.cfg.TagCacheTTL)
+	if err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, err)
+	}
+	if !fresh {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, staleEntry(sm, d.cfg.TagCacheTTL))
+	}
+	return sm, nil
+}
+
+// active returns every item of kind in the active index, paginating fully.
+func (d *DynamoDB) active(ctx context.Context, kind string) ([]map[string]types.AttributeValue, error) {
+	x := newExpr()
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(d.cfg.Table),
+		IndexName:                 aws.String(ActiveIndex),
+		KeyConditionExpression:    aws.String(x.name("active") + " = " + x.str(kind)),
+		ExpressionAttributeNames:  x.names,
+		ExpressionAttributeValues: x.values,
+	}
+	var items []map[string]types.AttributeValue
+	for {
+		page, err := d.api.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, page.Items...)
+		if len(page.LastEvaluatedKey) == 0 {
+			return items, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// decodeRun decodes a stored run item.
+func decodeRun(item map[string]types.AttributeValue) (Run, error) {
+	var it runItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Run{}, fmt.Errorf("decode: %w", err)
+	}
+	return it.run()
+}
+
+// key is the primary key of the item pk/sk.
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: pk},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// conditionFailed reports whether err is a failed condition check, and
+// returns the item as it was when ReturnValuesOnConditionCheckFailure
+// asked for it (empty when there was none).
+func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf.Item, true
+	}
+	return nil, false
+}
+
+// expr collects the attribute names and values of one request's
+// expressions; every name is a placeholder, since several of ours
+// (state, status) are reserved words.
+type expr struct {
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+func newExpr() *expr {
+	return &expr{names: make(map[string]string)}
+}
+
+// name returns the placeholder of attribute n.
+func (x *expr) name(n string) string {
+	x.names["#"+n] = n
+	return "#" + n
+}
+
+// add returns a new placeholder for v.
+func (x *expr) add(v types.AttributeValue) string {
+	if x.values == nil {
+		x.values = make(map[string]types.AttributeValue)
+	}
+	p := ":v" + strconv.Itoa(len(x.values))
+	x.values[p] = v
+	return p
+}
+
+// str returns a new placeholder for the string v.
+func (x *expr) str(v string) string { return x.add(&types.AttributeValueMemberS{Value: v}) }
+
+// boolean returns a new placeholder for the boolean v.
+func (x *expr) boolean(v bool) string { return x.add(&types.AttributeValueMemberBOOL{Value: v}) }
+
+// num returns a new placeholder for the number v.
+func (x *expr) num(v int64) string {
+	return x.add(&types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)})
+}
+
+// end returns the SET and REMOVE clauses that write the end u.
+func (x *expr) end(u runUpdate) (set, remove []string) {
+	set = []string{
+		x.name("ended") + " = " + x.boolean(true),
+		x.name("endedAt") + " = " + x.str(u.EndedAt),
+		x.name("expiresAt") + " = " + x.num(u.ExpiresAt),
+	}
+	remove = []string{x.name("active")}
+	if u.EndReason != "" {
+		set = append(set, x.name("endReason")+" = "+x.str(u.EndReason))
+	} else {
+		remove = append(remove, x.name("endReason"))
+	}
+	return set, remove
+}
+
+// update joins SET and REMOVE clauses into an update expression.
+func update(set, remove []string) string {
+	s := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		s += " REMOVE " + strings.Join(remove, ", ")
+	}
+	return s
+}

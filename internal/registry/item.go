@@ -1,0 +1,479 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/maptuner/maptuner/internal/control"
+)
+
+// Item kinds, sort keys and key prefixes; see the package doc.
+const (
+	kindExecution    = "execution"
+	kindRun          = "run"
+	kindDecision     = "decision"
+	kindStateMachine = "stateMachine"
+
+	pkExecution    = "EXEC#"
+	pkRun          = "RUN#"
+	pkStateMachine = "SM#"
+
+	skExecution    = "EXEC"
+	skRun          = "RUN"
+	skStateMachine = "SM"
+	skDecision     = "DEC#"
+)
+
+// timeLayout formats instants in UTC with a fixed width, so that they sort
+// and compare in time order as strings.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// The range of instants that timeLayout keeps fixed-width and expiresAt
+// keeps non-negative.
+var (
+	minInstant = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxInstant = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// checkInstant reports an error naming name unless t is non-zero and in
+// the years 1970 to 9999.
+func checkInstant(name string, t time.Time) error {
+	if t.IsZero() {
+		return fmt.Errorf("%w: %s is zero", ErrInvalid, name)
+	}
+	if t.Before(minInstant) || !t.Before(maxInstant) {
+		return fmt.Errorf("%w: %s %s is outside the years 1970 to 9999", ErrInvalid, name, t)
+	}
+	return nil
+}
+
+// formatTime formats t for storage: "" for the zero time.
+func formatTime(name string, t time.Time) (string, error) {
+	if t.IsZero() {
+		return "", nil
+	}
+	if err := checkInstant(name, t); err != nil {
+		return "", err
+	}
+	return t.UTC().Format(timeLayout), nil
+}
+
+// parseTime parses a stored instant: the zero time for "".
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("attribute %s: %w", name, err)
+	}
+	if t.Format(timeLayout) != s {
+		// time.Parse also takes a comma before the fraction.
+		return time.Time{}, fmt.Errorf("attribute %s: %q is not in the form %s", name, s, timeLayout)
+	}
+	return t, nil
+}
+
+// expiry is the expiresAt value, in epoch seconds, of an item that lives
+// for ttl from t.
+func expiry(t time.Time, ttl time.Duration) int64 { return t.Add(ttl).Unix() }
+
+// validStatus reports whether s is an execution status of the API.
+func validStatus(s string) bool {
+	switch s {
+	case StatusRunning, StatusSucceeded, StatusFailed, StatusTimedOut, StatusAborted, StatusPendingRedrive:
+		return true
+	}
+	return false
+}
+
+// execItem is the stored form of an Execution.
+type execItem struct {
+	PK              string `dynamodbav:"pk"`
+	SK              string `dynamodbav:"sk"`
+	Kind            string `dynamodbav:"kind"`
+	Active          string `dynamodbav:"active,omitempty"`
+	ExpiresAt       int64  `dynamodbav:"expiresAt,omitempty"`
+	ARN             string `dynamodbav:"arn"`
+	StateMachineARN string `dynamodbav:"stateMachineArn,omitempty"`
+	Status          string `dynamodbav:"status"`
+	Ended           bool   `dynamodbav:"ended"`
+	Policy          string `dynamodbav:"policy,omitempty"`
+	StartedAt       string `dynamodbav:"startedAt,omitempty"`
+	StoppedAt       string `dynamodbav:"stoppedAt,omitempty"`
+	UpdatedAt       string `dynamodbav:"updatedAt,omitempty"`
+}
+
+// newExecItem validates e and builds its item. An ended execution expires
+// endedTTL after the later of its StoppedAt and UpdatedAt, one of which it
+// must have.
+func newExecItem(e Execution, endedTTL time.Duration) (execItem, error) {
+	if e.ARN == "" {
+		return execItem{}, fmt.Errorf("%w: empty execution arn", ErrInvalid)
+	}
+	if !validStatus(e.Status) {
+		return execItem{}, fmt.Errorf("%w: unknown execution status %q", ErrInvalid, e.Status)
+	}
+	it := execItem{
+		PK: pkExecution + e.ARN, SK: skExecution, Kind: kindExecution,
+		ARN: e.ARN, StateMachineARN: e.StateMachineARN, Status: e.Status, Ended: e.Ended(), Policy: e.Policy,
+	}
+	var err error
+	if it.StartedAt, err = formatTime("StartedAt", e.StartedAt); err != nil {
+		return execItem{}, err
+	}
+	if it.StoppedAt, err = formatTime("StoppedAt", e.StoppedAt); err != nil {
+		return execItem{}, err
+	}
+	if it.UpdatedAt, err = formatTime("UpdatedAt", e.UpdatedAt); err != nil {
+		return execItem{}, err
+	}
+	if !it.Ended {
+		it.Active = kindExecution
+		return it, nil
+	}
+	base := e.StoppedAt
+	if e.UpdatedAt.After(base) {
+		base = e.UpdatedAt
+	}
+	if base.IsZero() {
+		return execItem{}, fmt.Errorf("%w: ended execution with neither StoppedAt nor UpdatedAt: its expiry is unknown", ErrInvalid)
+	}
+	it.ExpiresAt = expiry(base, endedTTL)
+	return it, nil
+}
+
+// replaces reports whether the write of it may replace old, the stored item
+// (nil if none), under at-least-once, out-of-order events: writing the same
+// status again changes nothing; a RUNNING write never replaces an ended
+// execution; an ended status replaces RUNNING, and replaces another ended
+// status only when it stopped later. DynamoDB.PutExecution states the same
+// rule as a condition expression.
+func (it execItem) replaces(old *execItem) bool {
+	switch {
+	case old == nil:
+		return true
+	case old.Status == it.Status:
+		return false
+	case !old.Ended:
+		return true
+	case !it.Ended:
+		return false
+	default:
+		return it.StoppedAt != "" && (old.StoppedAt == "" || old.StoppedAt < it.StoppedAt)
+	}
+}
+
+// execution decodes the item.
+func (it execItem) execution() (Execution, error) {
+	if it.Kind != kindExecution {
+		return Execution{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindExecution)
+	}
+	e := Execution{ARN: it.ARN, StateMachineARN: it.StateMachineARN, Status: it.Status, Policy: it.Policy}
+	var err error
+	if e.StartedAt, err = parseTime("startedAt", it.StartedAt); err != nil {
+		return Execution{}, fmt.Errorf("item %s: %w", it.PK, err)
+	}
+	if e.StoppedAt, err = parseTime("stoppedAt", it.StoppedAt); err != nil {
+		return Execution{}, fmt.Errorf("item %s: %w", it.PK, err)
+	}
+	if e.UpdatedAt, err = parseTime("updatedAt", it.UpdatedAt); err != nil {
+		return Execution{}, fmt.Errorf("item %s: %w", it.PK, err)
+	}
+	return e, nil
+}
+
+// runItem is the stored form of a Run.
+type runItem struct {
+	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
+	Kind         string `dynamodbav:"kind"`
+	Active       string `dynamodbav:"active,omitempty"`
+	ExpiresAt    int64  `dynamodbav:"expiresAt,omitempty"`
+	ARN          string `dynamodbav:"arn"`
+	ExecutionARN string `dynamodbav:"executionArn,omitempty"`
+	Policy       string `dynamodbav:"policy,omitempty"`
+	DiscoveredAt string `dynamodbav:"discoveredAt,omitempty"`
+	Ended        bool   `dynamodbav:"ended"`
+	EndedAt      string `dynamodbav:"endedAt,omitempty"`
+	EndReason    string `dynamodbav:"endReason,omitempty"`
+	State        string `dynamodbav:"state"`
+	LastDecision string `dynamodbav:"lastDecision,omitempty"`
+	Version      int64  `dynamodbav:"version"`
+	LeaseOwner   string `dynamodbav:"leaseOwner,omitempty"`
+	LeaseUntil   string `dynamodbav:"leaseUntil,omitempty"`
+}
+
+// runUpdate is what Save writes: the controller state, the last decision
+// ("" removes it) and, when the run ended, the end fields.
+type runUpdate struct {
+	State        string
+	LastDecision string
+	Ended        bool
+	EndedAt      string
+	EndReason    string
+	ExpiresAt    int64
+}
+
+// newRunUpdate validates r and encodes what Save writes of it. An ended run
+// with a zero EndedAt ends at now.
+func newRunUpdate(r Run, now time.Time, endedTTL time.Duration) (runUpdate, error) {
+	state, err := json.Marshal(r.State)
+	if err != nil {
+		return runUpdate{}, fmt.Errorf("%w: encode state: %w", ErrInvalid, err)
+	}
+	u := runUpdate{State: string(state)}
+	if r.LastDecision != nil {
+		d, err := json.Marshal(r.LastDecision)
+		if err != nil {
+			return runUpdate{}, fmt.Errorf("%w: encode last decision: %w", ErrInvalid, err)
+		}
+		u.LastDecision = string(d)
+	}
+	if !r.Ended {
+		return u, nil
+	}
+	at := r.EndedAt
+	if at.IsZero() {
+		at = now
+	}
+	if u.EndedAt, err = formatTime("EndedAt", at); err != nil {
+		return runUpdate{}, err
+	}
+	u.Ended, u.EndReason, u.ExpiresAt = true, r.EndReason, expiry(at, endedTTL)
+	return u, nil
+}
+
+// apply writes u into it, as Save does, and moves the version on.
+func (it *runItem) apply(u runUpdate) {
+	it.State, it.LastDecision = u.State, u.LastDecision
+	it.setEnd(u)
+	it.Version++
+	it.LeaseOwner, it.LeaseUntil = "", ""
+}
+
+// setEnd writes the end fields of u into it when u ends the run.
+func (it *runItem) setEnd(u runUpdate) {
+	if u.Ended {
+		it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = true, u.EndedAt, u.EndReason, u.ExpiresAt, ""
+	}
+}
+
+// newRunItem validates r and builds the item PutRun creates: version 0, no
+// lease. An ended run with a zero EndedAt ends at its DiscoveredAt; it must
+// have one of them.
+func newRunItem(r Run, endedTTL time.Duration) (runItem, error) {
+	if r.ARN == "" {
+		return runItem{}, fmt.Errorf("%w: empty run arn", ErrInvalid)
+	}
+	discovered, err := formatTime("DiscoveredAt", r.DiscoveredAt)
+	if err != nil {
+		return runItem{}, err
+	}
+	if r.Ended && r.EndedAt.IsZero() && r.DiscoveredAt.IsZero() {
+		return runItem{}, fmt.Errorf("%w: ended run with neither EndedAt nor DiscoveredAt: its expiry is unknown", ErrInvalid)
+	}
+	u, err := newRunUpdate(r, r.DiscoveredAt, endedTTL)
+	if err != nil {
+		return runItem{}, err
+	}
+	it := runItem{
+		PK: pkRun + r.ARN, SK: skRun, Kind: kindRun, Active: kindRun,
+		ARN: r.ARN, ExecutionARN: r.ExecutionARN, Policy: r.Policy, DiscoveredAt: discovered,
+		State: u.State, LastDecision: u.LastDecision,
+	}
+	it.setEnd(u)
+	return it, nil
+}
+
+// claimable reports whether owner may take the lease at now (formatted):
+// the run has not ended and is not leased, its lease expired, or owner
+// holds it. DynamoDB.Claim states the same rule as a condition expression.
+func (it runItem) claimable(owner, now string) bool {
+	return !it.Ended && (it.LeaseOwner == "" || it.LeaseUntil <= now || it.LeaseOwner == owner)
+}
+
+// saveable reports whether owner may save version at now (formatted): the
+// run has not ended, owner holds an unexpired lease and the version has
+// not moved. DynamoDB.Save states the same rule as a condition expression.
+func (it runItem) saveable(owner, now string, version int64) bool {
+	return !it.Ended && it.LeaseOwner == owner && it.LeaseUntil > now && it.Version == version
+}
+
+// run decodes the item.
+func (it runItem) run() (Run, error) {
+	if it.Kind != kindRun {
+		return Run{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindRun)
+	}
+	r := Run{
+		ARN: it.ARN, ExecutionARN: it.ExecutionARN, Policy: it.Policy,
+		Ended: it.Ended, EndReason: it.EndReason, Version: it.Version, LeaseOwner: it.LeaseOwner,
+	}
+	var err error
+	for _, f := range []struct {
+		name string
+		s    string
+		t    *time.Time
+	}{
+		{"discoveredAt", it.DiscoveredAt, &r.DiscoveredAt},
+		{"endedAt", it.EndedAt, &r.EndedAt},
+		{"leaseUntil", it.LeaseUntil, &r.LeaseUntil},
+	} {
+		if *f.t, err = parseTime(f.name, f.s); err != nil {
+			return Run{}, fmt.Errorf("item %s: %w", it.PK, err)
+		}
+	}
+	if err := json.Unmarshal([]byte(it.State), &r.State); err != nil {
+		return Run{}, fmt.Errorf("item %s: attribute state: %w", it.PK, err)
+	}
+	if it.LastDecision != "" {
+		r.LastDecision = new(control.Decision)
+		if err := json.Unmarshal([]byte(it.LastDecision), r.LastDecision); err != nil {
+			return Run{}, fmt.Errorf("item %s: attribute lastDecision: %w", it.PK, err)
+		}
+	}
+	return r, nil
+}
+
+// decisionItem is the stored form of one decision-log entry.
+type decisionItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Kind      string `dynamodbav:"kind"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	At        string `dynamodbav:"at"`
+	Decision  string `dynamodbav:"decision"`
+}
+
+// newDecisionItem validates its arguments and builds the log item of d for
+// run arn at instant at, living for ttl.
+func newDecisionItem(arn string, at time.Time, d control.Decision, ttl time.Duration) (decisionItem, error) {
+	if arn == "" {
+		return decisionItem{}, fmt.Errorf("%w: empty run arn", ErrInvalid)
+	}
+	if err := checkInstant("decision time", at); err != nil {
+		return decisionItem{}, err
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return decisionItem{}, fmt.Errorf("%w: encode decision: %w", ErrInvalid, err)
+	}
+	it := decisionItem{PK: pkRun + arn, Kind: kindDecision, Decision: string(b)}
+	it.setAt(at, ttl)
+	return it, nil
+}
+
+// setAt keys the item at instant at, which checkInstant accepted.
+func (it *decisionItem) setAt(at time.Time, ttl time.Duration) {
+	it.At = at.UTC().Format(timeLayout)
+	it.SK = skDecision + it.At
+	it.ExpiresAt = expiry(at, ttl)
+}
+
+// decision decodes the item.
+func (it decisionItem) decision() (control.Decision, error) {
+	if it.Kind != kindDecision {
+		return control.Decision{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindDecision)
+	}
+	var d control.Decision
+	if err := json.Unmarshal([]byte(it.Decision), &d); err != nil {
+		return control.Decision{}, fmt.Errorf("item %s/%s: attribute decision: %w", it.PK, it.SK, err)
+	}
+	return d, nil
+}
+
+// smItem is the stored form of a StateMachine.
+type smItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Kind      string `dynamodbav:"kind"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	ARN       string `dynamodbav:"arn"`
+	Policy    string `dynamodbav:"policy,omitempty"`
+	OptedIn   bool   `dynamodbav:"optedIn"`
+	CheckedAt string `dynamodbav:"checkedAt"`
+}
+
+// newSMItem validates sm and builds its item, which expires ttl after
+// CheckedAt.
+func newSMItem(sm StateMachine, ttl time.Duration) (smItem, error) {
+	if sm.ARN == "" {
+		return smItem{}, fmt.Errorf("%w: empty state machine arn", ErrInvalid)
+	}
+	if err := checkInstant("CheckedAt", sm.CheckedAt); err != nil {
+		return smItem{}, err
+	}
+	return smItem{
+		PK: pkStateMachine + sm.ARN, SK: skStateMachine, Kind: kindStateMachine,
+		ExpiresAt: expiry(sm.CheckedAt, ttl),
+		ARN:       sm.ARN, Policy: sm.Policy, OptedIn: sm.OptedIn,
+		CheckedAt: sm.CheckedAt.UTC().Format(timeLayout),
+	}, nil
+}
+
+// stateMachine decodes the item and reports whether it is still fresh at
+// now: less than ttl has passed since CheckedAt.
+func (it smItem) stateMachine(now time.Time, ttl time.Duration) (StateMachine, bool, error) {
+	if it.Kind != kindStateMachine {
+		return StateMachine{}, false, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindStateMachine)
+	}
+	checked, err := parseTime("checkedAt", it.CheckedAt)
+	if err != nil {
+		return StateMachine{}, false, fmt.Errorf("item %s: %w", it.PK, err)
+	}
+	sm := StateMachine{ARN: it.ARN, Policy: it.Policy, OptedIn: it.OptedIn, CheckedAt: checked}
+	return sm, now.Sub(checked) < ttl, nil
+}
+
+// newEndUpdate validates the arguments of EndRun and encodes the end it
+// writes.
+func newEndUpdate(arn, reason string, at time.Time, endedTTL time.Duration) (runUpdate, error) {
+	if arn == "" {
+		return runUpdate{}, fmt.Errorf("%w: empty run arn", ErrInvalid)
+	}
+	endedAt, err := formatTime("end time", at)
+	if err != nil {
+		return runUpdate{}, err
+	}
+	if endedAt == "" {
+		return runUpdate{}, fmt.Errorf("%w: end time is zero", ErrInvalid)
+	}
+	return runUpdate{Ended: true, EndedAt: endedAt, EndReason: reason, ExpiresAt: expiry(at, endedTTL)}, nil
+}
+
+// claimError says why the stored run it cannot be claimed.
+func claimError(it runItem) error {
+	if it.Ended {
+		return fmt.Errorf("%w (%w)", ErrEnded, ErrNotFound)
+	}
+	return fmt.Errorf("%w: held by %q until %s", ErrLeased, it.LeaseOwner, it.LeaseUntil)
+}
+
+// saveConflict says why owner could not save version at now (formatted)
+// over the stored run it.
+func saveConflict(it runItem, owner, now string, version int64) error {
+	switch {
+	case it.Ended:
+		return fmt.Errorf("%w: the run ended", ErrConflict)
+	case it.LeaseOwner == "":
+		return fmt.Errorf("%w: %q holds no lease", ErrConflict, owner)
+	case it.LeaseOwner != owner:
+		return fmt.Errorf("%w: lease held by %q", ErrConflict, it.LeaseOwner)
+	case it.LeaseUntil <= now:
+		return fmt.Errorf("%w: lease expired at %s", ErrConflict, it.LeaseUntil)
+	default:
+		return fmt.Errorf("%w: saving version %d, stored version is %d", ErrConflict, version, it.Version)
+	}
+}
+
+// decisionsFull is the error of AppendDecision when every instant it tried
+// from at was taken.
+func decisionsFull(at time.Time) error {
+	return fmt.Errorf("%w: %d decisions already logged in the nanoseconds from %s", ErrConflict, maxDecisionAttempts, at.UTC().Format(timeLayout))
+}
+
+// staleEntry is the error of GetStateMachine for an entry older than ttl.
+func staleEntry(sm StateMachine, ttl time.Duration) error {
+	return fmt.Errorf("%w: entry checked at %s is older than %s", ErrNotFound, sm.CheckedAt.Format(timeLayout), ttl)
+}

@@ -1,0 +1,313 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/maptuner/maptuner/internal/control"
+)
+
+// Memory is a registry kept in process, for the simulator and for tests. It
+// stores the same items as DynamoDB, encoded the same way, and applies the
+// same conditions, so that it validates, returns and fails exactly as the
+// table does; listings come sorted by ARN, as the table's index returns
+// them. It never deletes expired items. It is safe for concurrent use.
+type Memory struct {
+	cfg Config
+
+	mu        sync.Mutex
+	execs     map[string]execItem       // by execution ARN
+	runs      map[string]runItem        // by run ARN
+	decisions map[string][]decisionItem // by run ARN, oldest first
+	sms       map[string]smItem         // by state machine ARN
+}
+
+// NewMemory returns an empty registry. cfg.Table is not used.
+func NewMemory(cfg Config) (*Memory, error) {
+	cfg, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &Memory{
+		cfg:       cfg,
+		execs:     make(map[string]execItem),
+		runs:      make(map[string]runItem),
+		decisions: make(map[string][]decisionItem),
+		sms:       make(map[string]smItem),
+	}, nil
+}
+
+// PutExecution stores e under the rule of DynamoDB.PutExecution and
+// reports whether it changed what was stored.
+func (m *Memory) PutExecution(ctx context.Context, e Execution) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
+	}
+	it, err := newExecItem(e, m.cfg.EndedTTL)
+	if err != nil {
+		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var old *execItem
+	if o, ok := m.execs[e.ARN]; ok {
+		old = &o
+	}
+	if !it.replaces(old) {
+		return false, nil
+	}
+	m.execs[e.ARN] = it
+	return true, nil
+}
+
+// ActiveExecutions returns the executions that have not ended, by ARN.
+func (m *Memory) ActiveExecutions(ctx context.Context) ([]Execution, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("registry: list active executions: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Execution
+	for _, it := range m.execs {
+		if it.Active == "" {
+			continue
+		}
+		e, err := it.execution()
+		if err != nil {
+			return nil, fmt.Errorf("registry: list active executions: %w", err)
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Execution) int { return strings.Compare(a.ARN, b.ARN) })
+	return out, nil
+}
+
+// PutRun creates r as DynamoDB.PutRun does and reports whether it did.
+func (m *Memory) PutRun(ctx context.Context, r Run) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
+	}
+	it, err := newRunItem(r, m.cfg.EndedTTL)
+	if err != nil {
+		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.runs[r.ARN]; ok {
+		return false, nil
+	}
+	m.runs[r.ARN] = it
+	return true, nil
+}
+
+// GetRun returns the run arn, or an error wrapping ErrNotFound.
+func (m *Memory) GetRun(ctx context.Context, arn string) (Run, error) {
+	if err := ctx.Err(); err != nil {
+		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, err)
+	}
+	m.mu.Lock()
+	it, ok := m.runs[arn]
+	m.mu.Unlock()
+	if !ok {
+		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, ErrNotFound)
+	}
+	r, err := it.run()
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, err)
+	}
+	return r, nil
+}
+
+// ActiveRuns returns the runs that have not ended, by ARN.
+func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("registry: list active runs: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Run
+	for _, it := range m.runs {
+		if it.Active == "" {
+			continue
+		}
+		r, err := it.run()
+		if err != nil {
+			return nil, fmt.Errorf("registry: list active runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Run) int { return strings.Compare(a.ARN, b.ARN) })
+	return out, nil
+}
+
+// Claim takes the lease on run arn for owner until now+ttl, as
+// DynamoDB.Claim does.
+func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (Run, error) {
+	if err := ctx.Err(); err != nil {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+	}
+	if err := checkClaim(arn, owner, now, ttl); err != nil {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+	}
+	nowS, untilS := now.UTC().Format(timeLayout), now.Add(ttl).UTC().Format(timeLayout)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.runs[arn]
+	if !ok {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, ErrNotFound)
+	}
+	if !it.claimable(owner, nowS) {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, claimError(it))
+	}
+	next := it
+	next.LeaseOwner, next.LeaseUntil = owner, untilS
+	r, err := next.run()
+	if err != nil {
+		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+	}
+	m.runs[arn] = next
+	return r, nil
+}
+
+// Save writes r's state, last decision and end as DynamoDB.Save does.
+func (m *Memory) Save(ctx context.Context, r Run, owner string, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+	}
+	if err := checkSave(r, owner, now); err != nil {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+	}
+	u, err := newRunUpdate(r, now, m.cfg.EndedTTL)
+	if err != nil {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+	}
+	nowS := now.UTC().Format(timeLayout)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.runs[r.ARN]
+	if !ok {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, ErrNotFound)
+	}
+	if !it.saveable(owner, nowS, r.Version) {
+		return fmt.Errorf("registry: save run %s: %w", r.ARN, saveConflict(it, owner, nowS, r.Version))
+	}
+	it.apply(u)
+	m.runs[r.ARN] = it
+	return nil
+}
+
+// EndRun marks run arn ended as DynamoDB.EndRun does.
+func (m *Memory) EndRun(ctx context.Context, arn, reason string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("registry: end run %s: %w", arn, err)
+	}
+	u, err := newEndUpdate(arn, reason, at, m.cfg.EndedTTL)
+	if err != nil {
+		return fmt.Errorf("registry: end run %s: %w", arn, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.runs[arn]
+	if !ok {
+		return fmt.Errorf("registry: end run %s: %w", arn, ErrNotFound)
+	}
+	if it.Ended {
+		return nil
+	}
+	it.setEnd(u)
+	it.Version++
+	m.runs[arn] = it
+	return nil
+}
+
+// AppendDecision logs d for run arn at instant at, as DynamoDB.AppendDecision does.
+func (m *Memory) AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("registry: append decision run %s: %w", arn, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	log := m.decisions[arn]
+	for i := range maxDecisionAttempts {
+		it, err := newDecisionItem(arn, at.Add(time.Duration(i)), d, m.cfg.DecisionTTL)
+		if err != nil {
+			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
+		}
+		j := sort.Search(len(log), func(k int) bool { return log[k].SK >= it.SK })
+		if j < len(log) && log[j].SK == it.SK {
+			continue
+		}
+		m.decisions[arn] = slices.Insert(log, j, it)
+		return nil
+	}
+	return fmt.Errorf("registry: append decision run %s: %w", arn, decisionsFull(at))
+}
+
+// Decisions returns up to limit decisions of run arn, newest first; all of
+// them when limit <= 0.
+func (m *Memory) Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	log := m.decisions[arn]
+	n := len(log)
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	out := make([]control.Decision, 0, n)
+	for i := len(log) - 1; i >= len(log)-n; i-- {
+		d, err := log[i].decision()
+		if err != nil {
+			return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// PutStateMachine caches sm, replacing any entry for its ARN.
+func (m *Memory) PutStateMachine(ctx context.Context, sm StateMachine) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
+	}
+	it, err := newSMItem(sm, m.cfg.TagCacheTTL)
+	if err != nil {
+		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
+	}
+	m.mu.Lock()
+	m.sms[sm.ARN] = it
+	m.mu.Unlock()
+	return nil
+}
+
+// GetStateMachine returns the cached entry for arn if it is fresh at now,
+// or an error wrapping ErrNotFound.
+func (m *Memory) GetStateMachine(ctx context.Context, arn string, now time.Time) (StateMachine, error) {
+	if err := ctx.Err(); err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, err)
+	}
+	if err := checkInstant("now", now); err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, err)
+	}
+	m.mu.Lock()
+	it, ok := m.sms[arn]
+	m.mu.Unlock()
+	if !ok {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, ErrNotFound)
+	}
+	sm, fresh, err := it.stateMachine(now, m.cfg.TagCacheTTL)
+	if err != nil {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, err)
+	}
+	if !fresh {
+		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, staleEntry(sm, m.cfg.TagCacheTTL))
+	}
+	return sm, nil
+}

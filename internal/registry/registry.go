@@ -1,0 +1,225 @@
+// Package registry keeps the tuner's state: the parent executions it watches,
+// the Map Runs it tunes with their controller state and a lease, a log of
+// its decisions, and a cache of the state machines' opt-in tags.
+//
+// Two implementations share one behaviour: DynamoDB, which stores everything
+// in one table, and Memory, which keeps it in process for the simulator and
+// for tests. Both validate their input the same way and return the same
+// errors.
+//
+// # Table
+//
+// The table has partition key pk (S), sort key sk (S), TTL attribute
+// expiresAt (N, epoch seconds) and one global secondary index, ActiveIndex
+// ("active"), with partition key active (S) and sort key pk (S), projecting
+// all attributes. The index is sparse: only executions and runs that have
+// not ended carry the active attribute, so listing what is active reads
+// those items and nothing else. CreateTable creates exactly this table.
+//
+// # Items
+//
+//	item           pk            sk              attributes
+//	execution      EXEC#<arn>    EXEC            kind=execution, arn, stateMachineArn, status, ended (BOOL), policy,
+//	                                             startedAt, stoppedAt, updatedAt; active=execution while not ended,
+//	                                             expiresAt once ended
+//	map run        RUN#<arn>     RUN             kind=run, arn, executionArn, policy, discoveredAt, ended (BOOL),
+//	                                             endedAt, endReason, state (S, JSON of control.State),
+//	                                             lastDecision (S, JSON of control.Decision), version (N),
+//	                                             leaseOwner, leaseUntil; active=run while not ended,
+//	                                             expiresAt once ended
+//	decision       RUN#<arn>     DEC#<instant>   kind=decision, at, decision (S, JSON of control.Decision), expiresAt
+//	state machine  SM#<arn>      SM              kind=stateMachine, arn, policy, optedIn (BOOL), checkedAt, expiresAt
+//
+// Instants are strings in UTC with a fixed width and nanoseconds
+// (2024-05-01T12:00:00.000000000Z), so that they compare in time order as
+// strings: the lease condition compares leaseUntil with the caller's now, and
+// a run's decisions sort by instant under its partition. A zero time.Time is
+// stored as an absent attribute; a non-zero one must fall in the years 1970
+// to 9999. Optional strings are absent when empty.
+//
+// The JSON of control.Decision leaves out Decision.State (its field is
+// tagged "-"): a decision read back has a zero State. The run's controller
+// state is Run.State.
+//
+// DynamoDB deletes expired items up to a few days late, and a read may
+// still return them until then; nothing here relies on their being gone.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/maptuner/maptuner/internal/control"
+)
+
+// Errors callers branch on. Every error returned wraps one of these, a
+// context error or the AWS SDK's error, except that of a stored item that
+// does not decode, which names the item.
+var (
+	// ErrNotFound is returned for a run, or a fresh state machine entry,
+	// that is not stored.
+	ErrNotFound = errors.New("not found")
+	// ErrLeased is returned by Claim when another owner holds an unexpired
+	// lease on the run.
+	ErrLeased = errors.New("run leased by another tuner")
+	// ErrConflict is returned by Save when its conditional write lost: the
+	// lease expired or passed to another owner, the version moved, or the
+	// run ended meanwhile. Nothing was written. AppendDecision returns it
+	// when it finds no free instant to log at.
+	ErrConflict = errors.New("conditional write lost")
+	// ErrEnded is returned by Claim for a run that has ended. The error also
+	// matches ErrNotFound, since an ended run is not there to be tuned.
+	ErrEnded = errors.New("run ended")
+	// ErrInvalid is returned for an argument that cannot be stored: an
+	// empty ARN or owner, an unknown status, a time out of range, a
+	// non-positive lease duration. The message names what was wrong.
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// The execution statuses of the Step Functions API.
+const (
+	StatusRunning        = "RUNNING"
+	StatusSucceeded      = "SUCCEEDED"
+	StatusFailed         = "FAILED"
+	StatusTimedOut       = "TIMED_OUT"
+	StatusAborted        = "ABORTED"
+	StatusPendingRedrive = "PENDING_REDRIVE"
+)
+
+// Execution is a watched parent execution of an opted-in state machine.
+type Execution struct {
+	// ARN is the execution ARN; required.
+	ARN string
+	// StateMachineARN is the ARN of its state machine.
+	StateMachineARN string
+	// Status is one of the Status constants; required.
+	Status string
+	// Policy is the policy name from the state machine's tag.
+	Policy string
+	// StartedAt and StoppedAt are the execution's start and stop instants;
+	// zero if unknown.
+	StartedAt, StoppedAt time.Time
+	// UpdatedAt is when this record was written; the expiry of an ended
+	// execution counts from the later of StoppedAt and UpdatedAt.
+	UpdatedAt time.Time
+}
+
+// Ended reports whether the execution has a status other than RUNNING.
+// PENDING_REDRIVE counts as ended: the execution is not running.
+func (e Execution) Ended() bool { return e.Status != StatusRunning }
+
+// Run is a Map Run the tuner tunes.
+type Run struct {
+	// ARN is the Map Run ARN; required.
+	ARN string
+	// ExecutionARN is the ARN of the parent execution.
+	ExecutionARN string
+	// Policy is the policy name.
+	Policy string
+	// DiscoveredAt is when the tuner found the run.
+	DiscoveredAt time.Time
+	// Ended is true once the run has ended; EndedAt is when, zero if not
+	// ended, and EndReason says why in a word or a sentence.
+	Ended     bool
+	EndedAt   time.Time
+	EndReason string
+	// State is the controller state, stored as JSON.
+	State control.State
+	// LastDecision is the last decision made, stored as JSON; nil before any.
+	LastDecision *control.Decision
+	// Version starts at 0 and is incremented by every Save and by EndRun.
+	Version int64
+	// LeaseOwner holds the lease until LeaseUntil; empty and zero when the
+	// run is not leased.
+	LeaseOwner string
+	LeaseUntil time.Time
+}
+
+// StateMachine is a cached answer to whether a state machine opted in.
+type StateMachine struct {
+	// ARN is the state machine ARN; required.
+	ARN string
+	// Policy is the policy name from the tag; empty when not opted in.
+	Policy string
+	// OptedIn is true when the state machine carries the opt-in tag.
+	OptedIn bool
+	// CheckedAt is when the tags were read; required. The entry is stale
+	// once Config.TagCacheTTL has passed since.
+	CheckedAt time.Time
+}
+
+// Config configures a registry. The zero value of each duration selects its
+// default; negative durations are invalid.
+type Config struct {
+	// Table is the DynamoDB table name; required by NewDynamoDB, unused by
+	// Memory.
+	Table string
+	// DecisionTTL is how long decision-log items live; default 7 days.
+	DecisionTTL time.Duration
+	// EndedTTL is how long ended runs and executions live after they end;
+	// default 3 days.
+	EndedTTL time.Duration
+	// TagCacheTTL is how long a state machine entry stays fresh after
+	// CheckedAt; default 10 minutes.
+	TagCacheTTL time.Duration
+}
+
+// The Config defaults.
+const (
+	DefaultDecisionTTL = 7 * 24 * time.Hour
+	DefaultEndedTTL    = 3 * 24 * time.Hour
+	DefaultTagCacheTTL = 10 * time.Minute
+)
+
+// resolve checks c and fills in the defaults.
+func (c Config) resolve() (Config, error) {
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"DecisionTTL", &c.DecisionTTL, DefaultDecisionTTL},
+		{"EndedTTL", &c.EndedTTL, DefaultEndedTTL},
+		{"TagCacheTTL", &c.TagCacheTTL, DefaultTagCacheTTL},
+	} {
+		switch {
+		case *d.v < 0:
+			return Config{}, fmt.Errorf("registry: config: %w: %s %s is negative", ErrInvalid, d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	return c, nil
+}
+
+// maxDecisionAttempts bounds how many successive nanoseconds AppendDecision
+// tries when the instant it was given is already taken in the log.
+const maxDecisionAttempts = 16
+
+// checkClaim validates the arguments of Claim.
+func checkClaim(arn, owner string, now time.Time, ttl time.Duration) error {
+	switch {
+	case arn == "":
+		return fmt.Errorf("%w: empty run arn", ErrInvalid)
+	case owner == "":
+		return fmt.Errorf("%w: empty lease owner", ErrInvalid)
+	case ttl <= 0:
+		return fmt.Errorf("%w: lease duration %s is not positive", ErrInvalid, ttl)
+	}
+	if err := checkInstant("now", now); err != nil {
+		return err
+	}
+	return checkInstant("lease end", now.Add(ttl))
+}
+
+// checkSave validates the arguments of Save.
+func checkSave(r Run, owner string, now time.Time) error {
+	switch {
+	case r.ARN == "":
+		return fmt.Errorf("%w: empty run arn", ErrInvalid)
+	case owner == "":
+		return fmt.Errorf("%w: empty lease owner", ErrInvalid)
+	}
+	return checkInstant("now", now)
+}

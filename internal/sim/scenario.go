@@ -1,0 +1,723 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ErrInvalidScenario is wrapped by every error about the content of a
+// scenario file.
+var ErrInvalidScenario = errors.New("invalid scenario")
+
+// Limits of a scenario, so that a simulation stays within memory and CPU.
+const (
+	// MaxItems is the most items one Map Run of a scenario may have.
+	MaxItems = 1_000_000
+	// MaxRuns is the most Map Runs one scenario may have.
+	MaxRuns = 100
+	// MaxHorizon is the longest virtual time a scenario may run.
+	MaxHorizon = 7 * 24 * time.Hour
+	// DefaultHorizon is the horizon of a scenario that sets none.
+	DefaultHorizon = 6 * time.Hour
+	// MaxConcurrencyLimit is the most children a Distributed Map runs at
+	// once; a maxConcurrency of 0 means this many.
+	MaxConcurrencyLimit = 10_000
+)
+
+// DefaultStart is the virtual start time of a scenario that sets none.
+var DefaultStart = time.Date(2026, time.January, 5, 0, 0, 0, 0, time.UTC)
+
+// The child execution types of a Distributed Map.
+const (
+	ExecutionStandard = "STANDARD"
+	ExecutionExpress  = "EXPRESS"
+)
+
+// The duration distributions.
+const (
+	DistFixed     = "fixed"
+	DistLognormal = "lognormal"
+	DistPareto    = "pareto"
+)
+
+// The jitter strategies of a Retry policy.
+const (
+	JitterNone = "NONE"
+	JitterFull = "FULL"
+)
+
+// Error names and causes the simulated children fail with unless a scenario
+// says otherwise.
+const (
+	DefaultThrottleError = "Lambda.TooManyRequestsException"
+	DefaultThrottleCause = "Rate Exceeded. (Service: Lambda, Status Code: 429, Request ID: 00000000-0000-0000-0000-000000000000)"
+	DefaultFailureError  = "States.TaskFailed"
+	DefaultFailureCause  = "the item could not be processed"
+)
+
+// Scenario is a simulated account: downstreams with their capacity, Map Runs
+// that call them, how CloudWatch publishes, and the maptuner policy to run
+// with. Load one with LoadScenario or ParseScenario; those fill the defaults
+// and validate it. docs/scenarios.md describes the file format.
+type Scenario struct {
+	// Name identifies the scenario in results; defaults to the file name
+	// without extension.
+	Name string `yaml:"name" json:"name"`
+	// Description says in prose what the scenario tests.
+	Description string `yaml:"description" json:"description,omitempty"`
+	// Start is the virtual time the world starts at, a whole minute in UTC;
+	// zero means DefaultStart.
+	Start time.Time `yaml:"start" json:"start"`
+	// Horizon is how long the world may run before it counts as done with
+	// runs still open; zero means DefaultHorizon.
+	Horizon time.Duration `yaml:"horizon" json:"horizon"`
+	// Downstreams are the services the children call.
+	Downstreams []Downstream `yaml:"downstreams" json:"downstreams"`
+	// Runs are the parent executions, one Distributed Map Run each.
+	Runs []RunSpec `yaml:"runs" json:"runs"`
+	// CloudWatch is how metrics are published.
+	CloudWatch CloudWatchSpec `yaml:"cloudwatch" json:"cloudwatch"`
+	// Policy is a maptuner policies file kept as YAML, to be handed to the
+	// policy parser (see PolicyYAML); zero when the scenario has none.
+	Policy yaml.Node `yaml:"policy" json:"-"`
+}
+
+// Downstream is a service the children of one or more Map Runs call once
+// per attempt. Its capacity is a concurrency limit, a token-bucket rate,
+// a latency knee, or several of these; all of them follow Schedule and
+// Neighbour over time. With none set it has no limit.
+type Downstream struct {
+	// Name names the downstream; it is the FunctionName dimension of its
+	// default throttle metric.
+	Name string `yaml:"name" json:"name"`
+	// Concurrency is the most calls in flight at once (a Lambda function's
+	// reserved concurrency); a call beyond it is throttled. Zero: no limit.
+	Concurrency float64 `yaml:"concurrency" json:"concurrency,omitempty"`
+	// Rate is the token-bucket refill in calls per second; a call finding
+	// the bucket empty is throttled. Zero: no rate limit.
+	Rate float64 `yaml:"rate" json:"rate,omitempty"`
+	// Burst is the bucket size in calls; zero means one second of Rate.
+	Burst float64 `yaml:"burst" json:"burst,omitempty"`
+	// Latency makes calls slower past a knee of calls in flight.
+	Latency *Latency `yaml:"latency" json:"latency,omitempty"`
+	// RejectCost is the congestion collapse of a rate-limited downstream:
+	// the tokens a throttled call still spends, in [0, 1]. Above capacity
+	// the rejected calls eat into the capacity left for real work, so
+	// goodput falls as offered load rises. Zero: rejections are free.
+	RejectCost float64 `yaml:"rejectCost" json:"rejectCost,omitempty"`
+	// Schedule multiplies the capacity over time; empty means factor 1.
+	Schedule []Change `yaml:"schedule" json:"schedule,omitempty"`
+	// Neighbour is another tenant taking a share of the capacity on a sine.
+	Neighbour *Neighbour `yaml:"neighbour" json:"neighbour,omitempty"`
+	// ThrottleError and ThrottleCause are what a child that failed its last
+	// retry on throttling reports; defaults DefaultThrottleError and
+	// DefaultThrottleCause.
+	ThrottleError string `yaml:"throttleError" json:"throttleError,omitempty"`
+	ThrottleCause string `yaml:"throttleCause" json:"throttleCause,omitempty"`
+	// Metric is the CloudWatch metric its throttled calls are counted in;
+	// default AWS/Lambda Throttles with FunctionName = Name.
+	Metric *Metric `yaml:"metric" json:"metric,omitempty"`
+}
+
+// Latency is a latency that rises past a knee: with L calls in flight and a
+// knee K (scaled by the capacity factor), a call admitted takes its nominal
+// duration times (L/K)^Exponent when L > K. Exponent 1 holds throughput at
+// the knee; above 1 throughput falls as load rises (congestion collapse).
+type Latency struct {
+	// Knee is the number of calls in flight up to which latency is nominal; > 0.
+	Knee float64 `yaml:"knee" json:"knee"`
+	// Exponent is how steeply latency rises past the knee; zero means 1.
+	Exponent float64 `yaml:"exponent" json:"exponent,omitempty"`
+}
+
+// Change is one step or ramp of a capacity schedule.
+type Change struct {
+	// At is when the change starts, from the world's start.
+	At time.Duration `yaml:"at" json:"at"`
+	// Factor is the capacity multiplier from then on; >= 0.
+	Factor float64 `yaml:"factor" json:"factor"`
+	// Ramp is how long the factor takes to move linearly from its previous
+	// value to Factor; zero is a step.
+	Ramp time.Duration `yaml:"ramp" json:"ramp,omitempty"`
+}
+
+// Neighbour is another tenant whose share of the capacity follows a sine:
+// share(t) = Share * (1 - cos(2 pi (t + Phase) / Period)) / 2, from 0 to Share.
+type Neighbour struct {
+	// Share is the largest fraction of capacity taken, in [0, 1).
+	Share float64 `yaml:"share" json:"share"`
+	// Period is the length of one cycle; > 0.
+	Period time.Duration `yaml:"period" json:"period"`
+	// Phase shifts the cycle; zero starts it at share 0.
+	Phase time.Duration `yaml:"phase" json:"phase,omitempty"`
+}
+
+// Metric names a CloudWatch metric: namespace, name and the exact set of
+// dimensions it is published under.
+type Metric struct {
+	Namespace  string            `yaml:"namespace" json:"namespace"`
+	Name       string            `yaml:"name" json:"name"`
+	Dimensions map[string]string `yaml:"dimensions" json:"dimensions,omitempty"`
+}
+
+// RunSpec is one parent execution of a state machine whose Distributed Map
+// starts one Map Run.
+type RunSpec struct {
+	// Name identifies the run in results; defaults to StateMachine/Label.
+	Name string `yaml:"name" json:"name"`
+	// StateMachine is the state machine's name; Label the Map state's label.
+	StateMachine string `yaml:"stateMachine" json:"stateMachine"`
+	Label        string `yaml:"label" json:"label"`
+	// Tags are the state machine's tags (for example maptuner:policy).
+	Tags map[string]string `yaml:"tags" json:"tags,omitempty"`
+	// Downstream is the name of the downstream each child calls.
+	Downstream string `yaml:"downstream" json:"downstream"`
+	// Items is the number of items; >= 1.
+	Items int64 `yaml:"items" json:"items"`
+	// Delay is the time from the parent's start to its Map Run's start.
+	Delay time.Duration `yaml:"delay" json:"delay,omitempty"`
+	// ExecutionType is the children's type, STANDARD (started at up to
+	// 100/s) or EXPRESS (1,000/s); empty means STANDARD.
+	ExecutionType string `yaml:"executionType" json:"executionType"`
+	// MaxConcurrency is the definition's value; 0 means no limit (10,000).
+	MaxConcurrency int32 `yaml:"maxConcurrency" json:"maxConcurrency"`
+	// ToleratedFailurePercentage and ToleratedFailureCount are the
+	// definition's tolerances; nil when the definition does not set them.
+	// With neither set, one failed item fails the run.
+	ToleratedFailurePercentage *float64 `yaml:"toleratedFailurePercentage" json:"toleratedFailurePercentage,omitempty"`
+	ToleratedFailureCount      *int64   `yaml:"toleratedFailureCount" json:"toleratedFailureCount,omitempty"`
+	// BatchSize is the ItemBatcher's MaxItemsPerBatch; 0 or 1: no batcher.
+	BatchSize int64 `yaml:"batchSize" json:"batchSize,omitempty"`
+	// Duration is how long one call takes for one item.
+	Duration DurationSpec `yaml:"duration" json:"duration"`
+	// Retry is the child's Retry policy for the downstream's throttling.
+	Retry RetrySpec `yaml:"retry" json:"retry"`
+	// Failures are the failures not caused by throttling.
+	Failures FailureSpec `yaml:"failures" json:"failures"`
+}
+
+// DurationSpec is a distribution of item durations.
+type DurationSpec struct {
+	// Dist is fixed, lognormal or pareto.
+	Dist string `yaml:"dist" json:"dist"`
+	// Value is the duration of every item (fixed).
+	Value time.Duration `yaml:"value" json:"value,omitempty"`
+	// Median and Sigma define a lognormal: median * exp(sigma * N(0,1)).
+	Median time.Duration `yaml:"median" json:"median,omitempty"`
+	Sigma  float64       `yaml:"sigma" json:"sigma,omitempty"`
+	// Min and Alpha define a Pareto: Min / U^(1/Alpha).
+	Min   time.Duration `yaml:"min" json:"min,omitempty"`
+	Alpha float64       `yaml:"alpha" json:"alpha,omitempty"`
+	// Max caps every drawn duration; zero: no cap.
+	Max time.Duration `yaml:"max" json:"max,omitempty"`
+}
+
+// RetrySpec is a Step Functions Retry policy matching the throttle error.
+type RetrySpec struct {
+	// Interval is the first retry's delay; zero means 1s.
+	Interval time.Duration `yaml:"interval" json:"interval"`
+	// BackoffRate multiplies the delay per retry; zero means 2, else >= 1.
+	BackoffRate float64 `yaml:"backoffRate" json:"backoffRate"`
+	// MaxAttempts is the number of retries after the first attempt; nil
+	// means 3, 0 never retries.
+	MaxAttempts *int `yaml:"maxAttempts" json:"maxAttempts"`
+	// MaxDelay caps one delay; zero: no cap.
+	MaxDelay time.Duration `yaml:"maxDelay" json:"maxDelay,omitempty"`
+	// Jitter is NONE or FULL (a delay drawn uniformly in [0, delay));
+	// empty means NONE.
+	Jitter string `yaml:"jitter" json:"jitter"`
+}
+
+// FailureSpec are the failures of a run not caused by throttling. A failing
+// item fails at the end of its call, with no retry.
+type FailureSpec struct {
+	// PoisonFraction is the chance that any item is poison, in [0, 1].
+	PoisonFraction float64 `yaml:"poisonFraction" json:"poisonFraction,omitempty"`
+	// PoisonBatch is a contiguous range of poison items.
+	PoisonBatch *ItemRange `yaml:"poisonBatch" json:"poisonBatch,omitempty"`
+	// BrokenAfter is a broken deployment: every item from index BrokenAfter
+	// on fails (the first BrokenAfter items succeed); nil: none.
+	BrokenAfter *int64 `yaml:"brokenAfter" json:"brokenAfter,omitempty"`
+	// Error and Cause are what a failing child reports; defaults
+	// DefaultFailureError and DefaultFailureCause.
+	Error string `yaml:"error" json:"error,omitempty"`
+	Cause string `yaml:"cause" json:"cause,omitempty"`
+}
+
+// ItemRange is the items [From, From+Count), by zero-based item index.
+type ItemRange struct {
+	From  int64 `yaml:"from" json:"from"`
+	Count int64 `yaml:"count" json:"count"`
+}
+
+// CloudWatchSpec is how the simulated CloudWatch publishes one-minute
+// datapoints: each one a delay after its minute closes, drawn uniformly in
+// [Delay.Min, Delay.Max] per datapoint, some missing, none during outages.
+type CloudWatchSpec struct {
+	// Delay bounds the publication delay; zero means 1m to 2m.
+	Delay DelaySpec `yaml:"delay" json:"delay"`
+	// Missing is the chance a datapoint is never published, in [0, 1).
+	Missing float64 `yaml:"missing" json:"missing,omitempty"`
+	// Outages are windows in which nothing is published.
+	Outages []Outage `yaml:"outages" json:"outages,omitempty"`
+}
+
+// DelaySpec bounds a uniform delay.
+type DelaySpec struct {
+	Min time.Duration `yaml:"min" json:"min"`
+	Max time.Duration `yaml:"max" json:"max"`
+}
+
+// Outage is a window [At, At+For) in which CloudWatch publishes nothing.
+// Datapoints due in it are lost, or published at its end with Backfill.
+type Outage struct {
+	At       time.Duration `yaml:"at" json:"at"`
+	For      time.Duration `yaml:"for" json:"for"`
+	Backfill bool          `yaml:"backfill" json:"backfill,omitempty"`
+}
+
+// LoadScenario reads, defaults and validates the scenario file at path.
+// Errors name the file and the field.
+func LoadScenario(path string) (Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("load scenario: %w", err)
+	}
+	return ParseScenario(path, data)
+}
+
+// ParseScenario parses, defaults and validates a scenario; name is the file
+// name used in messages and, without directory and extension, the default
+// scenario name. Unknown fields are errors.
+func ParseScenario(name string, data []byte) (Scenario, error) {
+	var sc Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Scenario{}, fmt.Errorf("%w: %s: empty document", ErrInvalidScenario, name)
+		}
+		return Scenario{}, fmt.Errorf("%w: %s: %w", ErrInvalidScenario, name, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Scenario{}, fmt.Errorf("%w: %s: want one YAML document, found more", ErrInvalidScenario, name)
+	}
+	if sc.Name == "" {
+		base := name[strings.LastIndex(name, "/")+1:]
+		if i := strings.LastIndex(base, "."); i > 0 {
+			base = base[:i]
+		}
+		sc.Name = base
+	}
+	sc.applyDefaults()
+	if err := sc.validate(name); err != nil {
+		return Scenario{}, err
+	}
+	return sc, nil
+}
+
+// PolicyYAML returns the scenario's policy block as a YAML document, ready
+// for the policy parser; nil when the scenario has none.
+func (s Scenario) PolicyYAML() ([]byte, error) {
+	if s.Policy.Kind == 0 {
+		return nil, nil
+	}
+	b, err := yaml.Marshal(&s.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: marshal policy: %w", s.Name, err)
+	}
+	return b, nil
+}
+
+// Metrics lists every metric the simulated CloudWatch publishes for this
+// scenario: each downstream's throttle metric and, per labelled state
+// machine ARN, the AWS/States execution metrics. Sorted, no duplicates.
+func (s Scenario) Metrics() []Metric {
+	seen := map[string]bool{}
+	var out []Metric
+	add := func(m Metric) {
+		k := metricKey(m.Namespace, m.Name, m.Dimensions)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, m)
+		}
+	}
+	for _, d := range s.Downstreams {
+		add(d.throttleMetric())
+	}
+	for _, r := range s.Runs {
+		arn := labelledARN(r.StateMachine, r.Label)
+		for _, name := range statesMetricNames {
+			add(Metric{Namespace: "AWS/States", Name: name, Dimensions: map[string]string{"StateMachineArn": arn}})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return metricKey(out[i].Namespace, out[i].Name, out[i].Dimensions) < metricKey(out[j].Namespace, out[j].Name, out[j].Dimensions)
+	})
+	return out
+}
+
+// Publishes reports whether the simulated CloudWatch publishes the metric
+// with exactly these namespace, name and dimensions.
+func (s Scenario) Publishes(m Metric) bool {
+	k := metricKey(m.Namespace, m.Name, m.Dimensions)
+	for _, p := range s.Metrics() {
+		if metricKey(p.Namespace, p.Name, p.Dimensions) == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (d Downstream) throttleMetric() Metric {
+	if d.Metric != nil {
+		return *d.Metric
+	}
+	return Metric{Namespace: "AWS/Lambda", Name: "Throttles", Dimensions: map[string]string{"FunctionName": d.Name}}
+}
+
+func (s *Scenario) applyDefaults() {
+	if s.Start.IsZero() {
+		s.Start = DefaultStart
+	}
+	s.Start = s.Start.UTC()
+	if s.Horizon == 0 {
+		s.Horizon = DefaultHorizon
+	}
+	if s.CloudWatch.Delay == (DelaySpec{}) {
+		s.CloudWatch.Delay = DelaySpec{Min: time.Minute, Max: 2 * time.Minute}
+	}
+	for i := range s.Downstreams {
+		d := &s.Downstreams[i]
+		if d.Rate > 0 && d.Burst == 0 {
+			d.Burst = d.Rate
+		}
+		if d.Latency != nil && d.Latency.Exponent == 0 {
+			d.Latency.Exponent = 1
+		}
+		if d.ThrottleError == "" {
+			d.ThrottleError = DefaultThrottleError
+		}
+		if d.ThrottleCause == "" {
+			d.ThrottleCause = DefaultThrottleCause
+		}
+	}
+	for i := range s.Runs {
+		r := &s.Runs[i]
+		if r.Name == "" {
+			r.Name = r.StateMachine + "/" + r.Label
+		}
+		if r.ExecutionType == "" {
+			r.ExecutionType = ExecutionStandard
+		}
+		if r.BatchSize == 0 {
+			r.BatchSize = 1
+		}
+		if r.Retry.Interval == 0 {
+			r.Retry.Interval = time.Second
+		}
+		if r.Retry.BackoffRate == 0 {
+			r.Retry.BackoffRate = 2
+		}
+		if r.Retry.MaxAttempts == nil {
+			n := 3
+			r.Retry.MaxAttempts = &n
+		}
+		if r.Retry.Jitter == "" {
+			r.Retry.Jitter = JitterNone
+		}
+		if r.Failures.Error == "" {
+			r.Failures.Error = DefaultFailureError
+		}
+		if r.Failures.Cause == "" {
+			r.Failures.Cause = DefaultFailureCause
+		}
+	}
+}
+
+var (
+	namePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	metricNamePatten = regexp.MustCompile(`^[^\x00-\x1f]{1,255}$`)
+)
+
+// problems collects validation errors for one file.
+type problems struct {
+	file string
+	errs []error
+}
+
+func (p *problems) add(field, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%w: %s: %s: %s", ErrInvalidScenario, p.file, field, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) err() error { return errors.Join(p.errs...) }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func (s *Scenario) validate(file string) error {
+	p := &problems{file: file}
+	if s.Start.Truncate(time.Minute) != s.Start {
+		p.add("start", "%s is not a whole minute", s.Start.Format(time.RFC3339Nano))
+	}
+	if s.Horizon < time.Minute || s.Horizon > MaxHorizon {
+		p.add("horizon", "%s is outside [1m, %s]", s.Horizon, MaxHorizon)
+	}
+	if len(s.Downstreams) == 0 {
+		p.add("downstreams", "at least one downstream is required")
+	}
+	dsNames := map[string]bool{}
+	for i := range s.Downstreams {
+		s.Downstreams[i].validate(p, fmt.Sprintf("downstreams[%d]", i), dsNames)
+	}
+	if len(s.Runs) == 0 || len(s.Runs) > MaxRuns {
+		p.add("runs", "want 1 to %d runs, got %d", MaxRuns, len(s.Runs))
+	}
+	runNames := map[string]bool{}
+	for i := range s.Runs {
+		s.Runs[i].validate(p, fmt.Sprintf("runs[%d]", i), dsNames, runNames)
+	}
+	s.CloudWatch.validate(p, s.Horizon)
+	if s.Policy.Kind != 0 && s.Policy.Kind != yaml.MappingNode {
+		p.add("policy", "want a mapping (a policies file), got a %s", nodeKind(s.Policy.Kind))
+	}
+	return p.err()
+}
+
+func nodeKind(k yaml.Kind) string {
+	switch k {
+	case yaml.SequenceNode:
+		return "sequence"
+	case yaml.ScalarNode:
+		return "scalar"
+	case yaml.AliasNode:
+		return "alias"
+	case yaml.DocumentNode:
+		return "document"
+	}
+	return "node"
+}
+
+func (d *Downstream) validate(p *problems, at string, names map[string]bool) {
+	if !namePattern.MatchString(d.Name) {
+		p.add(at+".name", "%q is not 1 to 80 letters, digits, '-' or '_'", d.Name)
+	} else if names[d.Name] {
+		p.add(at+".name", "%q is defined twice", d.Name)
+	}
+	names[d.Name] = true
+	nonNeg := func(field string, v float64) {
+		if !finite(v) || v < 0 {
+			p.add(at+"."+field, "%v is not a finite number >= 0", v)
+		}
+	}
+	nonNeg("concurrency", d.Concurrency)
+	nonNeg("rate", d.Rate)
+	nonNeg("burst", d.Burst)
+	if d.Rate > 0 && d.Burst < 1 {
+		p.add(at+".burst", "%v is below 1 call", d.Burst)
+	}
+	if d.Rate == 0 && d.Burst != 0 {
+		p.add(at+".burst", "set without rate")
+	}
+	if !finite(d.RejectCost) || d.RejectCost < 0 || d.RejectCost > 1 {
+		p.add(at+".rejectCost", "%v is outside [0, 1]", d.RejectCost)
+	}
+	if d.RejectCost > 0 && d.Rate == 0 {
+		p.add(at+".rejectCost", "needs a rate: it spends tokens of the rate bucket")
+	}
+	if l := d.Latency; l != nil {
+		if !finite(l.Knee) || l.Knee <= 0 {
+			p.add(at+".latency.knee", "%v is not > 0", l.Knee)
+		}
+		if !finite(l.Exponent) || l.Exponent < 1 || l.Exponent > 4 {
+			p.add(at+".latency.exponent", "%v is outside [1, 4]", l.Exponent)
+		}
+	}
+	var prev time.Duration
+	for i, c := range d.Schedule {
+		f := fmt.Sprintf("%s.schedule[%d]", at, i)
+		if c.At < 0 || (i > 0 && c.At < prev) {
+			p.add(f+".at", "%s is negative or before the previous change", c.At)
+		}
+		prev = c.At
+		if !finite(c.Factor) || c.Factor < 0 || c.Factor > 1000 {
+			p.add(f+".factor", "%v is outside [0, 1000]", c.Factor)
+		}
+		if c.Ramp < 0 {
+			p.add(f+".ramp", "%s is negative", c.Ramp)
+		}
+	}
+	if n := d.Neighbour; n != nil {
+		if !finite(n.Share) || n.Share < 0 || n.Share >= 1 {
+			p.add(at+".neighbour.share", "%v is outside [0, 1)", n.Share)
+		}
+		if n.Period <= 0 {
+			p.add(at+".neighbour.period", "%s is not > 0", n.Period)
+		}
+	}
+	if d.ThrottleError == "" || len(d.ThrottleError) > 256 {
+		p.add(at+".throttleError", "want 1 to 256 characters")
+	}
+	if len(d.ThrottleCause) > 32768 {
+		p.add(at+".throttleCause", "longer than 32768 characters")
+	}
+	if m := d.Metric; m != nil {
+		validateMetric(p, at+".metric", *m)
+	}
+}
+
+func validateMetric(p *problems, at string, m Metric) {
+	if !metricNamePatten.MatchString(m.Namespace) {
+		p.add(at+".namespace", "%q is not 1 to 255 printable characters", m.Namespace)
+	}
+	if !metricNamePatten.MatchString(m.Name) {
+		p.add(at+".name", "%q is not 1 to 255 printable characters", m.Name)
+	}
+	if len(m.Dimensions) > 30 {
+		p.add(at+".dimensions", "%d dimensions, at most 30", len(m.Dimensions))
+	}
+	for _, k := range sortedKeys(m.Dimensions) {
+		if !metricNamePatten.MatchString(k) || !metricNamePatten.MatchString(m.Dimensions[k]) {
+			p.add(at+".dimensions."+k, "name and value must be 1 to 255 printable characters")
+		}
+	}
+}
+
+func (r *RunSpec) validate(p *problems, at string, downstreams, names map[string]bool) {
+	if names[r.Name] {
+		p.add(at+".name", "%q is used by another run", r.Name)
+	}
+	names[r.Name] = true
+	if !namePattern.MatchString(r.StateMachine) {
+		p.add(at+".stateMachine", "%q is not 1 to 80 letters, digits, '-' or '_'", r.StateMachine)
+	}
+	if !namePattern.MatchString(r.Label) || len(r.Label) > 40 {
+		p.add(at+".label", "%q is not 1 to 40 letters, digits, '-' or '_'", r.Label)
+	}
+	if len(r.Tags) > 50 {
+		p.add(at+".tags", "%d tags, at most 50", len(r.Tags))
+	}
+	for _, k := range sortedKeys(r.Tags) {
+		if k == "" || len(k) > 128 || len(r.Tags[k]) > 256 {
+			p.add(at+".tags."+k, "key must be 1 to 128 characters and value at most 256")
+		}
+	}
+	if !downstreams[r.Downstream] {
+		p.add(at+".downstream", "%q is not a downstream of this scenario", r.Downstream)
+	}
+	if r.Items < 1 || r.Items > MaxItems {
+		p.add(at+".items", "%d is outside [1, %d]", r.Items, MaxItems)
+	}
+	if r.Delay < 0 {
+		p.add(at+".delay", "%s is negative", r.Delay)
+	}
+	if r.ExecutionType != ExecutionStandard && r.ExecutionType != ExecutionExpress {
+		p.add(at+".executionType", "%q is not STANDARD or EXPRESS", r.ExecutionType)
+	}
+	if r.MaxConcurrency < 0 {
+		p.add(at+".maxConcurrency", "%d is negative", r.MaxConcurrency)
+	}
+	if v := r.ToleratedFailurePercentage; v != nil && (!finite(*v) || *v < 0 || *v > 100) {
+		p.add(at+".toleratedFailurePercentage", "%v is outside [0, 100]", *v)
+	}
+	if v := r.ToleratedFailureCount; v != nil && *v < 0 {
+		p.add(at+".toleratedFailureCount", "%d is negative", *v)
+	}
+	if r.BatchSize < 1 || r.BatchSize > 10_000 {
+		p.add(at+".batchSize", "%d is outside [1, 10000]", r.BatchSize)
+	}
+	r.Duration.validate(p, at+".duration")
+	rt := r.Retry
+	if rt.Interval < 0 || rt.Interval > 99_999_999*time.Second {
+		p.add(at+".retry.interval", "%s is outside [1s, 99999999s]", rt.Interval)
+	}
+	if !finite(rt.BackoffRate) || rt.BackoffRate < 1 || rt.BackoffRate > 100 {
+		p.add(at+".retry.backoffRate", "%v is outside [1, 100]", rt.BackoffRate)
+	}
+	if *rt.MaxAttempts < 0 || *rt.MaxAttempts > 99_999_999 {
+		p.add(at+".retry.maxAttempts", "%d is outside [0, 99999999]", *rt.MaxAttempts)
+	}
+	if rt.MaxDelay < 0 {
+		p.add(at+".retry.maxDelay", "%s is negative", rt.MaxDelay)
+	}
+	if rt.Jitter != JitterNone && rt.Jitter != JitterFull {
+		p.add(at+".retry.jitter", "%q is not NONE or FULL", rt.Jitter)
+	}
+	f := r.Failures
+	if !finite(f.PoisonFraction) || f.PoisonFraction < 0 || f.PoisonFraction > 1 {
+		p.add(at+".failures.poisonFraction", "%v is outside [0, 1]", f.PoisonFraction)
+	}
+	if b := f.PoisonBatch; b != nil && (b.From < 0 || b.Count < 1 || b.From > r.Items-b.Count) {
+		p.add(at+".failures.poisonBatch", "items [%d, %d) are not within the run's %d items", b.From, b.From+b.Count, r.Items)
+	}
+	if b := f.BrokenAfter; b != nil && (*b < 0 || *b >= r.Items) {
+		p.add(at+".failures.brokenAfter", "%d is outside [0, %d)", *b, r.Items)
+	}
+	if len(f.Error) > 256 {
+		p.add(at+".failures.error", "longer than 256 characters")
+	}
+	if len(f.Cause) > 32768 {
+		p.add(at+".failures.cause", "longer than 32768 characters")
+	}
+}
+
+func (d DurationSpec) validate(p *problems, at string) {
+	const most = 24 * time.Hour
+	positive := func(field string, v time.Duration) {
+		if v <= 0 || v > most {
+			p.add(at+"."+field, "%s is outside (0, %s]", v, most)
+		}
+	}
+	switch d.Dist {
+	case DistFixed:
+		positive("value", d.Value)
+	case DistLognormal:
+		positive("median", d.Median)
+		if !finite(d.Sigma) || d.Sigma < 0 || d.Sigma > 4 {
+			p.add(at+".sigma", "%v is outside [0, 4]", d.Sigma)
+		}
+	case DistPareto:
+		positive("min", d.Min)
+		if !finite(d.Alpha) || d.Alpha < 0.5 || d.Alpha > 20 {
+			p.add(at+".alpha", "%v is outside [0.5, 20]", d.Alpha)
+		}
+	default:
+		p.add(at+".dist", "%q is not fixed, lognormal or pareto", d.Dist)
+	}
+	if d.Max < 0 || d.Max > most {
+		p.add(at+".max", "%s is outside [0, %s]", d.Max, most)
+	}
+}
+
+func (c *CloudWatchSpec) validate(p *problems, horizon time.Duration) {
+	if c.Delay.Min < 0 || c.Delay.Max < c.Delay.Min || c.Delay.Max > time.Hour {
+		p.add("cloudwatch.delay", "[%s, %s] is not a range within [0, 1h]", c.Delay.Min, c.Delay.Max)
+	}
+	if !finite(c.Missing) || c.Missing < 0 || c.Missing >= 1 {
+		p.add("cloudwatch.missing", "%v is outside [0, 1)", c.Missing)
+	}
+	for i, o := range c.Outages {
+		if o.At < 0 || o.For <= 0 || o.At+o.For > horizon+time.Hour {
+			p.add(fmt.Sprintf("cloudwatch.outages[%d]", i), "window [%s, %s) must be non-empty and start at or after 0", o.At, o.At+o.For)
+		}
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
