@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
 	"strconv"
@@ -36,6 +37,10 @@ const (
 	maxEntries = 100000
 )
 
+// extensionPrefix starts the top-level keys that are ignored: a place for
+// YAML anchors that policies share.
+const extensionPrefix = "x-"
+
 // policyName is what a policy name may be: it is a tag value, and tag values
 // allow these characters.
 var policyName = regexp.MustCompile(`^[A-Za-z0-9_.:/=+@-]+$`)
@@ -55,6 +60,7 @@ type level struct {
 	bad map[string]bool
 }
 
+// newLevel returns an empty level named name, written on line.
 func newLevel(name string, line int) level {
 	return level{name: name, line: line, lines: map[string]int{}, bad: map[string]bool{}}
 }
@@ -138,6 +144,9 @@ func decodeFile(name string, data []byte) (fileSpec, []*FieldError) {
 				f.policies = append(f.policies, pl)
 			}
 		default:
+			if strings.HasPrefix(e.name, extensionPrefix) {
+				continue
+			}
 			d.unknown(e, loc{}, []string{"version", "policies"})
 		}
 	}
@@ -217,13 +226,8 @@ func (d *decoder) policy(e entry) policyLevel {
 	for i := range p.labels {
 		l := &p.labels[i]
 		explicit := l.spec.over(&p.spec)
-		bad := map[string]bool{}
-		for k := range p.bad {
-			bad[k] = true
-		}
-		for k := range l.bad {
-			bad[k] = true
-		}
+		bad := maps.Clone(p.bad)
+		maps.Copy(bad, l.bad)
 		d.check(loc{policy: e.name, label: l.name}, l, &explicit, bad, true)
 	}
 	return p

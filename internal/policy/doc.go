@@ -24,7 +24,8 @@
 // replaces only the fields it writes, down to single tolerance fields, and
 // takes the rest from its policy. A list (throttleSignals) is replaced as a
 // whole. YAML anchors, aliases and merge keys (<<) may share settings
-// between policies. A default never makes a policy invalid: an
+// between policies; top-level keys starting with x- are ignored and may hold
+// the shared anchors. A default never makes a policy invalid: an
 // initialConcurrency left out is clamped into [minConcurrency,
 // maxConcurrency], and ceilings left out are raised to the baselines.
 //

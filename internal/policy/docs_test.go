@@ -42,3 +42,27 @@ func TestDocsMatchDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageDocMatchesDefaults checks that the field table of the package
+// documentation lists every field with its built-in default.
+func TestPackageDocMatchesDefaults(t *testing.T) {
+	data, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if words := strings.Fields(strings.TrimPrefix(line, "//\t")); len(words) >= 3 && fieldByName[words[0]] != nil {
+			rows[words[0]] = words
+		}
+	}
+	for _, f := range fields {
+		row, ok := rows[f.name]
+		switch {
+		case !ok:
+			t.Errorf("doc.go: no row for %s", f.name)
+		case f.name != "throttleSignals" && row[2] != f.show(&builtin):
+			t.Errorf("doc.go: %s default %q, want %q", f.name, row[2], f.show(&builtin))
+		}
+	}
+}

@@ -230,6 +230,9 @@ func TestParseFormats(t *testing.T) {
 			r.Control.Tolerance.CeilingPercent, r.Control.Tolerance.FailFast = 10, true
 			r.Signals = []Signal{{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": "worker"}}}
 		}},
+		{"testdata/merge.yaml", "shared", "", func(r *Resolved) {
+			r.Control.Backoff, r.Control.MaxStepDown = 0.5, 0.25
+		}},
 		{"testdata/merge.yaml", "twin", "", func(r *Resolved) {
 			r.Control.MaxConcurrency = 400
 			r.Control.Tolerance.CeilingPercent = 10

@@ -120,8 +120,9 @@ type Downstream struct {
 	// Neighbour is another tenant taking a share of the capacity on a sine.
 	Neighbour *Neighbour `yaml:"neighbour" json:"neighbour,omitempty"`
 	// ThrottleError and ThrottleCause are what a child that failed its last
-	// retry on throttling reports; defaults DefaultThrottleError and
-	// DefaultThrottleCause.
+	// retry on throttling reports. With no ThrottleError both default, to
+	// DefaultThrottleError and DefaultThrottleCause; with one, an empty
+	// cause stays empty.
 	ThrottleError string `yaml:"throttleError" json:"throttleError,omitempty"`
 	ThrottleCause string `yaml:"throttleCause" json:"throttleCause,omitempty"`
 	// Metric is the CloudWatch metric its throttled calls are counted in;
@@ -248,8 +249,9 @@ type FailureSpec struct {
 	// BrokenAfter is a broken deployment: every item from index BrokenAfter
 	// on fails (the first BrokenAfter items succeed); nil: none.
 	BrokenAfter *int64 `yaml:"brokenAfter" json:"brokenAfter,omitempty"`
-	// Error and Cause are what a failing child reports; defaults
-	// DefaultFailureError and DefaultFailureCause.
+	// Error and Cause are what a failing child reports. With no Error both
+	// default, to DefaultFailureError and DefaultFailureCause; with one, an
+	// empty cause stays empty.
 	Error string `yaml:"error" json:"error,omitempty"`
 	Cause string `yaml:"cause" json:"cause,omitempty"`
 }
@@ -408,9 +410,9 @@ func (s *Scenario) applyDefaults() {
 		}
 		if d.ThrottleError == "" {
 			d.ThrottleError = DefaultThrottleError
-		}
-		if d.ThrottleCause == "" {
-			d.ThrottleCause = DefaultThrottleCause
+			if d.ThrottleCause == "" {
+				d.ThrottleCause = DefaultThrottleCause
+			}
 		}
 	}
 	for i := range s.Runs {
@@ -439,9 +441,9 @@ func (s *Scenario) applyDefaults() {
 		}
 		if r.Failures.Error == "" {
 			r.Failures.Error = DefaultFailureError
-		}
-		if r.Failures.Cause == "" {
-			r.Failures.Cause = DefaultFailureCause
+			if r.Failures.Cause == "" {
+				r.Failures.Cause = DefaultFailureCause
+			}
 		}
 	}
 }

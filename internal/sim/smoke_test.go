@@ -2,23 +2,32 @@ package sim
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 )
 
 func TestSmoke(t *testing.T) {
-	sc, err := LoadScenario("../../scenarios/fixed-concurrency.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, mk := range map[string]NewStrategy{"static200": Static(200), "static220": Static(220), "unlimited": Unlimited(), "aimd": AIMD(AIMDConfig{}), "cubic": CUBIC(CUBICConfig{}), "oracle": CapacityOracle()} {
-		w := New(sc, 1)
+	files, _ := filepath.Glob("../../scenarios/*.yaml")
+	names := []string{"static", "unlimited", "aimd", "cubic", "oracle"}
+	t00 := time.Now()
+	for _, f := range files {
+		sc, err := LoadScenario(f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t0 := time.Now()
-		res := Run(context.Background(), w, mk(w), time.Minute)
-		r := res.Runs[0]
-		t.Logf("%-10s cpu=%v status=%s makespan=%v succ=%d failed=%d thr=%d/%d (%.2f%%) api=%d errs=%d %s final=%d", name, time.Since(t0), r.Status, r.Makespan, r.Succeeded, r.Failed, r.Throttled, r.Calls, r.ThrottledPercent, res.API.TotalCalls, res.StrategyErrors, res.StrategyError, r.MaxConcurrency)
+		best, err := OracleStatic(context.Background(), sc, 1, GeometricGrid(10, 1000, 1.15), time.Minute)
+		if err != nil { t.Fatal(err) }
+		t.Logf("%s: oracle best %d makespan %v (grid %d runs in %v)", sc.Name, best.Best, best.Result.Makespan.Round(time.Second), len(best.Grid), time.Since(t0))
+		for i, mk := range []NewStrategy{Static(best.Best), Unlimited(), AIMD(AIMDConfig{}), CUBIC(CUBICConfig{}), CapacityOracle()} {
+			w := New(sc, 1)
+			t0 := time.Now()
+			res := Run(context.Background(), w, mk(w), time.Minute)
+			for _, r := range res.Runs {
+			t.Logf("   %-10s cpu=%-8v %-9s makespan=%-8v succ=%d fthr=%d fpoi=%d thr=%.2f%% api=%d errs=%d %s final=%d", names[i], time.Since(t0).Round(time.Millisecond), r.Status, r.Makespan.Round(time.Second), r.Succeeded, r.FailedThrottle, r.FailedPoison, r.ThrottledPercent, res.API.TotalCalls, res.StrategyErrors, res.StrategyError, r.MaxConcurrency)
+			}
+		}
 	}
-	best, err := OracleStatic(context.Background(), sc, 1, GeometricGrid(50, 400, 1.1), time.Minute)
-	t.Logf("oracle best %d makespan %v err %v", best.Best, best.Result.Makespan, err)
-	for _, g := range best.Grid { t.Logf("  %+v", g) }
+	t.Logf("total %v", time.Since(t00))
 }

@@ -350,11 +350,13 @@ type CUBICConfig struct {
 
 // CUBIC steers the limit as the AWS SDKs' adaptive retry mode steers its
 // request rate, with running children in place of the measured send rate
-// (smoothed 0.8 new, 0.2 old). Until the first throttled tick the limit is
-// off (maxConcurrency 0). On a throttled tick: wMax = the measured rate
-// (or the limit, if lower), K = cbrt(wMax*(1-beta)/C), limit = measured *
-// beta. On other ticks: limit = min(C*(t-K)^3 + wMax, 2*measured), t in
-// seconds since the last throttle.
+// (smoothed: 0.8 new, 0.2 old). On a throttled tick: wMax = the measured
+// rate (or the limit, if lower), limit = wMax * beta, and the cubic restarts
+// from there. On other ticks after a throttle: limit = min(C*(t-K)^3 + wMax,
+// 2*measured), K = cbrt(wMax*(1-beta)/C), t in seconds since the throttle.
+// Before the first throttle the SDK sets no limit at all; on a Map Run,
+// which must have one, the limit starts at the definition's (10,000 for 0)
+// and grows to 2*measured whenever that is higher: a slow start.
 func CUBIC(cfg CUBICConfig) NewStrategy {
 	if cfg.Beta <= 0 || cfg.Beta >= 1 {
 		cfg.Beta = 0.7
@@ -397,8 +399,14 @@ func (c *cubic) Step(ctx context.Context, now time.Time) error {
 		if !open {
 			continue
 		}
+		if r.setting == 0 {
+			r.limit = float64(rd.limit)
+			if rd.limit == 0 {
+				r.limit = float64(c.cfg.Max)
+			}
+		}
 		r.measured = c.cfg.Smooth*rd.running + (1-c.cfg.Smooth)*r.measured
-		var calc float64
+		calc := math.Max(r.limit, 2*r.measured)
 		switch {
 		case rd.throttled:
 			use := r.measured
@@ -413,11 +421,11 @@ func (c *cubic) Step(ctx context.Context, now time.Time) error {
 			k := math.Cbrt(r.wMax * (1 - c.cfg.Beta) / c.cfg.Scale)
 			calc = c.cfg.Scale*math.Pow(now.Sub(r.throttleT).Seconds()-k, 3) + r.wMax
 		}
-		limit := int32(0)
 		if r.enabled {
-			r.limit = math.Min(math.Max(math.Min(calc, 2*r.measured), float64(c.cfg.Min)), float64(c.cfg.Max))
-			limit = int32(r.limit)
+			calc = math.Min(calc, 2*r.measured)
 		}
+		r.limit = math.Min(math.Max(calc, float64(c.cfg.Min)), float64(c.cfg.Max))
+		limit := int32(r.limit)
 		if err := c.o.set(ctx, r, rd.limit, limit); err != nil {
 			errs = append(errs, fmt.Errorf("cubic: %w", err))
 		}

@@ -287,21 +287,30 @@ func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []pl
 		return out
 	}
 	start := now.Add(-t.cfg.MetricWindow).Truncate(time.Minute)
+	// On error the series still holds the queries that completed.
 	series, err := obs.Throttles(ctx, queries, start, now)
 	if err != nil {
 		t.fail(rep, "read throttle metrics", err)
-		return out
 	}
+runs:
 	for _, p := range plans {
 		sum := map[time.Time]float64{}
 		for _, q := range p.signals {
-			for _, d := range series[q.ID] {
+			points, ok := series[q.ID]
+			if !ok {
+				// One signal missing makes the sum a lie: the run has no data.
+				continue runs
+			}
+			for _, d := range points {
 				sum[d.Minute] += d.Value
 			}
 		}
+		points := make([]control.Datapoint, 0, len(sum))
 		for m, v := range sum {
-			out[p.run.ARN] = append(out[p.run.ARN], control.Datapoint{Minute: m, Value: v})
+			points = append(points, control.Datapoint{Minute: m, Value: v})
 		}
+		slices.SortFunc(points, func(a, b control.Datapoint) int { return a.Minute.Compare(b.Minute) })
+		out[p.run.ARN] = points
 	}
 	return out
 }
@@ -316,6 +325,12 @@ func (t *Tuner) tune(ctx context.Context, obs *observe.Observer, app *actuate.Ap
 	}
 	if err != nil {
 		t.fail(rep, "claim "+arn, err)
+		return
+	}
+	if !run.State.PrevAt.IsZero() && now.Sub(run.State.PrevAt) < t.cfg.Period/2 {
+		// An overlapping invocation decided on this run moments ago.
+		rep.skip("fresh")
+		t.release(ctx, run, now, rep)
 		return
 	}
 	snap, err := obs.Describe(ctx, arn)
