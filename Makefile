@@ -39,10 +39,15 @@ LAMBDA_LDFLAGS := -s -w
 
 # --- sam build ---------------------------------------------------------------
 
+ifneq ($(filter build-WatchFunction build-TuneFunction,$(MAKECMDGOALS)),)
+ifeq ($(ARTIFACTS_DIR),)
+$(error ARTIFACTS_DIR is not set: sam build sets it)
+endif
+endif
+
 build-WatchFunction: FUNCTION := watch
 build-TuneFunction: FUNCTION := tune
 build-WatchFunction build-TuneFunction: policycheck
-	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: sam build sets it))
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath \
 		-ldflags='$(LAMBDA_LDFLAGS)' -o '$(ARTIFACTS_DIR)/bootstrap' ./functions/$(FUNCTION)
 	cp policies.yaml '$(ARTIFACTS_DIR)/policies.yaml'

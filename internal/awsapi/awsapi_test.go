@@ -284,3 +284,26 @@ func TestClientsAgainstMoto(t *testing.T) {
 		})
 	}
 }
+
+func FuzzCloudWatchProtocol(f *testing.F) {
+	for _, s := range []string{"", "cbor", "json", "query", "JSON", "rpcv2", "json "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		p, err := cloudWatchProtocol(name)
+		switch name {
+		case "", CloudWatchCBOR:
+			if p != nil || err != nil {
+				t.Fatalf("cloudWatchProtocol(%q) = %v, %v; want the SDK default", name, p, err)
+			}
+		case CloudWatchJSON, CloudWatchQuery:
+			if p == nil || err != nil {
+				t.Fatalf("cloudWatchProtocol(%q) = %v, %v; want a protocol", name, p, err)
+			}
+		default:
+			if p != nil || !errors.Is(err, ErrInvalidOptions) {
+				t.Fatalf("cloudWatchProtocol(%q) = %v, %v; want ErrInvalidOptions", name, p, err)
+			}
+		}
+	})
+}

@@ -349,6 +349,11 @@ func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason)
 		}
 		return cur, "", ""
 	}
+	if !st.Raised && (cur.pct < baseline.pct || cur.count < baseline.count) {
+		// Raising to the policy's baseline is always safe.
+		want := tolerance{max(cur.pct, baseline.pct), max(cur.count, baseline.count)}
+		return want, ReasonBaseline, fmt.Sprintf("Tolerances set to the policy's baseline %.4g%% and %d items.", want.pct, want.count)
+	}
 	if st.Raised && obs.At.Sub(st.CutAt) >= cfg.RecoveryTime && failures == st.Prev.Failures() {
 		// Recovered: back toward the baseline, never below what has already failed.
 		floor := tolerance{}
@@ -363,7 +368,7 @@ func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason)
 			st.Raised = false
 		}
 		if want != cur {
-			return want, ReasonWithinBand, fmt.Sprintf("Throttling over: tolerances back to %.4g%% and %d items.", want.pct, want.count)
+			return want, ReasonRecovered, fmt.Sprintf("Throttling over: tolerances back to %.4g%% and %d items.", want.pct, want.count)
 		}
 	}
 	return cur, "", ""

@@ -235,6 +235,10 @@ func TestScripts(t *testing.T) {
 			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 10), update: true},
 			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 10), wantLimit: 102, wantTol: tol(0, 0), update: true},
 		}},
+		{"the policy's baseline is set at the start", func(c *Config) { c.Tolerance.BaselinePercent, c.Tolerance.BaselineCount = 2, 50 }, []step{
+			{min: 0, limit: 100, running: 100, wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(2, 50), update: true},
+			{min: 1, limit: 200, running: 200, tol: *tol(2, 50), wantLimit: 400, wantTol: tol(2, 50), update: true},
+		}},
 		{"a user's own tolerance is the floor", nil, []step{
 			{min: 0, limit: 100, running: 100, tol: *tol(10, 0), wantLimit: 200, wantTol: tol(10, 0), update: true},
 		}},

@@ -173,6 +173,8 @@ const (
 	ReasonIdle          Reason = "Underused"
 	ReasonClamped       Reason = "Clamped"
 	ReasonFailFast      Reason = "FailFast"
+	ReasonBaseline      Reason = "Baseline"
+	ReasonRecovered     Reason = "Recovered"
 	ReasonEnded         Reason = "Ended"
 )
 

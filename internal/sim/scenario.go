@@ -29,6 +29,8 @@ const (
 	MaxHorizon = 7 * 24 * time.Hour
 	// DefaultHorizon is the horizon of a scenario that sets none.
 	DefaultHorizon = 6 * time.Hour
+	// DefaultStartLatency is the StartLatency of a run that sets none.
+	DefaultStartLatency = 200 * time.Millisecond
 	// MaxConcurrencyLimit is the most children a Distributed Map runs at
 	// once; a maxConcurrency of 0 means this many.
 	MaxConcurrencyLimit = 10_000
@@ -187,6 +189,11 @@ type RunSpec struct {
 	Items int64 `yaml:"items" json:"items"`
 	// Delay is the time from the parent's start to its Map Run's start.
 	Delay time.Duration `yaml:"delay" json:"delay,omitempty"`
+	// StartLatency is the time from a child's start to its first call of
+	// the downstream (state transitions, invocation); zero means
+	// DefaultStartLatency. A slot a finished child frees stays open that
+	// long for retrying children to take.
+	StartLatency time.Duration `yaml:"startLatency" json:"startLatency,omitempty"`
 	// ExecutionType is the children's type, STANDARD (started at up to
 	// 100/s) or EXPRESS (1,000/s); empty means STANDARD.
 	ExecutionType string `yaml:"executionType" json:"executionType"`
@@ -423,6 +430,9 @@ func (s *Scenario) applyDefaults() {
 		if r.ExecutionType == "" {
 			r.ExecutionType = ExecutionStandard
 		}
+		if r.StartLatency == 0 {
+			r.StartLatency = DefaultStartLatency
+		}
 		if r.BatchSize == 0 {
 			r.BatchSize = 1
 		}
@@ -623,6 +633,9 @@ func (r *RunSpec) validate(p *problems, at string, downstreams, names map[string
 	if r.Delay < 0 {
 		p.add(at+".delay", "%s is negative", r.Delay)
 	}
+	if r.StartLatency < 0 || r.StartLatency > time.Minute {
+		p.add(at+".startLatency", "%s is outside [0, 1m]", r.StartLatency)
+	}
 	if r.ExecutionType != ExecutionStandard && r.ExecutionType != ExecutionExpress {
 		p.add(at+".executionType", "%q is not STANDARD or EXPRESS", r.ExecutionType)
 	}
@@ -641,7 +654,7 @@ func (r *RunSpec) validate(p *problems, at string, downstreams, names map[string
 	r.Duration.validate(p, at+".duration")
 	rt := r.Retry
 	if rt.Interval < 0 || rt.Interval > 99_999_999*time.Second {
-		p.add(at+".retry.interval", "%s is outside [1s, 99999999s]", rt.Interval)
+		p.add(at+".retry.interval", "%s is outside (0, 99999999s]", rt.Interval)
 	}
 	if !finite(rt.BackoffRate) || rt.BackoffRate < 1 || rt.BackoffRate > 100 {
 		p.add(at+".retry.backoffRate", "%v is outside [1, 100]", rt.BackoffRate)
@@ -709,8 +722,8 @@ func (c *CloudWatchSpec) validate(p *problems, horizon time.Duration) {
 		p.add("cloudwatch.missing", "%v is outside [0, 1)", c.Missing)
 	}
 	for i, o := range c.Outages {
-		if o.At < 0 || o.For <= 0 || o.At+o.For > horizon+time.Hour {
-			p.add(fmt.Sprintf("cloudwatch.outages[%d]", i), "window [%s, %s) must be non-empty and start at or after 0", o.At, o.At+o.For)
+		if o.At < 0 || o.For <= 0 || o.For > horizon {
+			p.add(fmt.Sprintf("cloudwatch.outages[%d]", i), "window [%s, %s) must start at or after 0 and last from 1ns to the horizon", o.At, o.At+o.For)
 		}
 	}
 }

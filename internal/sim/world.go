@@ -523,7 +523,7 @@ const (
 	evMapStart eventKind = iota
 	evStarter
 	evCallEnd
-	evRetry
+	evCall
 	evMinute
 )
 
@@ -546,7 +546,7 @@ func (w *World) handle(ev event) {
 		w.runStarter(r)
 	case evCallEnd:
 		w.callEnd(r, ev.child)
-	case evRetry:
+	case evCall:
 		w.attempt(r, ev.child)
 	}
 }
@@ -623,7 +623,7 @@ func (w *World) startChild(r *run, delayed bool) {
 		throttled = 1
 	}
 	r.mThrottled.add(w.now, throttled)
-	w.attempt(r, ci)
+	w.push(w.now+r.spec.StartLatency, evCall, r.idx, ci)
 }
 
 // attempt makes one call of a child to the downstream.
@@ -650,7 +650,7 @@ func (w *World) attempt(r *run, ci int32) {
 	if int(c.attempts) < r.maxAttempts {
 		delay := r.retryDelay(int(c.attempts))
 		c.attempts++
-		w.push(w.now+delay, evRetry, r.idx, ci)
+		w.push(w.now+delay, evCall, r.idx, ci)
 		return
 	}
 	w.endChild(r, ci, childFailed, causeThrottle)
