@@ -55,10 +55,13 @@ type Options struct {
 // Clients are the service clients of the tuner, sharing one aws.Config.
 type Clients struct {
 	// Region is the Region the clients call, for budget.Config.Region.
-	Region     string
-	SFN        *sfn.Client
+	Region string
+	// SFN is the Step Functions client.
+	SFN *sfn.Client
+	// CloudWatch is the CloudWatch client, speaking Options.CloudWatchProtocol.
 	CloudWatch *cloudwatch.Client
-	DynamoDB   *dynamodb.Client
+	// DynamoDB is the DynamoDB client.
+	DynamoDB *dynamodb.Client
 }
 
 // Load resolves the AWS configuration and builds the clients. The error

@@ -131,7 +131,7 @@ func (m *metricStore) publishedAt(s *series, i int) (time.Duration, bool) {
 	if unit(h) < m.spec.Missing {
 		return 0, false
 	}
-	lo, hi := m.spec.Delay.Min, m.spec.Delay.Max
+	lo, hi := m.spec.Delay.Min, m.spec.Delay.Max // set by ParseScenario
 	at := time.Duration(i+1)*metricResolution + lo + time.Duration(unit(mix64(h))*float64(hi-lo))
 	for _, o := range m.spec.Outages {
 		if at >= o.At && at < o.At+o.For {

@@ -76,7 +76,8 @@ type RunResult struct {
 	ToleratedFailureCount      int64   `json:"toleratedFailureCount"`
 	// Limits is every maxConcurrency the run had, from its start.
 	Limits []LimitChange `json:"limits"`
-	// Series has one point per minute the run was open.
+	// Series has one point per minute the run was open; the last one may
+	// cover a minute still open, averaged over its part elapsed.
 	Series []Point `json:"series"`
 }
 
@@ -161,6 +162,33 @@ func (w *World) Result() Result {
 	return res
 }
 
+// openPoint is the point of the minute still open, over its part elapsed,
+// if the run was open in it.
+func (w *World) openPoint(r *run) (Point, bool) {
+	from := w.now.Truncate(time.Minute)
+	if !r.mapStarted || w.now == from || r.mapStart >= w.now {
+		return Point{}, false
+	}
+	if r.status != types.MapRunStatusRunning && r.mapStop <= from {
+		return Point{}, false
+	}
+	area := r.area
+	if w.now > r.lastTouch {
+		area += float64(r.running) * float64(w.now-r.lastTouch)
+	}
+	return Point{
+		Minute:    int(from / time.Minute),
+		Limit:     r.maxConc,
+		Running:   area / float64(w.now-from),
+		Started:   r.cur.started,
+		Succeeded: r.cur.succeeded,
+		Failed:    r.cur.failed,
+		Calls:     r.cur.calls,
+		Throttles: r.cur.throttles,
+		Capacity:  w.capacityFor(r, w.now),
+	}, true
+}
+
 func (w *World) allEnded() bool {
 	for _, r := range w.runs {
 		if r.parentStatus == types.ExecutionStatusRunning {
@@ -193,6 +221,9 @@ func (w *World) runResult(r *run) RunResult {
 		MaxConcurrency:  r.maxConc,
 		Limits:          append([]LimitChange{}, r.limits...),
 		Series:          append([]Point{}, r.points...),
+	}
+	if p, ok := w.openPoint(r); ok {
+		rr.Series = append(rr.Series, p)
 	}
 	if r.pctSet {
 		rr.ToleratedFailurePercentage = r.pct

@@ -273,8 +273,8 @@ type ItemRange struct {
 // datapoints: each one a delay after its minute closes, drawn uniformly in
 // [Delay.Min, Delay.Max] per datapoint, some missing, none during outages.
 type CloudWatchSpec struct {
-	// Delay bounds the publication delay; zero means 1m to 2m.
-	Delay DelaySpec `yaml:"delay" json:"delay"`
+	// Delay bounds the publication delay; nil means 1m to 2m.
+	Delay *DelaySpec `yaml:"delay" json:"delay"`
 	// Missing is the chance a datapoint is never published, in [0, 1).
 	Missing float64 `yaml:"missing" json:"missing,omitempty"`
 	// Outages are windows in which nothing is published.
@@ -404,8 +404,8 @@ func (s *Scenario) applyDefaults() {
 	if s.Horizon == 0 {
 		s.Horizon = DefaultHorizon
 	}
-	if s.CloudWatch.Delay == (DelaySpec{}) {
-		s.CloudWatch.Delay = DelaySpec{Min: time.Minute, Max: 2 * time.Minute}
+	if s.CloudWatch.Delay == nil {
+		s.CloudWatch.Delay = &DelaySpec{Min: time.Minute, Max: 2 * time.Minute}
 	}
 	for i := range s.Downstreams {
 		d := &s.Downstreams[i]

@@ -138,7 +138,9 @@ func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
 		_ = cmd.Wait()
 		close(exited)
 	}()
+	client := &http.Client{}
 	t.Cleanup(func() {
+		client.CloseIdleConnections()
 		stopProcess(cmd.Process, exited)
 		if t.Failed() {
 			t.Logf("testenv: aws-lambda-rie output:\n%s", logs.String())
@@ -149,7 +151,7 @@ func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
 	if err := waitListening(base+"/", exited, rieStartTimeout); err != nil {
 		t.Fatalf("testenv: aws-lambda-rie did not come up: %v\n%s", err, logs.String())
 	}
-	return &RIE{URL: base + invokePath, client: &http.Client{}, logs: logs}
+	return &RIE{URL: base + invokePath, client: client, logs: logs}
 }
 
 // Invoke sends payload to the function and returns its response. A handler

@@ -417,3 +417,30 @@ func TestValidFunctionName(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildBootstrapRunsAFunction builds the real watch function and runs it
+// in the emulator. The malformed sample event is refused before any AWS call,
+// so no endpoint is needed: the handler's error must come back as a
+// *FunctionError with status 200, not as a crash.
+func TestBuildBootstrapRunsAFunction(t *testing.T) {
+	bootstrap := BuildBootstrap(t, "watch")
+	if filepath.Base(filepath.Dir(bootstrap)) != "watch" || filepath.Base(bootstrap) != "bootstrap" {
+		t.Fatalf("BuildBootstrap path = %s, want .../watch/bootstrap", bootstrap)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	event, err := os.ReadFile(filepath.Join(root, "events", "malformed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := StartRIE(t, bootstrap, []string{
+		"TABLE_NAME=maptuner-test", "POLICY_FILE=", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+	})
+	_, err = r.Invoke(context.Background(), event)
+	var fe *FunctionError
+	if !errors.As(err, &fe) || fe.Status != http.StatusOK {
+		t.Fatalf("Invoke of the malformed event: error = %v, want a *FunctionError with status 200", err)
+	}
+}

@@ -58,8 +58,10 @@ type DistributedMap struct {
 
 // Started names what StartDistributedMap created.
 type Started struct {
+	// StateMachineARN is the created state machine.
 	StateMachineARN string
-	ExecutionARN    string
+	// ExecutionARN is the started execution.
+	ExecutionARN string
 	// MapRunARNs are the Map Runs of the execution, in ListMapRuns order.
 	MapRunARNs []string
 }

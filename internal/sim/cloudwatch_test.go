@@ -1,0 +1,298 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go"
+)
+
+// steady is a run that calls its downstream every minute for an hour and
+// more, throttled now and then.
+const steady = `
+downstreams: [{name: fn, concurrency: 8}]
+runs: [{stateMachine: sm, label: L, downstream: fn, items: 100000, maxConcurrency: 10, toleratedFailurePercentage: 100, duration: {dist: fixed, value: 10s}}]
+`
+
+func query(id, namespace, name string, dims map[string]string, period int32, stat string) cwtypes.MetricDataQuery {
+	var ds []cwtypes.Dimension
+	for _, k := range sortedKeys(dims) {
+		ds = append(ds, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(dims[k])})
+	}
+	return cwtypes.MetricDataQuery{Id: aws.String(id), MetricStat: &cwtypes.MetricStat{
+		Metric: &cwtypes.Metric{Namespace: aws.String(namespace), MetricName: aws.String(name), Dimensions: ds},
+		Period: aws.Int32(period), Stat: aws.String(stat),
+	}}
+}
+
+var throttles = query("t", "AWS/Lambda", "Throttles", map[string]string{"FunctionName": "fn"}, 60, "Sum")
+
+// visible returns the minutes (from the world's start) of the datapoints a
+// query sees now over the first two hours.
+func visible(t *testing.T, w *World, q cwtypes.MetricDataQuery) map[int]float64 {
+	t.Helper()
+	out, err := w.CloudWatch().GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(DefaultStart), EndTime: aws.Time(DefaultStart.Add(2 * time.Hour)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{q},
+	})
+	if err != nil {
+		t.Fatalf("get metric data: %v", err)
+	}
+	got := map[int]float64{}
+	for _, r := range out.MetricDataResults {
+		for i, ts := range r.Timestamps {
+			got[int(ts.Sub(DefaultStart)/time.Minute)] = r.Values[i]
+		}
+	}
+	return got
+}
+
+// TestMetricDelay checks that a minute's datapoint appears only its delay
+// after the minute closes, with a delay drawn per datapoint.
+func TestMetricDelay(t *testing.T) {
+	t.Run("fixed delay", func(t *testing.T) {
+		w := started(t, steady+"cloudwatch: {delay: {min: 2m, max: 2m}}\n", 1)
+		checks := []struct {
+			at   time.Duration
+			want int
+		}{{2*time.Minute + 59*time.Second, 0}, {3 * time.Minute, 1}, {5*time.Minute + 30*time.Second, 3}}
+		for _, c := range checks {
+			w.Advance(c.at - w.Now().Sub(DefaultStart))
+			if got := visible(t, w, throttles); len(got) != c.want {
+				t.Errorf("at %s: %d datapoints %v, want %d", c.at, len(got), got, c.want)
+			}
+		}
+	})
+	t.Run("drawn delay", func(t *testing.T) {
+		w := started(t, steady+"cloudwatch: {delay: {min: 1m, max: 3m}}\n", 1)
+		w.Advance(30 * time.Minute)
+		got := visible(t, w, throttles)
+		for m := range 30 {
+			_, ok := got[m]
+			switch {
+			case m <= 25 && !ok:
+				t.Errorf("minute %d: not published 4 minutes after it closed", m)
+			case m >= 28 && ok:
+				t.Errorf("minute %d: published less than 1 minute after it closed", m)
+			}
+		}
+		late := 0
+		for at := 10 * time.Minute; at < 20*time.Minute; at += 10 * time.Second {
+			w2 := started(t, steady+"cloudwatch: {delay: {min: 1m, max: 3m}}\n", 1)
+			w2.Advance(at)
+			if _, ok := visible(t, w2, throttles)[int(at/time.Minute)-3]; !ok {
+				late++
+			}
+		}
+		if late == 0 || late == 60 {
+			t.Errorf("%d of 60 looks saw the datapoint of 3 minutes ago late: want some, not all", late)
+		}
+	})
+}
+
+// TestMetricValues checks the statistics against the run's own counts.
+func TestMetricValues(t *testing.T) {
+	w := started(t, steady+"cloudwatch: {delay: {min: 0s, max: 0s}}\n", 1)
+	w.Advance(20 * time.Minute)
+	series := w.Result().Runs[0].Series
+	dims := map[string]string{"FunctionName": "fn"}
+	sum := visible(t, w, query("s", "AWS/Lambda", "Throttles", dims, 60, "Sum"))
+	count := visible(t, w, query("c", "AWS/Lambda", "Throttles", dims, 60, "SampleCount"))
+	avg := visible(t, w, query("a", "AWS/Lambda", "Throttles", dims, 60, "Average"))
+	maxv := visible(t, w, query("x", "AWS/Lambda", "Throttles", dims, 60, "Maximum"))
+	minv := visible(t, w, query("n", "AWS/Lambda", "Throttles", dims, 60, "Minimum"))
+	two := visible(t, w, query("p", "AWS/Lambda", "Throttles", dims, 120, "Sum"))
+	started := visible(t, w, query("e", "AWS/States", "ExecutionsStarted", map[string]string{"StateMachineArn": labelledARN("sm", "L")}, 60, "Sum"))
+	if len(sum) != 20 {
+		t.Fatalf("%d minutes of Throttles, want 20", len(sum))
+	}
+	var throttled int
+	for m := range 20 {
+		p := series[m]
+		if sum[m] != float64(p.Throttles) || count[m] != float64(p.Calls) || started[m] != float64(p.Started) {
+			t.Errorf("minute %d: sum %v count %v started %v, want %d %d %d", m, sum[m], count[m], started[m], p.Throttles, p.Calls, p.Started)
+		}
+		if avg[m] != sum[m]/count[m] || minv[m] != 0 {
+			t.Errorf("minute %d: average %v minimum %v", m, avg[m], minv[m])
+		}
+		if p.Throttles > 0 {
+			throttled++
+			if maxv[m] != 1 {
+				t.Errorf("minute %d: maximum %v, want 1", m, maxv[m])
+			}
+		}
+		if m%2 == 0 && two[m] != sum[m]+sum[m+1] {
+			t.Errorf("two-minute period at %d: %v, want %v", m, two[m], sum[m]+sum[m+1])
+		}
+	}
+	if throttled == 0 {
+		t.Error("no throttled minute: the test needs some")
+	}
+}
+
+// TestMetricGaps checks missing datapoints and outages.
+func TestMetricGaps(t *testing.T) {
+	tests := []struct {
+		name     string
+		cw       string
+		at       time.Duration
+		missing  []int // minutes that must be missing
+		present  []int // minutes that must be present
+		fraction [2]float64
+	}{
+		{"outage drops", "{delay: {min: 1m, max: 1m}, outages: [{at: 10m, for: 5m}]}", 30 * time.Minute,
+			[]int{8, 9, 10, 11, 12}, []int{7, 13, 27}, [2]float64{}},
+		{"outage backfills at its end", "{delay: {min: 1m, max: 1m}, outages: [{at: 10m, for: 5m, backfill: true}]}", 15 * time.Minute,
+			nil, []int{7, 8, 9, 10, 11, 12}, [2]float64{}},
+		{"outage before its end", "{delay: {min: 1m, max: 1m}, outages: [{at: 10m, for: 5m, backfill: true}]}", 14*time.Minute + 59*time.Second,
+			[]int{8, 9, 10, 11}, []int{7}, [2]float64{}},
+		{"half missing", "{delay: {min: 0s, max: 0s}, missing: 0.5}", 100 * time.Minute,
+			nil, nil, [2]float64{0.35, 0.65}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := started(t, steady+"horizon: 3h\ncloudwatch: "+tt.cw+"\n", 1)
+			w.Advance(tt.at)
+			got := visible(t, w, throttles)
+			for _, m := range tt.missing {
+				if _, ok := got[m]; ok {
+					t.Errorf("minute %d published, want missing", m)
+				}
+			}
+			for _, m := range tt.present {
+				if _, ok := got[m]; !ok {
+					t.Errorf("minute %d missing, want published", m)
+				}
+			}
+			if tt.fraction != [2]float64{} {
+				f := float64(len(got)) / tt.at.Minutes()
+				if f < tt.fraction[0] || f > tt.fraction[1] {
+					t.Errorf("%.2f of minutes published, want within %v", f, tt.fraction)
+				}
+				again := visible(t, w, throttles)
+				if fmt.Sprint(again) != fmt.Sprint(got) {
+					t.Error("a second query saw other gaps")
+				}
+			}
+		})
+	}
+}
+
+// TestGetMetricDataPaging checks MaxDatapoints, NextToken, ScanBy and
+// ReturnData.
+func TestGetMetricDataPaging(t *testing.T) {
+	w := started(t, steady+"cloudwatch: {delay: {min: 0s, max: 0s}}\n", 1)
+	w.Advance(5 * time.Minute)
+	hidden := query("h", "AWS/Lambda", "Throttles", map[string]string{"FunctionName": "fn"}, 60, "Sum")
+	hidden.ReturnData = aws.Bool(false)
+	in := &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(DefaultStart), EndTime: aws.Time(DefaultStart.Add(time.Hour)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{
+			query("a", "AWS/Lambda", "Throttles", map[string]string{"FunctionName": "fn"}, 60, "SampleCount"),
+			query("b", "AWS/States", "ExecutionsStarted", map[string]string{"StateMachineArn": labelledARN("sm", "L")}, 60, "Sum"),
+			hidden,
+		},
+		MaxDatapoints: aws.Int32(3),
+		ScanBy:        cwtypes.ScanByTimestampAscending,
+	}
+	points := map[string][]time.Time{}
+	pages := 0
+	for {
+		out, err := w.CloudWatch().GetMetricData(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		n := 0
+		for _, r := range out.MetricDataResults {
+			if aws.ToString(r.Id) == "h" {
+				t.Error("a query with ReturnData false was returned")
+			}
+			points[aws.ToString(r.Id)] = append(points[aws.ToString(r.Id)], r.Timestamps...)
+			n += len(r.Timestamps)
+		}
+		if n > 3 {
+			t.Errorf("page %d has %d points, want at most 3", pages, n)
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if pages != 4 || len(points["a"]) != 5 || len(points["b"]) != 5 {
+		t.Errorf("%d pages, %d and %d points; want 4 pages of 5 and 5", pages, len(points["a"]), len(points["b"]))
+	}
+	for _, ts := range points {
+		for i := 1; i < len(ts); i++ {
+			if !ts[i].After(ts[i-1]) {
+				t.Errorf("ascending scan out of order: %v", ts)
+			}
+		}
+	}
+	in.NextToken, in.MaxDatapoints, in.ScanBy = nil, nil, ""
+	out, err := w.CloudWatch().GetMetricData(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := out.MetricDataResults[0].Timestamps
+	if len(ts) != 5 || !ts[0].After(ts[4]) || out.MetricDataResults[0].StatusCode != cwtypes.StatusCodeComplete {
+		t.Errorf("default scan: %v %s, want 5 newest first, Complete", ts, out.MetricDataResults[0].StatusCode)
+	}
+}
+
+// TestGetMetricDataValidation checks the answers to bad requests.
+func TestGetMetricDataValidation(t *testing.T) {
+	w := started(t, steady, 1)
+	good := query("m", "AWS/Lambda", "Throttles", nil, 60, "Sum")
+	start, end := aws.Time(DefaultStart), aws.Time(DefaultStart.Add(time.Hour))
+	with := func(f func(*cwtypes.MetricDataQuery)) []cwtypes.MetricDataQuery {
+		q := good
+		ms := *good.MetricStat
+		q.MetricStat = &ms
+		f(&q)
+		return []cwtypes.MetricDataQuery{q}
+	}
+	many := make([]cwtypes.MetricDataQuery, 501)
+	for i := range many {
+		many[i] = query(fmt.Sprintf("m%d", i), "AWS/Lambda", "Throttles", nil, 60, "Sum")
+	}
+	invalid := is[*cwtypes.InvalidParameterValueException]
+	tests := []struct {
+		name string
+		in   *cloudwatch.GetMetricDataInput
+		want func(error) bool
+	}{
+		{"nil input", nil, is[smithy.InvalidParamsError]},
+		{"no start", &cloudwatch.GetMetricDataInput{EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{good}}, is[smithy.InvalidParamsError]},
+		{"start after end", &cloudwatch.GetMetricDataInput{StartTime: end, EndTime: start, MetricDataQueries: []cwtypes.MetricDataQuery{good}}, invalid},
+		{"no queries", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{}}, invalid},
+		{"501 queries", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: many}, invalid},
+		{"bad id", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: with(func(q *cwtypes.MetricDataQuery) { q.Id = aws.String("Upper") })}, invalid},
+		{"duplicate id", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{good, good}}, invalid},
+		{"expression", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("e"), Expression: aws.String("SUM(METRICS())")}}}, invalid},
+		{"no metric stat", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("e")}}}, invalid},
+		{"period 30", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: with(func(q *cwtypes.MetricDataQuery) { q.MetricStat.Period = aws.Int32(30) })}, invalid},
+		{"period 90", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: with(func(q *cwtypes.MetricDataQuery) { q.MetricStat.Period = aws.Int32(90) })}, invalid},
+		{"percentile", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: with(func(q *cwtypes.MetricDataQuery) { q.MetricStat.Stat = aws.String("p99") })}, invalid},
+		{"max datapoints", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{good}, MaxDatapoints: aws.Int32(0)}, invalid},
+		{"bad token", &cloudwatch.GetMetricDataInput{StartTime: start, EndTime: end, MetricDataQueries: []cwtypes.MetricDataQuery{good}, NextToken: aws.String("p-1")}, is[*cwtypes.InvalidNextToken]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := w.CloudWatch().GetMetricData(context.Background(), tt.in)
+			var oe *smithy.OperationError
+			if !tt.want(err) || !errors.As(err, &oe) || oe.Service() != "CloudWatch" {
+				t.Errorf("error %v (%T)", err, err)
+			}
+		})
+	}
+}
