@@ -310,6 +310,25 @@ type tolerance struct {
 	count int64
 }
 
+// only keeps the fields of want that the run uses and the others of cur.
+//
+// Each tolerance set is a threshold the run fails past. A run that set only
+// a percentage (its count reads 0) would get a new, possibly tighter,
+// threshold if the count were set, so the tuner only moves the tolerances a
+// run uses; a run that set neither gets the percentage, unless the policy
+// speaks only of counts.
+func (want tolerance) only(cur tolerance, start maprun.Settings, tc Tolerance) tolerance {
+	pctUsed := start.ToleratedFailurePercentage > 0 || start.ToleratedFailureCount == 0 && (tc.BaselinePercent > 0 || tc.CeilingPercent > 0)
+	countUsed := start.ToleratedFailureCount > 0 || !pctUsed
+	if !pctUsed {
+		want.pct = cur.pct
+	}
+	if !countUsed {
+		want.count = cur.count
+	}
+	return want
+}
+
 func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason) (tolerance, Reason, string) {
 	tc := cfg.Tolerance
 	items := obs.Run.Items
@@ -335,6 +354,7 @@ func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason)
 	}
 
 	baseline := tolerance{max(tc.BaselinePercent, st.Start.ToleratedFailurePercentage), max(tc.BaselineCount, st.Start.ToleratedFailureCount)}
+	baseline = baseline.only(tolerance{st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount}, st.Start, tc)
 	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails ||
 		failures > st.Prev.Failures() && obs.Failures.Sampled > 0 && obs.Failures.ThrottleShare() >= 0.5
 	if throttling {
@@ -342,7 +362,7 @@ func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason)
 		want := tolerance{
 			pct:   min(max(cur.pct, baseline.pct, math.Ceil(2*pct)+1), max(tc.CeilingPercent, cur.pct)),
 			count: min(max(cur.count, baseline.count, 2*failures+10), max(tc.CeilingCount, cur.count)),
-		}
+		}.only(cur, st.Start, tc)
 		if want != cur {
 			st.Raised = true
 			return want, ReasonThrottleFails, fmt.Sprintf("Throttling: tolerances raised to %.4g%% and %d items (%d failed so far).", want.pct, want.count, failures)
@@ -363,7 +383,7 @@ func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason)
 		want := tolerance{
 			pct:   min(cur.pct, max(baseline.pct, floor.pct)),
 			count: min(cur.count, max(baseline.count, floor.count)),
-		}
+		}.only(cur, st.Start, tc)
 		if want == baseline {
 			st.Raised = false
 		}

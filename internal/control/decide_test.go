@@ -224,20 +224,27 @@ func TestScripts(t *testing.T) {
 			{min: 0, limit: 100, running: 20, wantLimit: 100, reason: ReasonIdle},
 		}},
 		{"throttle-caused failures cut and raise the tolerances up to the ceiling", func(c *Config) { c.Tolerance.CeilingCount = 100 }, []step{
-			{min: 0, limit: 200, running: 200, wantLimit: 400, reason: ReasonSlowStart, update: true},
-			{min: 1, limit: 400, running: 400, failed: 40, sample: FailureSample{Sampled: 10, Throttle: 9}, wantLimit: 280, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 90), update: true},
+			{min: 0, limit: 200, running: 200, tol: *tol(1, 50), wantLimit: 400, reason: ReasonSlowStart, update: true},
+			{min: 1, limit: 400, running: 400, failed: 40, tol: *tol(1, 50), sample: FailureSample{Sampled: 10, Throttle: 9}, wantLimit: 280, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 90), update: true},
 			{min: 2, limit: 280, running: 280, failed: 60, tol: *tol(2, 90), sample: FailureSample{Sampled: 10, Throttle: 10}, wantLimit: 280, reason: ReasonThrottleFails, wantTol: tol(2, 100), update: true},
 			// Failures stop; after the recovery time the tolerances come down, never to what already failed.
 			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 426, reason: ReasonCubicGrowth, update: true},
 		}},
 		{"tolerances return to the baseline after throttling without failures", nil, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
-			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 10), update: true},
-			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 10), wantLimit: 102, wantTol: tol(0, 0), update: true},
+			// A run that set no tolerance gets a percentage, not a count.
+			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 0), update: true},
+			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 0), wantLimit: 102, wantTol: tol(0, 0), update: true},
 		}},
 		{"the policy's baseline is set at the start", func(c *Config) { c.Tolerance.BaselinePercent, c.Tolerance.BaselineCount = 2, 50 }, []step{
-			{min: 0, limit: 100, running: 100, wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(2, 50), update: true},
+			{min: 0, limit: 100, running: 100, tol: *tol(1, 3), wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(2, 50), update: true},
 			{min: 1, limit: 200, running: 200, tol: *tol(2, 50), wantLimit: 400, wantTol: tol(2, 50), update: true},
+		}},
+		{"a run that set only a percentage never gets a count", func(c *Config) { c.Tolerance.BaselinePercent, c.Tolerance.BaselineCount = 2, 50 }, []step{
+			{min: 0, limit: 100, running: 100, tol: *tol(1, 0), wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(2, 0), update: true},
+		}},
+		{"a run that set only a count never gets a percentage", func(c *Config) { c.Tolerance.BaselinePercent, c.Tolerance.BaselineCount = 2, 50 }, []step{
+			{min: 0, limit: 100, running: 100, tol: *tol(0, 3), wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(0, 50), update: true},
 		}},
 		{"a user's own tolerance is the floor", nil, []step{
 			{min: 0, limit: 100, running: 100, tol: *tol(10, 0), wantLimit: 200, wantTol: tol(10, 0), update: true},

@@ -75,6 +75,7 @@ func TestMotoEndToEnd(t *testing.T) {
 	}
 	started := testenv.StartDistributedMap(t, clients.SFN, testenv.DistributedMap{
 		Name: "etl-nightly", Execution: "nightly-e2e", Items: 50, WaitSeconds: 120,
+		ToleratedFailurePercentage: 1, ToleratedFailureCount: 3,
 		Tags: map[string]string{policy.TagKey: "default"},
 	})
 	if len(started.MapRunARNs) != 1 {
