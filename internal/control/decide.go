@@ -9,21 +9,49 @@ import (
 	"github.com/maptuner/maptuner/internal/maprun"
 )
 
-// unlimited is what a maxConcurrency of 0 means in arithmetic: the Step
-// Functions ceiling of parallel children.
-const unlimited = 10000
-
-// minute is the period of every CloudWatch datapoint the controller reads.
-const minute = time.Minute
+const (
+	// unlimited is what a maxConcurrency of 0 means in arithmetic: the Step
+	// Functions ceiling of parallel children.
+	unlimited = 10000
+	// minute is the period of every CloudWatch datapoint the controller reads.
+	minute = time.Minute
+	// settle is how long children started under an earlier, higher limit
+	// may still run, and be throttled, after a cut: a throttled minute is
+	// charged to the highest limit in effect from settle before it to its end.
+	settle = time.Minute
+	// utilized is the share of a limit the children must have filled for a
+	// clean minute to confirm that limit.
+	utilized = 0.8
+	// firstProbe is the relative size of the first growth step past an
+	// expired bound; each clean step doubles it, up to GrowthFactor.
+	firstProbe = 0.05
+	// confirmEfficiency is the share of the running children that must be
+	// seen completing at the clean pace for the throughput to confirm a limit.
+	confirmEfficiency = 0.9
+	// minConfirmations is how many items must finish in the minute for its
+	// throughput to confirm anything.
+	minConfirmations = 100
+	// memory is how far back the state keeps history, ticks and minutes seen.
+	memory = time.Hour
+)
 
 // Decide returns the settings a run should have at obs.At, given the policy
 // cfg and the state st kept from the previous decision. It never reads the
 // clock and never fails: on doubt it holds.
+//
+// The limit moves in three phases. Slow start doubles it, at most one step
+// ahead of the highest limit a measured minute has confirmed. A throttled
+// minute, charged to the limit in effect when it was measured, cuts to the
+// highest confirmed clean limit below it (or Backoff times it, when none is
+// known) and brackets the capacity between the two; the controller closes in
+// by bisection and holds once the bracket is narrower than twice the Band.
+// When no throttling has been seen for RecoveryTime, it probes past the old
+// bound in steps that start at 5 % and double while they stay clean.
 func Decide(cfg Config, st State, obs Observation) Decision {
 	run := obs.Run
 	cur := run.Settings
 	d := Decision{Old: cur, New: cur}
-	st = observe(st, obs)
+	st = record(st, obs)
 	d.Signals = signals(st, obs)
 
 	if run.Status != maprun.StatusRunning {
@@ -59,10 +87,13 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 	return d
 }
 
-// observe folds the observed settings into the history: a limit changed by
-// someone else, or one we set, is recorded from when it was first seen.
-func observe(st State, obs Observation) State {
+// record folds the observation into the history: a limit changed by someone
+// else, or one we set, is recorded from when it was first seen. The slices
+// are copied, so that the caller's state is never written through.
+func record(st State, obs Observation) State {
 	cur := obs.Run.Settings.MaxConcurrency
+	st.History, st.Ticks, st.Seen = slices.Clone(st.History), slices.Clone(st.Ticks), slices.Clone(st.Seen)
+	st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: obs.Run.Items.Running, Done: obs.Run.Items.Done()})
 	if len(st.History) == 0 {
 		from := obs.At
 		if !obs.Run.StartDate.IsZero() && obs.Run.StartDate.Before(from) {
@@ -74,21 +105,23 @@ func observe(st State, obs Observation) State {
 		return st
 	}
 	if st.History[len(st.History)-1].MaxConcurrency != cur {
-		st.History = append(slices.Clone(st.History), Setting{From: obs.At, MaxConcurrency: cur})
+		st.History = append(st.History, Setting{From: obs.At, MaxConcurrency: cur})
 	}
 	return st
 }
 
-// remember prunes the history and keeps the counts for the next throughput.
+// remember prunes what the state keeps and keeps the counts for the next
+// throughput.
 func remember(st State, obs Observation) State {
 	st.Prev, st.PrevAt = obs.Run.Items, obs.At
-	// Keep what a datapoint up to an hour late can still refer to.
-	horizon := obs.At.Add(-time.Hour)
+	horizon := obs.At.Add(-memory)
 	i := 0
 	for i < len(st.History)-1 && !st.History[i+1].From.After(horizon) {
 		i++
 	}
-	st.History = slices.Clone(st.History[i:])
+	st.History = st.History[i:]
+	st.Ticks = slices.DeleteFunc(st.Ticks, func(t Tick) bool { return t.At.Before(horizon) })
+	st.Seen = slices.DeleteFunc(st.Seen, func(m time.Time) bool { return m.Before(horizon) })
 	return st
 }
 
@@ -117,15 +150,20 @@ func effective(limit int32) int32 {
 	return limit
 }
 
+// span is the end of setting i of h: the next one's start, or zero.
+func span(h []Setting, i int) time.Time {
+	if i+1 < len(h) {
+		return h[i+1].From
+	}
+	return time.Time{}
+}
+
 // limitDuring is the highest limit in effect at any time in [from, to).
 // Before the first recorded setting, the first one is assumed.
 func limitDuring(h []Setting, from, to time.Time) int32 {
 	var best int32
 	for i, s := range h {
-		end := time.Time{}
-		if i+1 < len(h) {
-			end = h[i+1].From
-		}
+		end := span(h, i)
 		if s.From.Before(to) && (end.IsZero() || end.After(from)) || i == 0 && !s.From.Before(to) {
 			best = max(best, effective(s.MaxConcurrency))
 		}
@@ -133,18 +171,57 @@ func limitDuring(h []Setting, from, to time.Time) int32 {
 	return best
 }
 
+// raisedBy is how many children the raises in (from, to) added; zero when
+// the limit did not go up.
+func raisedBy(h []Setting, from, to time.Time) int32 {
+	var n int32
+	for i := 1; i < len(h); i++ {
+		if h[i].From.After(from) && h[i].From.Before(to) {
+			n += max(0, effective(h[i].MaxConcurrency)-effective(h[i-1].MaxConcurrency))
+		}
+	}
+	return n
+}
+
 // steadyDuring reports whether one limit covered all of [from, to), and which.
 func steadyDuring(h []Setting, from, to time.Time) (int32, bool) {
 	for i, s := range h {
-		end := time.Time{}
-		if i+1 < len(h) {
-			end = h[i+1].From
-		}
+		end := span(h, i)
 		if !s.From.After(from) && (end.IsZero() || !end.Before(to)) {
 			return effective(s.MaxConcurrency), true
 		}
 	}
 	return 0, false
+}
+
+// used reports whether the children filled limit around the minute from
+// m: an observation in the two minutes after m saw them run it.
+func used(ticks []Tick, m time.Time, limit int32) bool {
+	for _, t := range ticks {
+		if t.At.After(m) && !t.At.After(m.Add(2*minute)) && float64(t.Running) >= utilized*float64(limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// minuteRate returns the throughput, in items per second, and the mean
+// number running, of the interval between two observations that best covers
+// the minute from m; ok is false when the observations do not cover it.
+func minuteRate(ticks []Tick, m time.Time) (rate, running float64, ok bool) {
+	mid := m.Add(minute / 2)
+	for i := 1; i < len(ticks); i++ {
+		a, b := ticks[i-1], ticks[i]
+		if a.At.After(mid) || !b.At.After(mid) {
+			continue
+		}
+		span := b.At.Sub(a.At)
+		if span < minute/2 || span > 2*minute || b.Done < a.Done {
+			return 0, 0, false
+		}
+		return float64(b.Done-a.Done) / span.Seconds(), float64(a.Running+b.Running) / 2, true
+	}
+	return 0, 0, false
 }
 
 func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, string) {
@@ -153,7 +230,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	at := obs.At
 
 	// A run starting outside the policy's range starts at its initial limit.
-	if len(st.History) == 1 && (cur == 0 && !cfg.Unlimited || cur != 0 && (cur < cfg.MinConcurrency || cur > cfg.MaxConcurrency)) {
+	if len(st.History) == 1 && st.PrevAt.IsZero() && (cur == 0 && !cfg.Unlimited || cur != 0 && (cur < cfg.MinConcurrency || cur > cfg.MaxConcurrency)) {
 		return cfg.InitialConcurrency, ReasonInitial,
 			fmt.Sprintf("run started at maxConcurrency %d, outside the policy's [%d, %d]: starting at %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, cfg.InitialConcurrency)
 	}
@@ -162,35 +239,62 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return to, ReasonClamped, fmt.Sprintf("maxConcurrency %d is outside the policy's [%d, %d]: clamped to %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, to)
 	}
 
-	// Throttle datapoints, each charged to the limit in effect when measured.
+	// Throttle datapoints not acted on yet, each charged to the limits in
+	// effect while it was measured.
 	points := slices.Clone(obs.Throttles)
 	slices.SortFunc(points, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
 	target := int32(math.MaxInt32)
 	for _, p := range points {
-		if !p.Minute.After(st.Seen) && !st.Seen.IsZero() {
+		if _, seen := slices.BinarySearchFunc(st.Seen, p.Minute, time.Time.Compare); seen {
 			continue
 		}
-		st.Seen = p.Minute
+		i, _ := slices.BinarySearchFunc(st.Seen, p.Minute, time.Time.Compare)
+		st.Seen = slices.Insert(st.Seen, i, p.Minute)
+		from, to := p.Minute.Add(-settle), p.Minute.Add(minute)
 		if p.Value > cfg.ThrottleThreshold {
-			then := limitDuring(st.History, p.Minute, p.Minute.Add(minute))
-			if t := cut(cfg, then); t < target {
+			then := limitDuring(st.History, from, to)
+			if r := raisedBy(st.History, from, to); p.Value <= 3*float64(r) {
+				// The children a raise starts all call at once: a burst
+				// the downstream may refuse for a moment, a few retries
+				// each. The limit is judged by the steady minute after it.
+				continue
+			}
+			var est float64
+			if rate, _, ok := minuteRate(st.Ticks, p.Minute); ok && st.ItemTime > 0 {
+				est = rate * st.ItemTime
+			}
+			if t := throttledAt(cfg, st, then, est, at); t < target {
 				target = t
-				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen = p.Minute, p.Value, then
+				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est
 			}
 			continue
 		}
-		if l, ok := steadyDuring(st.History, p.Minute, p.Minute.Add(minute)); ok && l > st.CleanLimit {
-			st.CleanLimit = l
+		l, ok := steadyDuring(st.History, p.Minute, to)
+		if !ok || !used(st.Ticks, p.Minute, l) {
+			continue
+		}
+		if l > st.Lo {
+			st.Lo, st.LoAt = l, p.Minute
+		}
+		if rate, running, ok := minuteRate(st.Ticks, p.Minute); ok && rate > 0 {
+			// Little's law on a clean, busy minute: how long a child holds its place.
+			d := running / rate
+			if st.ItemTime == 0 {
+				st.ItemTime = d
+			} else {
+				st.ItemTime = 0.7*st.ItemTime + 0.3*d
+			}
 		}
 	}
+	if st.Hi > 0 && st.Lo >= st.Hi {
+		st.Hi = 0 // a clean minute above the bound: the capacity rose
+	}
 	if st.Owed > 0 && st.Owed < eff && st.Owed < target {
-		target = st.Owed
-		sig.LimitThen = st.WMax
-		return applyCut(cfg, st, at, eff, target, ReasonThrottled, fmt.Sprintf("continuing the cut owed since %s", st.CutAt.UTC().Format("15:04")))
+		return applyCut(cfg, st, at, eff, st.Owed, ReasonThrottled, fmt.Sprintf("continuing the cut owed since %s", st.CutAt.UTC().Format("15:04")))
 	}
 	if target < eff {
 		return applyCut(cfg, st, at, eff, target, ReasonThrottled,
-			fmt.Sprintf("%.0f throttles in the minute from %s, when the limit was %d", sig.ThrottleValue, sig.ThrottledMinute.UTC().Format("15:04"), sig.LimitThen))
+			fmt.Sprintf("%.0f throttles in the minute from %s, when the limit was up to %d", sig.ThrottleValue, sig.ThrottledMinute.UTC().Format("15:04"), sig.LimitThen))
 	}
 
 	// Failed children classified as throttled: charge them to the highest
@@ -200,23 +304,111 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
-		if t := cut(cfg, then); t < eff {
+		var est float64
+		if rate, _, ok := minuteRate(st.Ticks, at.Add(-minute)); ok && st.ItemTime > 0 {
+			est = rate * st.ItemTime
+			sig.Capacity = est
+		}
+		t := throttledAt(cfg, st, then, est, at)
+		if st.Lo > 0 {
+			// Items are being lost: straight back to the last clean limit.
+			t = min(t, st.Lo)
+		}
+		if t < eff {
 			return applyCut(cfg, st, at, eff, t, ReasonThrottleFails, why)
 		}
 		return cur, ReasonThrottleFails, why + fmt.Sprintf(": already cut to %d, holding.", cur)
 	}
 
-	// Without metrics, a limit that ran a whole minute with no new failure
-	// is as confirmed as it can be.
+	// Without metrics, a limit the children filled for a whole minute with
+	// no new failure is as confirmed as it can be.
 	if !obs.MetricsWatched && newFailures == 0 && !st.PrevAt.IsZero() {
-		if l, ok := steadyDuring(st.History, at.Add(-minute), at); ok && l > st.CleanLimit {
-			st.CleanLimit = l
+		if l, ok := steadyDuring(st.History, at.Add(-minute), at); ok && l > st.Lo && float64(obs.Run.Items.Running) >= utilized*float64(l) {
+			st.Lo, st.LoAt = l, at
 		}
 	}
+	confirmByThroughput(st, obs)
+	if st.Hi > 0 && at.Sub(st.HiAt) >= cfg.RecoveryTime*time.Duration(1<<min(st.Misses, 3)) {
+		st.Hi, st.Phase, st.Probes = 0, PhaseProbe, 0
+	}
+	return grow(cfg, st, obs, sig)
+}
 
-	// No throttling to act on: grow, if the data allow it.
+// confirmByThroughput confirms the current limit without waiting for the
+// metrics when the last minute's throughput shows every child working:
+// running times ItemTime's rate, by Little's law. It needs the limit steady
+// for longer than a child holds its place, so that the children a raise
+// started have finished once, and enough completions to trust the rate.
+func confirmByThroughput(st *State, obs Observation) {
+	cur := effective(obs.Run.Settings.MaxConcurrency)
+	if st.ItemTime <= 0 || cur <= st.Lo || len(st.Ticks) < 2 {
+		return
+	}
+	last := st.History[len(st.History)-1]
+	hold := time.Duration(st.ItemTime*float64(time.Second)) + minute
+	if obs.At.Sub(last.From) < hold {
+		return
+	}
+	rate, running, ok := minuteRate(st.Ticks, obs.At.Add(-minute))
+	if !ok || rate*60 < minConfirmations || running < utilized*float64(cur) {
+		return
+	}
+	if rate*st.ItemTime >= confirmEfficiency*running {
+		st.Lo, st.LoAt = cur, obs.At
+	}
+}
+
+// throttledAt takes in throttling seen at limit then, with est the
+// capacity the throughput of that minute suggests (zero if unknown): it
+// lowers the bound, forgets a clean limit at or above it, and returns the
+// limit to fall to: the estimate less the band (Backoff times then when
+// there is none), and no lower than a limit confirmed clean below it.
+func throttledAt(cfg Config, st *State, then int32, est float64, at time.Time) int32 {
+	if st.Phase == PhaseProbe && st.Probes > 0 {
+		st.Misses++
+	}
+	bound := then
+	if est > 0 {
+		bound = min(bound, int32(math.Ceil(est*(1+2*cfg.Band))))
+	}
+	if st.Hi == 0 || bound <= st.Hi {
+		st.Hi, st.HiAt = bound, at
+	}
+	if st.Lo >= then || est > 0 && est < float64(st.Lo)*(1-2*cfg.Band) {
+		st.Lo = 0 // the capacity fell below what was clean
+	}
+	t := int32(math.Floor(cfg.Backoff * float64(then)))
+	if est > 0 {
+		t = min(int32(math.Floor(est*(1-cfg.Band))), int32(math.Floor(float64(then)*(1-2*cfg.Band))))
+	}
+	t = max(t, st.Lo, cfg.MinConcurrency)
+	if st.Hi <= st.Lo {
+		st.Hi = 0
+	}
+	return t
+}
+
+// applyCut lowers eff toward target, bounded by MaxStepDown.
+func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Reason, why string) (int32, Reason, string) {
+	floor := int32(math.Ceil(float64(eff) * cfg.MaxStepDown))
+	to := min(max(target, floor, cfg.MinConcurrency), cfg.MaxConcurrency)
+	st.Owed = 0
+	if to > target {
+		st.Owed = target
+	}
+	st.Phase, st.CutAt, st.Probes = PhaseBracket, at, 0
+	return to, reason, fmt.Sprintf("%s: lowering %d to %d.", why, eff, to)
+}
+
+// grow decides when nothing throttled: raise if the data allow it, else hold.
+func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, string) {
+	cur := obs.Run.Settings.MaxConcurrency
+	at := obs.At
 	if obs.MetricsWatched && (sig.NewestMinute.IsZero() || at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
-		return cur, ReasonMissingData, missingMessage(cur, sig.NewestMinute, at)
+		if sig.NewestMinute.IsZero() {
+			return cur, ReasonMissingData, fmt.Sprintf("no throttle datapoint yet: holding %d.", cur)
+		}
+		return cur, ReasonMissingData, fmt.Sprintf("newest throttle datapoint is from %s, %s old: holding %d.", sig.NewestMinute.UTC().Format("15:04"), at.Sub(sig.NewestMinute).Round(time.Second), cur)
 	}
 	if cur == 0 {
 		return cur, ReasonAtCeiling, "maxConcurrency is unlimited and nothing throttles: holding."
@@ -229,7 +421,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return cur, ReasonIdle, fmt.Sprintf("only %d children run under a limit of %d: holding.", items.Running, cur)
 	}
 	if cur >= cfg.MaxConcurrency {
-		if cfg.Unlimited && st.WMax == 0 {
+		if cfg.Unlimited && st.CutAt.IsZero() {
 			return 0, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d with no throttling seen and unlimited allowed: lifting the limit.", cfg.MaxConcurrency)
 		}
 		return cur, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d.", cfg.MaxConcurrency)
@@ -237,72 +429,58 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 
 	var next float64
 	var reason Reason
-	if st.WMax == 0 {
-		// Slow start: at most one unconfirmed step ahead of the highest
-		// limit a clean measured minute has confirmed.
-		base := max(st.CleanLimit, st.History[0].MaxConcurrency, cfg.InitialConcurrency)
-		if float64(cur) > float64(base)*cfg.GrowthFactor*(1+cfg.Band) {
-			return cur, ReasonAwaitSignal, fmt.Sprintf("limit %d is a step ahead of the highest confirmed clean limit %d: waiting for its metrics.", cur, st.CleanLimit)
+	switch {
+	case st.Hi > 0:
+		st.Phase = PhaseBracket
+		switch {
+		case st.Lo == 0:
+			return cur, ReasonAwaitSignal, fmt.Sprintf("throttled at %d and no clean limit confirmed below it yet: holding %d.", st.Hi, cur)
+		case cur < st.Lo:
+			next, reason = float64(st.Lo), ReasonReturn
+		case cur > st.Lo:
+			return cur, ReasonAwaitSignal, fmt.Sprintf("capacity is between %d (clean) and %d (throttled); %d is not measured yet: holding.", st.Lo, st.Hi, cur)
+		case float64(st.Hi-st.Lo) <= math.Max(1, 2*cfg.Band*float64(st.Lo)):
+			return cur, ReasonConverged, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): holding %d.", st.Lo, st.Hi, cur)
+		default:
+			next, reason = float64(st.Lo)+float64(st.Hi-st.Lo)/2, ReasonBisect
+		}
+	case st.CutAt.IsZero():
+		// Slow start: one step at a time, each confirmed clean before the next.
+		base := max(st.Lo, cfg.InitialConcurrency)
+		if start := st.History[0].MaxConcurrency; start >= cfg.MinConcurrency && start <= cfg.MaxConcurrency {
+			base = max(base, start) // the run's own setting is trusted as a start
+		}
+		if float64(cur) > float64(base)*(1+cfg.Band) {
+			return cur, ReasonAwaitSignal, fmt.Sprintf("limit %d is not confirmed clean yet (highest confirmed %d): waiting for its metrics.", cur, st.Lo)
 		}
 		next, reason = float64(cur)*cfg.GrowthFactor, ReasonSlowStart
-	} else {
-		if obs.MetricsWatched && st.Seen.Before(st.CutAt) {
-			return cur, ReasonAwaitSignal, fmt.Sprintf("no minute measured since the cut at %s yet: holding %d.", st.CutAt.UTC().Format("15:04"), cur)
+	default:
+		// Probing past an expired bound, one confirmed step at a time.
+		st.Phase = PhaseProbe
+		if cur > st.Lo {
+			return cur, ReasonAwaitSignal, fmt.Sprintf("probing: %d is not confirmed clean yet (highest clean %d): holding.", cur, st.Lo)
 		}
-		next, reason = cubic(cfg, *st, at), ReasonCubicGrowth
-		// Beyond the last throttled limit, probe only one confirmed step at a time.
-		if next > float64(st.WMax) {
-			next = min(next, float64(max(st.CleanLimit, st.WMax))*cfg.GrowthFactor)
-		}
+		step := min(firstProbe*math.Pow(2, float64(st.Probes)), cfg.GrowthFactor-1)
+		next, reason = float64(cur)*(1+step), ReasonProbe
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
 	to := int32(math.Ceil(next))
-	if to <= cur || float64(to-cur) < cfg.Band*float64(cur) {
+	if to <= cur || reason != ReasonReturn && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {
 		return cur, ReasonWithinBand, fmt.Sprintf("target %d is within %.0f%% of %d: holding.", to, 100*cfg.Band, cur)
 	}
-	if reason == ReasonSlowStart {
+	switch reason {
+	case ReasonSlowStart:
 		return to, reason, fmt.Sprintf("no throttling seen: growing %d to %d (x%.2g).", cur, to, cfg.GrowthFactor)
+	case ReasonReturn:
+		return to, reason, fmt.Sprintf("back to %d, the highest limit confirmed clean.", to)
+	case ReasonBisect:
+		return to, reason, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): trying %d.", st.Lo, st.Hi, to)
 	}
-	return to, reason, fmt.Sprintf("no fresh throttling: growing %d to %d on the cubic curve toward %d.", cur, to, st.WMax)
-}
-
-func missingMessage(cur int32, newest, at time.Time) string {
-	if newest.IsZero() {
-		return fmt.Sprintf("no throttle datapoint yet: holding %d.", cur)
+	if st.Probes > 0 {
+		st.Misses = 0 // the previous probe came back clean
 	}
-	return fmt.Sprintf("newest throttle datapoint is from %s, %s old: holding %d.", newest.UTC().Format("15:04"), at.Sub(newest).Round(time.Second), cur)
-}
-
-// cut is the limit to fall to after throttling at limit then.
-func cut(cfg Config, then int32) int32 {
-	return max(int32(math.Floor(cfg.Backoff*float64(then))), cfg.MinConcurrency)
-}
-
-// applyCut lowers eff toward target, bounded by MaxStepDown, and starts a
-// cubic epoch at the limit where throttling was seen.
-func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Reason, why string) (int32, Reason, string) {
-	floor := int32(math.Ceil(float64(eff) * cfg.MaxStepDown))
-	to := max(target, floor, cfg.MinConcurrency)
-	to = min(to, cfg.MaxConcurrency)
-	st.Owed = 0
-	if to > target && target >= cfg.MinConcurrency {
-		st.Owed = target
-	}
-	st.WMax = int32(math.Ceil(float64(target) / cfg.Backoff))
-	st.Phase = PhaseCubic
-	st.CutAt = at
-	st.CleanLimit = min(st.CleanLimit, to)
-	return to, reason, fmt.Sprintf("%s: lowering %d to %d.", why, eff, to)
-}
-
-// cubic is CUBIC's window at the instant at: back at WMax after RecoveryTime,
-// flat around it, then growing past it.
-func cubic(cfg Config, st State, at time.Time) float64 {
-	k := cfg.RecoveryTime.Minutes()
-	t := at.Sub(st.CutAt).Minutes()
-	wmax := float64(st.WMax)
-	c := wmax * (1 - cfg.Backoff) / (k * k * k)
-	return wmax + c*math.Pow(t-k, 3)
+	st.Probes++
+	return to, reason, fmt.Sprintf("no throttling for a while: probing %d to %d.", cur, to)
 }
 
 type tolerance struct {
@@ -329,7 +507,34 @@ func (want tolerance) only(cur tolerance, start maprun.Settings, tc Tolerance) t
 	return want
 }
 
+// notExceeded keeps the fields of cur where want would set a threshold the
+// run has already passed: that would fail it at once.
+func (want tolerance) notExceeded(cur tolerance, items maprun.Counts) tolerance {
+	if want.pct != cur.pct && want.pct < items.FailurePercent() {
+		want.pct = cur.pct
+	}
+	if want.count != cur.count && want.count < items.Failures() {
+		want.count = cur.count
+	}
+	return want
+}
+
 func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason) (tolerance, Reason, string) {
+	want, reason, msg := tolerances(cfg, st, obs, limitReason)
+	if reason == ReasonFailFast {
+		return want, reason, msg
+	}
+	cur := tolerance{obs.Run.Settings.ToleratedFailurePercentage, obs.Run.Settings.ToleratedFailureCount}
+	if safe := want.notExceeded(cur, obs.Run.Items); safe != want {
+		if safe == cur {
+			return cur, "", ""
+		}
+		return safe, reason, fmt.Sprintf("%s (a tolerance below what already failed is left as it was.)", msg)
+	}
+	return want, reason, msg
+}
+
+func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tolerance, Reason, string) {
 	tc := cfg.Tolerance
 	items := obs.Run.Items
 	cur := tolerance{obs.Run.Settings.ToleratedFailurePercentage, obs.Run.Settings.ToleratedFailureCount}
@@ -344,7 +549,7 @@ func decideTolerance(cfg Config, st *State, obs Observation, limitReason Reason)
 		switch {
 		case obs.Failures.Sampled > 0:
 			nonThrottle *= 1 - obs.Failures.ThrottleShare()
-		case st.WMax > 0 && obs.At.Sub(st.CutAt) < cfg.RecoveryTime:
+		case !st.CutAt.IsZero() && obs.At.Sub(st.CutAt) < cfg.RecoveryTime:
 			nonThrottle = 0 // unclassified failures during throttling: no verdict
 		}
 		if done >= tc.FailFastMinItems && done > 0 && nonThrottle/float64(done) > tc.FailFastRate {

@@ -112,6 +112,7 @@ type step struct {
 	throttles map[int]float64
 	watched   bool
 	failed    int64
+	done      int64
 	sample    FailureSample
 	tol       maprun.Settings
 	wantLimit int32
@@ -127,6 +128,7 @@ func script(t *testing.T, cfg Config, steps []step) {
 	for i, s := range steps {
 		r := run(s.limit, s.running, 50000)
 		r.Items.Failed = s.failed
+		r.Items.Succeeded = s.done
 		r.Settings.ToleratedFailurePercentage = s.tol.ToleratedFailurePercentage
 		r.Settings.ToleratedFailureCount = s.tol.ToleratedFailureCount
 		obs := Observation{At: at(s.min), Run: r, MetricsWatched: s.watched, Throttles: points(s.throttles), Failures: s.sample}
@@ -170,33 +172,76 @@ func TestScripts(t *testing.T) {
 		{"unlimited start is never kept and never sent", nil, []step{
 			{min: 0, limit: 0, running: 500, wantLimit: 10, reason: ReasonInitial, update: true},
 		}},
-		{"slow start doubles one step ahead of confirmation", nil, []step{
+		{"slow start doubles one confirmed step at a time", nil, []step{
 			{min: 0, limit: 10, running: 10, wantLimit: 20, reason: ReasonSlowStart, update: true},
 			{min: 1, limit: 20, running: 20, watched: true, throttles: clean(), wantLimit: 20, reason: ReasonMissingData},
 			{min: 3, limit: 20, running: 20, watched: true, throttles: clean(0), wantLimit: 40, reason: ReasonSlowStart, update: true},
-			{min: 4, limit: 40, running: 40, watched: true, throttles: clean(0, 1), wantLimit: 80, reason: ReasonSlowStart, update: true},
-			// 80 is two steps past the confirmed 20: wait for minute 3 (40).
-			{min: 5, limit: 80, running: 80, watched: true, throttles: clean(0, 1, 2), wantLimit: 80, reason: ReasonAwaitSignal},
-			{min: 6, limit: 80, running: 80, watched: true, throttles: clean(0, 1, 2, 3), wantLimit: 160, reason: ReasonSlowStart, update: true},
+			// 40 is not measured yet: minutes 1 and 2 ran at 20.
+			{min: 4, limit: 40, running: 40, watched: true, throttles: clean(0, 1, 2), wantLimit: 40, reason: ReasonAwaitSignal},
+			{min: 6, limit: 40, running: 40, watched: true, throttles: clean(0, 1, 2, 3, 4), wantLimit: 80, reason: ReasonSlowStart, update: true},
 		}},
-		{"throttle spike cuts at once", nil, []step{
+		{"a clean minute the children did not fill confirms nothing", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			{min: 3, limit: 200, running: 120, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonAwaitSignal},
+			{min: 5, limit: 200, running: 120, watched: true, throttles: clean(0, 1, 2, 3), wantLimit: 200, reason: ReasonAwaitSignal},
+		}},
+		{"throttle spike cuts at once, then bisects", func(c *Config) { c.RecoveryTime = 15 * time.Minute }, []step{
 			{min: 0, limit: 200, running: 200, watched: true, throttles: clean(), wantLimit: 200, reason: ReasonMissingData},
 			{min: 3, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonThrottled, update: true},
 			// The same datapoint again cuts nothing more, and nothing grows
-			// before a minute under the new limit is measured.
+			// before a clean minute below the bound is measured.
 			{min: 4, limit: 140, running: 140, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonAwaitSignal},
-			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 350, 3: 0}, wantLimit: 197, reason: ReasonCubicGrowth, update: true},
+			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0}, wantLimit: 170, reason: ReasonBisect, update: true},
+			{min: 7, limit: 170, running: 170, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0, 5: 0}, wantLimit: 170, reason: ReasonAwaitSignal},
+			{min: 9, limit: 170, running: 170, watched: true, throttles: map[int]float64{6: 0, 7: 0}, wantLimit: 185, reason: ReasonBisect, update: true},
+			// 185 throttles: back to the clean 170, and 170..185 is narrow enough to hold.
+			{min: 12, limit: 185, running: 185, watched: true, throttles: map[int]float64{9: 0, 10: 30}, wantLimit: 170, reason: ReasonThrottled, update: true},
+			{min: 13, limit: 170, running: 170, watched: true, throttles: map[int]float64{11: 30}, wantLimit: 170, reason: ReasonConverged},
+			{min: 26, limit: 170, running: 170, watched: true, throttles: map[int]float64{14: 0, 15: 0, 24: 0}, wantLimit: 170, reason: ReasonConverged},
+			// No throttling for the recovery time: probe past the bound in a small step.
+			{min: 28, limit: 170, running: 170, watched: true, throttles: map[int]float64{25: 0}, wantLimit: 179, reason: ReasonProbe, update: true},
 		}},
 		{"a datapoint two minutes late is charged to the limit of its minute", func(c *Config) { c.MaxStepDown = 0.1 }, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
 			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
-			{min: 3, limit: 200, running: 200, watched: true, throttles: clean(0), wantLimit: 400, reason: ReasonSlowStart, update: true},
-			// Minute 1 ran at 100 and throttled: the cut is from 100, not from today's 400.
-			{min: 4, limit: 400, running: 400, watched: true, throttles: map[int]float64{0: 0, 1: 10}, wantLimit: 70, reason: ReasonThrottled, update: true},
-			// Minutes 2 and 3, at 200 and 400, throttled too: already paid for, no second cut.
+			{min: 3, limit: 200, running: 200, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonAwaitSignal},
+			// Minute 1 ran at 100 and throttled: the cut is from 100, not from today's 200.
+			{min: 4, limit: 200, running: 200, watched: true, throttles: map[int]float64{0: 0, 1: 10}, wantLimit: 70, reason: ReasonThrottled, update: true},
+			// Minutes 2 and 3, at 200, throttled too: already paid for, no second cut.
 			{min: 5, limit: 70, running: 70, watched: true, throttles: map[int]float64{1: 10, 2: 40, 3: 90}, wantLimit: 70, reason: ReasonAwaitSignal},
-			// Minute 5, the first at 70, throttled: 70 is too high as well.
+			// Minute 4, the first at 70, still had children of 200 running; minute 5 throttled at 70: 70 is too high as well.
 			{min: 7, limit: 70, running: 70, watched: true, throttles: map[int]float64{2: 40, 3: 90, 4: 80, 5: 5}, wantLimit: 49, reason: ReasonThrottled, update: true},
+		}},
+		{"the throughput of a throttled minute sets the cut", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, wantLimit: 100, reason: ReasonMissingData},
+			{min: 1, limit: 100, running: 100, done: 200, watched: true, wantLimit: 100, reason: ReasonMissingData},
+			// Minute 0 is clean: 100 children finishing 200 items a minute hold their place 30 s each.
+			{min: 2, limit: 100, running: 100, done: 400, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			{min: 3, limit: 200, running: 200, done: 650, watched: true, throttles: clean(0, 1), wantLimit: 200, reason: ReasonAwaitSignal},
+			// At 200, only 250 items a minute finished: about 125 children's worth. Cut to 95 % of that.
+			{min: 4, limit: 200, running: 200, done: 900, watched: true, throttles: map[int]float64{3: 500}, wantLimit: 118, reason: ReasonThrottled, update: true},
+			{min: 5, limit: 118, running: 118, done: 1130, watched: true, throttles: map[int]float64{3: 500}, wantLimit: 118, reason: ReasonAwaitSignal},
+		}},
+		{"the throughput confirms a limit before its metrics do", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, wantLimit: 100, reason: ReasonMissingData},
+			{min: 1, limit: 100, running: 100, done: 200, watched: true, wantLimit: 100, reason: ReasonMissingData},
+			{min: 2, limit: 100, running: 100, done: 400, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			{min: 3, limit: 200, running: 200, done: 650, watched: true, throttles: clean(0, 1), wantLimit: 200, reason: ReasonAwaitSignal},
+			// A full minute at 200 finished 400 items: every child works at the clean pace.
+			{min: 4, limit: 200, running: 200, done: 1050, watched: true, throttles: clean(0, 1), wantLimit: 400, reason: ReasonSlowStart, update: true},
+		}},
+		{"a raise's start burst is not a throttle, the steady minute after it is", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			// Minute 2 saw the 100 new children start at once: 40 throttles is a burst.
+			{min: 5, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 40}, wantLimit: 200, reason: ReasonAwaitSignal},
+			{min: 6, limit: 200, running: 200, watched: true, throttles: map[int]float64{3: 40}, wantLimit: 140, reason: ReasonThrottled, update: true},
+		}},
+		{"a burst far beyond the children started is a throttle", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			{min: 5, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 5000}, wantLimit: 140, reason: ReasonThrottled, update: true},
 		}},
 		{"missing and stale data hold, never raise", nil, []step{
 			{min: 0, limit: 50, running: 50, watched: true, wantLimit: 50, reason: ReasonMissingData},
@@ -228,13 +273,13 @@ func TestScripts(t *testing.T) {
 			{min: 1, limit: 400, running: 400, failed: 40, tol: *tol(1, 50), sample: FailureSample{Sampled: 10, Throttle: 9}, wantLimit: 280, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 90), update: true},
 			{min: 2, limit: 280, running: 280, failed: 60, tol: *tol(2, 90), sample: FailureSample{Sampled: 10, Throttle: 10}, wantLimit: 280, reason: ReasonThrottleFails, wantTol: tol(2, 100), update: true},
 			// Failures stop; after the recovery time the tolerances come down, never to what already failed.
-			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 426, reason: ReasonCubicGrowth, update: true},
+			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 294, reason: ReasonProbe, update: true},
 		}},
 		{"tolerances return to the baseline after throttling without failures", nil, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
 			// A run that set no tolerance gets a percentage, not a count.
 			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 0), update: true},
-			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 0), wantLimit: 102, wantTol: tol(0, 0), update: true},
+			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 0), wantLimit: 74, wantTol: tol(0, 0), update: true},
 		}},
 		{"the policy's baseline is set at the start", func(c *Config) { c.Tolerance.BaselinePercent, c.Tolerance.BaselineCount = 2, 50 }, []step{
 			{min: 0, limit: 100, running: 100, tol: *tol(1, 3), wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(2, 50), update: true},
@@ -259,7 +304,7 @@ func TestScripts(t *testing.T) {
 			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 1000
 		}, []step{
 			{min: 0, limit: 100, running: 100, tol: *tol(5, 0), wantLimit: 200, update: true},
-			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10}, wantLimit: 400, wantTol: tol(5, 0), reason: ReasonSlowStart, update: true},
+			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10}, wantLimit: 200, wantTol: tol(5, 0), reason: ReasonAwaitSignal},
 		}},
 		{"ended run is left alone", nil, []step{}},
 	}

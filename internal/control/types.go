@@ -36,8 +36,9 @@ type Config struct {
 	// Band is the relative change below which no update is sent, in [0, 1):
 	// 0.05 keeps 100 at 100 when the target is 103.
 	Band float64 `json:"band"`
-	// RecoveryTime is how long, after a cut, the cubic growth takes to come
-	// back to the limit where throttling was seen (CUBIC's K).
+	// RecoveryTime is how long the lowest throttled limit stands as a bound:
+	// once no throttling has been seen for that long, the controller probes
+	// past it again, in small steps that double while they stay clean.
 	RecoveryTime time.Duration `json:"recoveryTime"`
 	// ThrottleThreshold is the throttle count in one minute (summed over the
 	// policy's signals) above which that minute counts as throttled; >= 0.
@@ -112,10 +113,14 @@ type Phase string
 
 // The controller phases.
 const (
-	// PhaseSlowStart grows the limit multiplicatively: no capacity is known yet.
+	// PhaseSlowStart grows the limit multiplicatively: no throttling seen yet.
 	PhaseSlowStart Phase = "slow-start"
-	// PhaseCubic grows the limit on a cubic curve around the last throttled limit.
-	PhaseCubic Phase = "cubic"
+	// PhaseBracket knows a throttled limit above a clean one, and closes in
+	// on the capacity between them by bisection, then holds.
+	PhaseBracket Phase = "bracket"
+	// PhaseProbe grows again past a throttled limit that has not been seen
+	// for RecoveryTime: small steps first, doubling while they stay clean.
+	PhaseProbe Phase = "probe"
 )
 
 // Setting is one entry of the history of limits set on a run.
@@ -124,6 +129,15 @@ type Setting struct {
 	From time.Time `json:"from"`
 	// MaxConcurrency is the limit in effect from then on; 0 means unlimited.
 	MaxConcurrency int32 `json:"maxConcurrency"`
+}
+
+// Tick is what one observation saw of a run's children.
+type Tick struct {
+	At time.Time `json:"at"`
+	// Running is the number of items running.
+	Running int64 `json:"running"`
+	// Done is the number of items finished, whatever their outcome.
+	Done int64 `json:"done"`
 }
 
 // State is what the controller remembers of a run between decisions. The zero
@@ -136,17 +150,32 @@ type State struct {
 	// History holds the limits set, oldest first, pruned to what delayed
 	// datapoints can still refer to.
 	History []Setting `json:"history,omitempty"`
-	// WMax is the limit at which throttling was last seen; zero before any.
-	WMax int32 `json:"wMax,omitempty"`
+	// Ticks are the recent observations, oldest first, pruned like History.
+	Ticks []Tick `json:"ticks,omitempty"`
+	// Seen are the datapoint minutes already acted on, oldest first.
+	Seen []time.Time `json:"seen,omitempty"`
+	// Lo is the highest limit a measured minute confirmed free of
+	// throttling while the children used it, and LoAt that minute; zero
+	// when none is known or throttling was seen at or below it since.
+	Lo   int32     `json:"lo,omitempty"`
+	LoAt time.Time `json:"loAt,omitzero"`
+	// Hi is the lowest limit throttling was seen at, and HiAt when that was
+	// learned; zero when none, or once RecoveryTime has passed without throttling.
+	Hi   int32     `json:"hi,omitempty"`
+	HiAt time.Time `json:"hiAt,omitzero"`
 	// Owed is the limit a cut bounded by MaxStepDown still has to reach; zero when none.
 	Owed int32 `json:"owed,omitempty"`
 	// CutAt is when the limit was last lowered for throttling.
 	CutAt time.Time `json:"cutAt,omitzero"`
-	// CleanLimit is the highest limit confirmed free of throttling by a full
-	// measured minute.
-	CleanLimit int32 `json:"cleanLimit,omitempty"`
-	// Seen is the newest datapoint minute already acted on.
-	Seen time.Time `json:"seen,omitzero"`
+	// Probes counts the clean growth steps since the last throttling.
+	Probes int `json:"probes,omitempty"`
+	// Misses counts the probes in a row that ended throttled; each doubles
+	// how long the bound stands, up to eight times RecoveryTime.
+	Misses int `json:"misses,omitempty"`
+	// ItemTime is the time, in seconds, a child holds its place when
+	// nothing throttles (running over throughput in clean minutes, by
+	// Little's law); zero until measured.
+	ItemTime float64 `json:"itemTime,omitempty"`
 	// Prev are the item counts at the previous observation, and PrevAt its instant.
 	Prev   maprun.Counts `json:"prev"`
 	PrevAt time.Time     `json:"prevAt,omitzero"`
@@ -163,7 +192,10 @@ type Reason string
 const (
 	ReasonInitial       Reason = "Initial"
 	ReasonSlowStart     Reason = "SlowStart"
-	ReasonCubicGrowth   Reason = "CubicGrowth"
+	ReasonBisect        Reason = "Bisect"
+	ReasonProbe         Reason = "Probe"
+	ReasonConverged     Reason = "Converged"
+	ReasonReturn        Reason = "ReturnToClean"
 	ReasonThrottled     Reason = "Throttled"
 	ReasonThrottleFails Reason = "ThrottleFailures"
 	ReasonAtCeiling     Reason = "AtCeiling"
@@ -180,6 +212,9 @@ const (
 
 // Signals are the values a decision was based on, for the decision log.
 type Signals struct {
+	// Capacity is the estimate, in children, behind the last cut: the
+	// throughput of the throttled minute times ItemTime; zero if none.
+	Capacity float64 `json:"capacity,omitempty"`
 	// ThrottledMinute is the start of the newest throttled minute acted on, if any.
 	ThrottledMinute time.Time `json:"throttledMinute,omitzero"`
 	// ThrottleValue is that minute's throttle count.

@@ -48,7 +48,7 @@
 //	throttleSignals     list     AWS/States ExecutionThrottled, Sum, of the labelled state machine
 //	tolerance.baselinePercent  number  0     healthy tolerated failure %, in [0, 100]
 //	tolerance.baselineCount    integer 0     healthy tolerated failure count, >= 0
-//	tolerance.ceilingPercent   number  5     highest % while failures are throttling, >= baseline
+//	tolerance.ceilingPercent   number  10    highest % while failures are throttling, >= baseline
 //	tolerance.ceilingCount     integer 1000  highest count while failures are throttling, >= baseline
 //	tolerance.failFast         bool    false fail a broken run at once
 //	tolerance.failFastRate     number  0.5   share of non-throttle failures that is broken, in (0, 1]

@@ -30,7 +30,7 @@ func builtinResolved(policy, label string) Resolved {
 			ThrottleThreshold:  0,
 			StaleAfter:         5 * time.Minute,
 			Tolerance: control.Tolerance{
-				CeilingPercent:   5,
+				CeilingPercent:   10,
 				CeilingCount:     1000,
 				FailFastRate:     0.5,
 				FailFastMinItems: 100,
@@ -174,8 +174,8 @@ func TestLabelOverrides(t *testing.T) {
 			r.Control.Tolerance.BaselinePercent, r.Control.Tolerance.CeilingPercent = 10, 10
 			r.Control.Tolerance.BaselineCount, r.Control.Tolerance.CeilingCount = 2000, 2000
 		}},
-		{"ceiling raised to label baseline", "labels:\n  A:\n    tolerance: {baselinePercent: 8}", "A", func(r *Resolved) {
-			r.Control.Tolerance.BaselinePercent, r.Control.Tolerance.CeilingPercent = 8, 8
+		{"ceiling raised to label baseline", "labels:\n  A:\n    tolerance: {baselinePercent: 12}", "A", func(r *Resolved) {
+			r.Control.Tolerance.BaselinePercent, r.Control.Tolerance.CeilingPercent = 12, 12
 		}},
 		{"numbers as integers and floats", "growthFactor: 3\nbackoff: 5e-1\nthrottleThreshold: 2.5", "", func(r *Resolved) {
 			r.Control.GrowthFactor, r.Control.Backoff, r.Control.ThrottleThreshold = 3, 0.5, 2.5

@@ -87,7 +87,7 @@ var builtin = spec{
 	Tolerance: toleranceSpec{
 		BaselinePercent:  new(0.0),
 		BaselineCount:    new(int64(0)),
-		CeilingPercent:   new(5.0),
+		CeilingPercent:   new(10.0),
 		CeilingCount:     new(int64(1000)),
 		FailFast:         new(false),
 		FailFastRate:     new(0.5),
