@@ -30,7 +30,10 @@ const (
 	confirmEfficiency = 0.9
 	// minConfirmations is how many items must finish in the minute for its
 	// throughput to confirm anything.
-	minConfirmations = 100
+	minConfirmations = 40
+	// failingShare is the share of recent items failing for other reasons
+	// than throttling above which the limit is not raised.
+	failingShare = 0.1
 	// memory is how far back the state keeps history, ticks and minutes seen.
 	memory = time.Hour
 )
@@ -93,7 +96,7 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 func record(st State, obs Observation) State {
 	cur := obs.Run.Settings.MaxConcurrency
 	st.History, st.Ticks, st.Seen = slices.Clone(st.History), slices.Clone(st.Ticks), slices.Clone(st.Seen)
-	st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: obs.Run.Items.Running, Done: obs.Run.Items.Done()})
+	st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: obs.Run.Items.Running, Done: obs.Run.Items.Done(), Failed: obs.Run.Items.Failures()})
 	if len(st.History) == 0 {
 		from := obs.At
 		if !obs.Run.StartDate.IsZero() && obs.Run.StartDate.Before(from) {
@@ -329,7 +332,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	}
 	confirmByThroughput(st, obs)
 	if st.Hi > 0 && at.Sub(st.HiAt) >= cfg.RecoveryTime*time.Duration(1<<min(st.Misses, 3)) {
-		st.Hi, st.Phase, st.Probes = 0, PhaseProbe, 0
+		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseProbe, 0
 	}
 	return grow(cfg, st, obs, sig)
 }
@@ -417,6 +420,9 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, 
 	if items.Pending == 0 {
 		return cur, ReasonIdle, fmt.Sprintf("no items are pending (%d running): a higher limit than %d would not be used.", items.Running, cur)
 	}
+	if done, failed := recent(st.Ticks); done > 0 && float64(failed)*otherShare(cfg, *st, obs) > failingShare*float64(done) {
+		return cur, ReasonFailing, fmt.Sprintf("%d of the %d items finished in the last minutes failed: more children would only fail more, holding %d.", failed, done, cur)
+	}
 	if float64(items.Running) < 0.5*float64(cur) {
 		return cur, ReasonIdle, fmt.Sprintf("only %d children run under a limit of %d: holding.", items.Running, cur)
 	}
@@ -462,6 +468,11 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, 
 		}
 		step := min(firstProbe*math.Pow(2, float64(st.Probes)), cfg.GrowthFactor-1)
 		next, reason = float64(cur)*(1+step), ReasonProbe
+		if cur < st.Expired {
+			next = min(next, float64(st.Expired)) // up to the old bound, then small steps again
+		} else if float64(cur) < float64(st.Expired)*(1+firstProbe) {
+			next = float64(cur) * (1 + firstProbe)
+		}
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
 	to := int32(math.Ceil(next))
@@ -507,6 +518,44 @@ func (want tolerance) only(cur tolerance, start maprun.Settings, tc Tolerance) t
 	return want
 }
 
+const (
+	// recentWindow is how far back fail-fast and the failing-run hold look
+	// at most, and recentItems how many finished items are enough to stop
+	// looking further back.
+	recentWindow = 3 * time.Minute
+	recentItems  = 50
+)
+
+// recent returns the items finished and failed since the latest earlier
+// observation that leaves at least recentItems finished, or the oldest
+// within recentWindow.
+func recent(ticks []Tick) (done, failed int64) {
+	if len(ticks) < 2 {
+		return 0, 0
+	}
+	last := ticks[len(ticks)-1]
+	for i := len(ticks) - 2; i >= 0 && !ticks[i].At.Before(last.At.Add(-recentWindow)); i-- {
+		done, failed = last.Done-ticks[i].Done, last.Failed-ticks[i].Failed
+		if done >= recentItems {
+			break
+		}
+	}
+	return done, failed
+}
+
+// otherShare is the share of recent failures not caused by throttling: the
+// sampled share, or all of them outside a throttling episode, or none of
+// them, unclassified, during one.
+func otherShare(cfg Config, st State, obs Observation) float64 {
+	switch {
+	case obs.Failures.Sampled > 0:
+		return 1 - obs.Failures.ThrottleShare()
+	case !st.CutAt.IsZero() && obs.At.Sub(st.CutAt) < cfg.RecoveryTime:
+		return 0
+	}
+	return 1
+}
+
 // notExceeded keeps the fields of cur where want would set a threshold the
 // run has already passed: that would fail it at once.
 func (want tolerance) notExceeded(cur tolerance, items maprun.Counts) tolerance {
@@ -543,18 +592,14 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 	if st.FailedFast {
 		return cur, "", ""
 	}
-	if tc.FailFast {
-		done := items.Done()
-		nonThrottle := float64(failures)
-		switch {
-		case obs.Failures.Sampled > 0:
-			nonThrottle *= 1 - obs.Failures.ThrottleShare()
-		case !st.CutAt.IsZero() && obs.At.Sub(st.CutAt) < cfg.RecoveryTime:
-			nonThrottle = 0 // unclassified failures during throttling: no verdict
-		}
-		if done >= tc.FailFastMinItems && done > 0 && nonThrottle/float64(done) > tc.FailFastRate {
+	if tc.FailFast && items.Done() >= tc.FailFastMinItems {
+		// Judge the last few minutes: a deployment that broke an hour into
+		// the job fails its items now, whatever the hour before did.
+		done, failed := recent(st.Ticks)
+		nonThrottle := float64(failed) * otherShare(cfg, *st, obs)
+		if done > 0 && nonThrottle/float64(done) > tc.FailFastRate {
 			st.FailedFast = true
-			return tolerance{0, 0}, ReasonFailFast, fmt.Sprintf("Fail-fast: %.0f of %d finished items failed for other reasons than throttling (over %.0f%%): tolerances set to 0 so the run fails now.", nonThrottle, done, 100*tc.FailFastRate)
+			return tolerance{0, 0}, ReasonFailFast, fmt.Sprintf("Fail-fast: %.0f of the %d items finished in the last minutes failed for other reasons than throttling (over %.0f%%): tolerances set to 0 so the run fails now.", nonThrottle, done, 100*tc.FailFastRate)
 		}
 	}
 

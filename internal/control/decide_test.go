@@ -304,7 +304,7 @@ func TestScripts(t *testing.T) {
 			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 1000
 		}, []step{
 			{min: 0, limit: 100, running: 100, tol: *tol(5, 0), wantLimit: 200, update: true},
-			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10}, wantLimit: 200, wantTol: tol(5, 0), reason: ReasonAwaitSignal},
+			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10}, wantLimit: 200, wantTol: tol(5, 0), reason: ReasonFailing},
 		}},
 		{"ended run is left alone", nil, []step{}},
 	}

@@ -138,6 +138,8 @@ type Tick struct {
 	Running int64 `json:"running"`
 	// Done is the number of items finished, whatever their outcome.
 	Done int64 `json:"done"`
+	// Failed is the number of items failed or timed out.
+	Failed int64 `json:"failed"`
 }
 
 // State is what the controller remembers of a run between decisions. The zero
@@ -163,6 +165,9 @@ type State struct {
 	// learned; zero when none, or once RecoveryTime has passed without throttling.
 	Hi   int32     `json:"hi,omitempty"`
 	HiAt time.Time `json:"hiAt,omitzero"`
+	// Expired is the bound that RecoveryTime retired: probes double their
+	// step up to it, then start small again past it.
+	Expired int32 `json:"expired,omitempty"`
 	// Owed is the limit a cut bounded by MaxStepDown still has to reach; zero when none.
 	Owed int32 `json:"owed,omitempty"`
 	// CutAt is when the limit was last lowered for throttling.
@@ -203,6 +208,7 @@ const (
 	ReasonAwaitSignal   Reason = "AwaitingSignal"
 	ReasonMissingData   Reason = "MissingData"
 	ReasonIdle          Reason = "Underused"
+	ReasonFailing       Reason = "Failing"
 	ReasonClamped       Reason = "Clamped"
 	ReasonFailFast      Reason = "FailFast"
 	ReasonBaseline      Reason = "Baseline"

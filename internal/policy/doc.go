@@ -40,7 +40,7 @@
 //	maxStepUp           number   2      new <= old * maxStepUp, >= 1
 //	maxStepDown         number   0.5    new >= old * maxStepDown, in (0, 1]
 //	band                number   0.05   relative change not worth an update, in [0, 1)
-//	recoveryTime        duration 5m     cubic growth's time back to the throttled limit, > 0
+//	recoveryTime        duration 10m    how long a throttled limit bounds growth, > 0
 //	throttleThreshold   number   0      throttles per minute tolerated, >= 0
 //	staleAfter          duration 5m     age of the newest datapoint before holding, >= 1m
 //	dryRun              bool     false  decide and log, never call UpdateMapRun

@@ -26,7 +26,7 @@ func builtinResolved(policy, label string) Resolved {
 			MaxStepUp:          2,
 			MaxStepDown:        0.5,
 			Band:               0.05,
-			RecoveryTime:       5 * time.Minute,
+			RecoveryTime:       10 * time.Minute,
 			ThrottleThreshold:  0,
 			StaleAfter:         5 * time.Minute,
 			Tolerance: control.Tolerance{

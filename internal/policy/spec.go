@@ -73,7 +73,7 @@ var builtin = spec{
 	MaxStepUp:          new(2.0),
 	MaxStepDown:        new(0.5),
 	Band:               new(0.05),
-	RecoveryTime:       new(5 * time.Minute),
+	RecoveryTime:       new(10 * time.Minute),
 	ThrottleThreshold:  new(0.0),
 	StaleAfter:         new(5 * time.Minute),
 	DryRun:             new(false),
