@@ -25,6 +25,8 @@ const (
 	// firstProbe is the relative size of the first growth step past an
 	// expired bound; each clean step doubles it, up to GrowthFactor.
 	firstProbe = 0.05
+	// maxProbe is the largest relative step of a probe.
+	maxProbe = 0.25
 	// confirmEfficiency is the share of the running children that must be
 	// seen completing at the clean pace for the throughput to confirm a limit.
 	confirmEfficiency = 0.9
@@ -262,13 +264,10 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 				// each. The limit is judged by the steady minute after it.
 				continue
 			}
-			var est float64
-			if rate, _, ok := minuteRate(st.Ticks, p.Minute); ok && st.ItemTime > 0 {
-				est = rate * st.ItemTime
-			}
+			est := estimate(st, p.Minute)
 			if t := throttledAt(cfg, st, then, est, at); t < target {
 				target = t
-				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est
+				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, max(est, 0)
 			}
 			continue
 		}
@@ -307,11 +306,8 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
-		var est float64
-		if rate, _, ok := minuteRate(st.Ticks, at.Add(-minute)); ok && st.ItemTime > 0 {
-			est = rate * st.ItemTime
-			sig.Capacity = est
-		}
+		est := estimate(st, at.Add(-minute))
+		sig.Capacity = max(est, 0)
 		t := throttledAt(cfg, st, then, est, at)
 		if st.Lo > 0 {
 			// Items are being lost: straight back to the last clean limit.
@@ -361,27 +357,39 @@ func confirmByThroughput(st *State, obs Observation) {
 	}
 }
 
+// estimate is the capacity, in children, that the throughput of the minute
+// from m suggests: its rate times ItemTime. It is -1 when unknown, and 0
+// when nothing finished: a collapse.
+func estimate(st *State, m time.Time) float64 {
+	rate, _, ok := minuteRate(st.Ticks, m)
+	if !ok || st.ItemTime <= 0 {
+		return -1
+	}
+	return rate * st.ItemTime
+}
+
 // throttledAt takes in throttling seen at limit then, with est the
-// capacity the throughput of that minute suggests (zero if unknown): it
+// capacity the throughput of that minute suggests (negative if unknown): it
 // lowers the bound, forgets a clean limit at or above it, and returns the
 // limit to fall to: the estimate less the band (Backoff times then when
 // there is none), and no lower than a limit confirmed clean below it.
 func throttledAt(cfg Config, st *State, then int32, est float64, at time.Time) int32 {
+	known := est >= 0
 	if st.Phase == PhaseProbe && st.Probes > 0 {
 		st.Misses++
 	}
 	bound := then
-	if est > 0 {
-		bound = min(bound, int32(math.Ceil(est*(1+2*cfg.Band))))
+	if known {
+		bound = max(min(bound, int32(math.Ceil(est*(1+2*cfg.Band)))), 1)
 	}
 	if st.Hi == 0 || bound <= st.Hi {
 		st.Hi, st.HiAt = bound, at
 	}
-	if st.Lo >= then || est > 0 && est < float64(st.Lo)*(1-2*cfg.Band) {
+	if st.Lo >= then || known && est < float64(st.Lo)*(1-2*cfg.Band) {
 		st.Lo = 0 // the capacity fell below what was clean
 	}
 	t := int32(math.Floor(cfg.Backoff * float64(then)))
-	if est > 0 {
+	if known {
 		t = min(int32(math.Floor(est*(1-cfg.Band))), int32(math.Floor(float64(then)*(1-2*cfg.Band))))
 	}
 	t = max(t, st.Lo, cfg.MinConcurrency)
@@ -466,7 +474,7 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, 
 		if cur > st.Lo {
 			return cur, ReasonAwaitSignal, fmt.Sprintf("probing: %d is not confirmed clean yet (highest clean %d): holding.", cur, st.Lo)
 		}
-		step := min(firstProbe*math.Pow(2, float64(st.Probes)), cfg.GrowthFactor-1)
+		step := min(firstProbe*math.Pow(2, float64(st.Probes)), maxProbe, cfg.GrowthFactor-1)
 		next, reason = float64(cur)*(1+step), ReasonProbe
 		if cur < st.Expired {
 			next = min(next, float64(st.Expired)) // up to the old bound, then small steps again
