@@ -4,9 +4,13 @@
 #   make invoke FN=watch EVENT=events/status-running.json
 #                                  run one function under the Lambda Runtime
 #                                  Interface Emulator with one event
+#   make demo                      run the tuner on a sample Distributed Map
+#                                  against moto_server: no AWS account needed
 #   make lint                      gofmt, go vet, staticcheck, cfn-lint
 #   make test                      lint, then go test ./... (what CI runs)
 #   make tools                     install what lint and the tests need
+#   make bench                     run the benchmark suite; writes BENCHMARKS.md
+#                                  and the plots in docs/bench/
 #
 # sam build calls build-WatchFunction and build-TuneFunction (BuildMethod:
 # makefile) with ARTIFACTS_DIR set.
@@ -82,6 +86,12 @@ endif
 invoke: build-local-$(FN) $(RIE)
 	RIE='$(RIE)' scripts/invoke bin/$(FN) '$(EVENT)'
 
+# The demo runs the bootstraps of bin/ under the emulator of bin/tools;
+# go run ./cmd/maptuner-demo -h lists its options.
+.PHONY: demo
+demo: tools build
+	$(GO) run ./cmd/maptuner-demo -bootstraps bin
+
 # --- checks ------------------------------------------------------------------
 
 lint: $(STATICCHECK)
@@ -93,6 +103,12 @@ lint: $(STATICCHECK)
 
 test: lint $(RIE)
 	$(GO) test ./...
+
+# --- benchmark ---------------------------------------------------------------
+
+.PHONY: bench
+bench:
+	$(GO) run ./cmd/maptuner-bench -all scenarios -seeds 10
 
 # --- tools -------------------------------------------------------------------
 

@@ -362,9 +362,9 @@ func sampleRun(arn string) Run {
 	return Run{
 		ARN: arn, ExecutionARN: execARN, Policy: "lambda-100", DiscoveredAt: t0,
 		State: control.State{
-			Phase:   control.PhaseCubic,
+			Phase:   control.PhaseBracket,
 			History: []control.Setting{{From: t0, MaxConcurrency: 40}, {From: t0.Add(time.Minute), MaxConcurrency: 28}},
-			WMax:    40, CutAt: t0.Add(time.Minute), CleanLimit: 20, Seen: t0,
+			Hi:      40, CutAt: t0.Add(time.Minute), Lo: 20, Seen: []time.Time{t0},
 			Prev:   maprun.Counts{Pending: 900, Running: 28, Succeeded: 70, Failed: 2, Total: 1000},
 			PrevAt: t0.Add(90 * time.Second), Raised: true,
 		},
@@ -614,11 +614,11 @@ func testSave(t *testing.T, b backend) {
 		check  func(t *testing.T, f fixture, got Run)
 	}{
 		{"state and decision", func(r *Run) {
-			r.State.WMax, r.State.Phase = 64, control.PhaseSlowStart
+			r.State.Hi, r.State.Phase = 64, control.PhaseSlowStart
 			d := sampleDecision("grown")
 			r.LastDecision = &d
 		}, func(t *testing.T, f fixture, got Run) {
-			if got.State.WMax != 64 || got.State.Phase != control.PhaseSlowStart || got.LastDecision == nil || got.LastDecision.Message != "grown" {
+			if got.State.Hi != 64 || got.State.Phase != control.PhaseSlowStart || got.LastDecision == nil || got.LastDecision.Message != "grown" {
 				t.Errorf("saved state/decision not stored: %+v", got)
 			}
 			if got.Ended {
@@ -733,7 +733,7 @@ func testSaveConflict(t *testing.T, b backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.State.WMax = 999
+			r.State.Hi = 999
 			err = f.Save(ctx, r, owner, now)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Save = %v, want %v", err, tt.want)

@@ -1,12 +1,13 @@
 // Command echo is a tiny Lambda function for the emulator tests. What it does
 // depends on the request: it echoes a value, reports environment variables,
-// returns an error, panics, or waits for the invocation deadline.
+// returns an error, panics, or hangs past the invocation deadline.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -17,7 +18,9 @@ type request struct {
 	Fail string `json:"fail,omitempty"`
 	// Panic makes the handler panic with this message.
 	Panic string `json:"panic,omitempty"`
-	// Wait makes the handler block until the invocation deadline.
+	// Wait makes the handler hang past the invocation deadline, as a stuck
+	// function does, so that the emulator times it out. (Returning at the
+	// deadline would race the emulator's own timer.)
 	Wait bool `json:"wait,omitempty"`
 	// Env lists environment variables to report.
 	Env []string `json:"env,omitempty"`
@@ -45,7 +48,7 @@ func handle(ctx context.Context, req request) (response, error) {
 	case req.Panic != "":
 		panic(req.Panic)
 	case req.Wait:
-		<-ctx.Done()
+		time.Sleep(time.Hour) // the emulator stops the runtime long before
 		return response{}, ctx.Err()
 	case len(req.Env) > 0:
 		env := make(map[string]string, len(req.Env))

@@ -1,4 +1,4 @@
-package testenv
+package local
 
 import (
 	"context"
@@ -23,14 +23,54 @@ var (
 	sampleTimeout = []byte(`Task timed out after 2.00 seconds`)
 )
 
-// echoBootstrap builds the echo test function.
+// echoBootstrap builds the echo test function into <t.TempDir()>/echo/bootstrap.
 func echoBootstrap(t *testing.T) string {
 	t.Helper()
-	return buildBootstrap(t, "./internal/testenv/testdata/echo", "echo")
+	out := filepath.Join(t.TempDir(), "echo", "bootstrap")
+	if err := goBuild(context.Background(), repoRoot(t), "./internal/local/testdata/echo", out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// repoRoot returns the repository root or fails the test.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// startFunction starts bootstrap with env and closes it when the test ends.
+func startFunction(t *testing.T, bootstrap string, env []string) *Function {
+	t.Helper()
+	f, err := StartFunction(context.Background(), FunctionOptions{Bootstrap: bootstrap, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, f)
+	return f
+}
+
+// stopAtEnd stops p when the test ends, and logs its output if the test failed.
+func stopAtEnd(t *testing.T, p interface {
+	Close() error
+	Logs() string
+}) {
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("output:\n%s", p.Logs())
+		}
+	})
 }
 
 // invokeJSON invokes r with v marshalled.
-func invokeJSON(t *testing.T, r *RIE, v any) ([]byte, error) {
+func invokeJSON(t *testing.T, r *Function, v any) ([]byte, error) {
 	t.Helper()
 	payload, err := json.Marshal(v)
 	if err != nil {
@@ -41,8 +81,8 @@ func invokeJSON(t *testing.T, r *RIE, v any) ([]byte, error) {
 	return r.Invoke(ctx, payload)
 }
 
-func TestRIEInvoke(t *testing.T) {
-	r := StartRIE(t, echoBootstrap(t), nil)
+func TestFunctionInvoke(t *testing.T) {
+	r := startFunction(t, echoBootstrap(t), nil)
 	tests := []struct {
 		name    string
 		payload string
@@ -97,11 +137,11 @@ func TestRIEInvoke(t *testing.T) {
 	}
 }
 
-func TestRIEEnvironment(t *testing.T) {
+func TestFunctionEnvironment(t *testing.T) {
 	t.Setenv("MAPTUNER_TEST_INHERITED", "from-test-process")
 	t.Setenv("MAPTUNER_TEST_OVERRIDDEN", "from-test-process")
 	bootstrap := echoBootstrap(t)
-	r := StartRIE(t, bootstrap, []string{
+	r := startFunction(t, bootstrap, []string{
 		"MAPTUNER_TEST_OVERRIDDEN=from-env-argument",
 		"MAPTUNER_TEST_EQUALS=a=b",
 		"LOG_LEVEL=debug",
@@ -139,8 +179,8 @@ func TestRIEEnvironment(t *testing.T) {
 	}
 }
 
-func TestRIEConcurrentInvokesAreSerialized(t *testing.T) {
-	r := StartRIE(t, echoBootstrap(t), nil)
+func TestFunctionConcurrentInvokesAreSerialized(t *testing.T) {
+	r := startFunction(t, echoBootstrap(t), nil)
 	const n = 8
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -164,8 +204,8 @@ func TestRIEConcurrentInvokesAreSerialized(t *testing.T) {
 	}
 }
 
-func TestRIETimeout(t *testing.T) {
-	r := StartRIE(t, echoBootstrap(t), []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
+func TestFunctionTimeout(t *testing.T) {
+	r := startFunction(t, echoBootstrap(t), []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
 	if _, err := invokeJSON(t, r, map[string]bool{"wait": true}); !errors.Is(err, ErrFunctionTimeout) {
 		t.Fatalf("Invoke of a function that outlives its timeout: error = %v, want ErrFunctionTimeout", err)
 	}
@@ -175,20 +215,20 @@ func TestRIETimeout(t *testing.T) {
 	}
 }
 
-func TestRIERuntimeThatExits(t *testing.T) {
+func TestFunctionRuntimeThatExits(t *testing.T) {
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
 	if err := os.WriteFile(bootstrap, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := StartRIE(t, bootstrap, nil)
+	r := startFunction(t, bootstrap, nil)
 	_, err := r.Invoke(context.Background(), []byte(`{}`))
 	if !errors.Is(err, ErrEmulator) {
 		t.Fatalf("Invoke of a runtime that exits: error = %v, want ErrEmulator", err)
 	}
 }
 
-func TestRIEInvokeContextCanceled(t *testing.T) {
-	r := StartRIE(t, echoBootstrap(t), nil)
+func TestFunctionInvokeContextCanceled(t *testing.T) {
+	r := startFunction(t, echoBootstrap(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.Invoke(ctx, []byte(`{}`)); !errors.Is(err, context.Canceled) {
@@ -293,7 +333,7 @@ func FuzzDecodeResponse(f *testing.F) {
 	})
 }
 
-func TestRIEEnvRejectsBadInput(t *testing.T) {
+func TestFunctionEnvRejectsBadInput(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     []string
@@ -306,20 +346,20 @@ func TestRIEEnvRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := rieEnv("/task/bootstrap", nil, tc.env)
+			_, err := functionEnv("/task/bootstrap", nil, tc.env)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("rieEnv error = %v, want one containing %s", err, tc.wantErr)
+				t.Fatalf("functionEnv error = %v, want one containing %s", err, tc.wantErr)
 			}
 		})
 	}
 }
 
-func TestRIEEnvLayers(t *testing.T) {
-	got, err := rieEnv("/task/fn/bootstrap",
+func TestFunctionEnvLayers(t *testing.T) {
+	got, err := functionEnv("/task/fn/bootstrap",
 		[]string{"AWS_REGION=eu-west-1", "PATH=/bin", "malformed"},
 		[]string{"AWS_LAMBDA_FUNCTION_TIMEOUT=5", "PATH=/usr/bin"})
 	if err != nil {
-		t.Fatalf("rieEnv: %v", err)
+		t.Fatalf("functionEnv: %v", err)
 	}
 	want := []string{
 		"AWS_LAMBDA_FUNCTION_NAME=fn",
@@ -330,31 +370,25 @@ func TestRIEEnvLayers(t *testing.T) {
 		"_HANDLER=bootstrap",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("rieEnv =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		t.Fatalf("functionEnv =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
-func TestFindRIE(t *testing.T) {
-	writeExe := func(t *testing.T, path string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+func TestFindEmulator(t *testing.T) {
 	tests := []struct {
 		name    string
+		root    bool // search under a repository root
 		local   bool // bin/tools/aws-lambda-rie under the root
 		onPath  bool
 		want    string // "local", "path" or "" for an error
 		wantErr string
 	}{
-		{name: "project-local wins", local: true, onPath: true, want: "local"},
-		{name: "project-local only", local: true, want: "local"},
-		{name: "PATH only", onPath: true, want: "path"},
-		{name: "neither", wantErr: "make tools"},
+		{name: "project-local wins", root: true, local: true, onPath: true, want: "local"},
+		{name: "project-local only", root: true, local: true, want: "local"},
+		{name: "PATH only", root: true, onPath: true, want: "path"},
+		{name: "no root, PATH", onPath: true, want: "path"},
+		{name: "neither", root: true, wantErr: "bin/tools/aws-lambda-rie nor on PATH (make tools installs it)"},
+		{name: "no root, not on PATH", wantErr: "aws-lambda-rie is not on PATH"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,85 +396,99 @@ func TestFindRIE(t *testing.T) {
 			local := filepath.Join(root, "bin", "tools", "aws-lambda-rie")
 			onPath := filepath.Join(pathDir, "aws-lambda-rie")
 			if tc.local {
-				writeExe(t, local)
+				writeExecutable(t, local, "#!/bin/sh\n")
 			}
 			if tc.onPath {
-				writeExe(t, onPath)
+				writeExecutable(t, onPath, "#!/bin/sh\n")
 			}
 			t.Setenv("PATH", pathDir)
-			got, err := findRIE(root)
+			searched := root
+			if !tc.root {
+				searched = ""
+			}
+			got, err := findEmulator(searched)
 			switch tc.want {
 			case "local":
 				if err != nil || got != local {
-					t.Fatalf("findRIE = %q, %v; want %q", got, err, local)
+					t.Fatalf("findEmulator = %q, %v; want %q", got, err, local)
 				}
 			case "path":
 				if err != nil || got != onPath {
-					t.Fatalf("findRIE = %q, %v; want %q", got, err, onPath)
+					t.Fatalf("findEmulator = %q, %v; want %q", got, err, onPath)
 				}
 			default:
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("findRIE = %q, %v; want an error containing %q", got, err, tc.wantErr)
+				if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("findEmulator = %q, %v; want ErrNotInstalled containing %q", got, err, tc.wantErr)
 				}
 			}
 		})
 	}
 }
 
-func TestGoBuildReportsFailures(t *testing.T) {
-	root, err := repoRoot()
-	if err != nil {
+// writeExecutable writes an executable file at path, creating its directory.
+func writeExecutable(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err = goBuild(root, "./internal/testenv/testdata/nonexistent", filepath.Join(t.TempDir(), "bootstrap"))
-	if err == nil || !strings.Contains(err.Error(), "build ./internal/testenv/testdata/nonexistent") {
-		t.Fatalf("goBuild of a missing package: error = %v, want one naming the package", err)
+	if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+		t.Fatal(err)
 	}
 }
 
-func TestValidFunctionName(t *testing.T) {
+func TestStartFunctionRejectsBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "plain")
+	if err := os.WriteFile(notExec, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "bootstrap")
+	writeExecutable(t, exe, "#!/bin/sh\n")
 	tests := []struct {
-		pkg  string
-		want bool
+		name    string
+		opt     FunctionOptions
+		path    string // PATH while starting
+		wantErr string
+		wantIs  error
 	}{
-		{"watch", true},
-		{"tune", true},
-		{"my_fn-2", true},
-		{"", false},
-		{"../internal", false},
-		{"watch/sub", false},
-		{"-x", false},
+		{name: "no bootstrap", opt: FunctionOptions{}, wantErr: "no bootstrap"},
+		{name: "missing bootstrap", opt: FunctionOptions{Bootstrap: filepath.Join(dir, "missing")}, wantErr: "is not an executable file"},
+		{name: "bootstrap not executable", opt: FunctionOptions{Bootstrap: notExec}, wantErr: "is not an executable file"},
+		{name: "bad env entry", opt: FunctionOptions{Bootstrap: exe, Env: []string{"NOEQUALS"}}, wantErr: `"NOEQUALS" is not KEY=VALUE`},
+		{name: "negative start timeout", opt: FunctionOptions{Bootstrap: exe, StartTimeout: -time.Second}, wantErr: "start timeout -1s is negative"},
+		{
+			name: "emulator not installed", opt: FunctionOptions{Bootstrap: exe, Emulator: ""}, path: dir,
+			wantErr: "aws-lambda-rie", wantIs: ErrNotInstalled,
+		},
+		{name: "emulator that exits", opt: FunctionOptions{Bootstrap: exe, Emulator: "/bin/false"}, wantErr: "did not come up"},
 	}
 	for _, tc := range tests {
-		if got := validFunctionName.MatchString(tc.pkg); got != tc.want {
-			t.Errorf("validFunctionName(%q) = %v, want %v", tc.pkg, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.path != "" {
+				t.Chdir(dir) // outside the repository: only PATH is searched
+				t.Setenv("PATH", tc.path)
+			}
+			f, err := StartFunction(context.Background(), tc.opt)
+			if err == nil {
+				f.Close()
+				t.Fatal("StartFunction succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Fatalf("StartFunction error = %v, want one containing %q (is %v)", err, tc.wantErr, tc.wantIs)
+			}
+		})
 	}
 }
 
-// TestBuildBootstrapRunsAFunction builds the real watch function and runs it
-// in the emulator. The malformed sample event is refused before any AWS call,
-// so no endpoint is needed: the handler's error must come back as a
-// *FunctionError with status 200, not as a crash.
-func TestBuildBootstrapRunsAFunction(t *testing.T) {
-	bootstrap := BuildBootstrap(t, "watch")
-	if filepath.Base(filepath.Dir(bootstrap)) != "watch" || filepath.Base(bootstrap) != "bootstrap" {
-		t.Fatalf("BuildBootstrap path = %s, want .../watch/bootstrap", bootstrap)
+func TestFunctionCloseTwice(t *testing.T) {
+	f := startFunction(t, echoBootstrap(t), nil)
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
-	event, err := os.ReadFile(filepath.Join(root, "events", "malformed.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := StartRIE(t, bootstrap, []string{
-		"TABLE_NAME=maptuner-test", "POLICY_FILE=", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-	})
-	_, err = r.Invoke(context.Background(), event)
-	var fe *FunctionError
-	if !errors.As(err, &fe) || fe.Status != http.StatusOK {
-		t.Fatalf("Invoke of the malformed event: error = %v, want a *FunctionError with status 200", err)
+	if _, err := f.Invoke(context.Background(), []byte(`{}`)); err == nil {
+		t.Fatal("Invoke after Close succeeded")
 	}
 }

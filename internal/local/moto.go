@@ -1,0 +1,142 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// DefaultRegion is the Region local clients and functions use unless told
+// otherwise.
+const DefaultRegion = "us-east-1"
+
+// The credentials sent to local servers, which check none.
+const (
+	FakeAccessKeyID     = "testing"
+	FakeSecretAccessKey = "testing"
+)
+
+// defaultMotoStartTimeout is MotoOptions.StartTimeout's zero value.
+const defaultMotoStartTimeout = 30 * time.Second
+
+// motoConfig turns on the execution of state machines: without it moto
+// accepts StartExecution but runs nothing.
+const motoConfig = `{"stepfunctions":{"execute_state_machine":true}}`
+
+// MotoOptions say how StartMoto starts moto_server. The zero value starts
+// moto_server from PATH on a free port.
+type MotoOptions struct {
+	// Binary is the moto_server executable; empty means moto_server on PATH.
+	Binary string
+	// Port is the port on 127.0.0.1 to listen on; zero picks a free one.
+	Port int
+	// StartTimeout bounds how long StartMoto waits for the server to answer;
+	// zero means 30 seconds.
+	StartTimeout time.Duration
+}
+
+// Moto is a running moto_server on loopback: one server for every AWS
+// service, Step Functions state machines executed for real. Its methods are
+// safe for concurrent use.
+//
+// Quirks that matter to maptuner: it runs one execution per Region at a
+// time (a second StartExecution in the Region fails with HTTP 500);
+// ListMapRuns fails with HTTP 500 for a moment after StartExecution; a Map
+// Run's label is a random UUID unless the Map state sets Label; it starts a
+// Map Run's workers once, MaxConcurrency of them (all items when 0), and
+// UpdateMapRun changes the recorded settings only; it counts no pending
+// items and enforces no failure tolerance; ListExecutions with a mapRunArn
+// fails with HTTP 500; its CloudWatch does not speak CBOR.
+type Moto struct {
+	// URL is the endpoint of every service, for example http://127.0.0.1:45123.
+	URL string
+
+	proc *process
+}
+
+// StartMoto starts moto_server on 127.0.0.1, waits until it answers, and
+// turns on the execution of state machines. ctx bounds the start only; the
+// server runs until Close.
+func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
+	if opt.Port < 0 || opt.Port > 65535 {
+		return nil, fmt.Errorf("local: start moto_server: port %d is not in [0, 65535]", opt.Port)
+	}
+	if opt.StartTimeout < 0 {
+		return nil, fmt.Errorf("local: start moto_server: start timeout %s is negative", opt.StartTimeout)
+	}
+	bin := opt.Binary
+	if bin == "" {
+		var err error
+		if bin, err = findExecutable("moto_server", "make tools installs it"); err != nil {
+			return nil, fmt.Errorf("local: start moto_server: %w", err)
+		}
+	}
+	port := opt.Port
+	if port == 0 {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	timeout := opt.StartTimeout
+	if timeout == 0 {
+		timeout = defaultMotoStartTimeout
+	}
+	proc, err := startProcess("moto_server", bin, []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	m := &Moto{URL: fmt.Sprintf("http://127.0.0.1:%d", port), proc: proc}
+	if err := m.configure(ctx, timeout); err != nil {
+		_ = proc.stop()
+		return nil, fmt.Errorf("%w\nmoto_server output:\n%s", err, proc.logs.String())
+	}
+	return m, nil
+}
+
+// configure waits for the server and turns on state machine execution.
+func (m *Moto) configure(ctx context.Context, timeout time.Duration) error {
+	if err := waitHTTP(ctx, m.URL+"/moto-api/", m.proc.exited, timeout); err != nil {
+		return fmt.Errorf("local: moto_server did not come up: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL+"/moto-api/config", bytes.NewBufferString(motoConfig))
+	if err != nil {
+		return fmt.Errorf("local: configure moto_server: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("local: configure moto_server: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return fmt.Errorf("local: configure moto_server: HTTP %d: %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// Logs returns everything the server has written so far.
+func (m *Moto) Logs() string { return m.proc.logs.String() }
+
+// Close stops the server. It is safe to call more than once.
+func (m *Moto) Close() error { return m.proc.stop() }
+
+// SFN returns a Step Functions client for the server in region, with the
+// fake credentials and retries off, so that a server error shows at once.
+func (m *Moto) SFN(region string) *sfn.Client {
+	return sfn.New(sfn.Options{
+		Region:           region,
+		BaseEndpoint:     aws.String(m.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider(FakeAccessKeyID, FakeSecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+	})
+}

@@ -1,0 +1,88 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// startMoto starts moto_server and closes it when the test ends.
+func startMoto(t *testing.T) *Moto {
+	t.Helper()
+	m, err := StartMoto(context.Background(), MotoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, m)
+	return m
+}
+
+func TestStartMoto(t *testing.T) {
+	m := startMoto(t)
+	// Execution being on shows in TestStartDistributedMapAgainstMoto: map
+	// runs are listed and the execution succeeds.
+	out, err := m.SFN(DefaultRegion).ListStateMachines(context.Background(), &sfn.ListStateMachinesInput{})
+	if err != nil || len(out.StateMachines) != 0 {
+		t.Fatalf("ListStateMachines = %v, %v; want none", out, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := http.Get(m.URL + "/moto-api/"); err == nil {
+		t.Fatal("moto_server still answers after Close")
+	}
+}
+
+func TestStartMotoFailures(t *testing.T) {
+	dir := t.TempDir()
+	exits := filepath.Join(dir, "moto_server")
+	writeExecutable(t, exits, "#!/bin/sh\necho cannot bind >&2\nexit 1\n")
+	tests := []struct {
+		name    string
+		opt     MotoOptions
+		path    string // PATH while starting; empty keeps it
+		wantErr string
+		wantIs  error
+	}{
+		{name: "not installed", path: t.TempDir(), wantErr: "moto_server is not on PATH (make tools installs it)", wantIs: ErrNotInstalled},
+		{name: "server that exits", opt: MotoOptions{Binary: exits}, wantErr: "the process exited"},
+		{name: "server output shown", opt: MotoOptions{Binary: exits}, wantErr: "cannot bind"},
+		{name: "bad port", opt: MotoOptions{Port: 70000}, wantErr: "port 70000 is not in [0, 65535]"},
+		{name: "negative timeout", opt: MotoOptions{StartTimeout: -time.Second}, wantErr: "start timeout -1s is negative"},
+		{name: "missing binary", opt: MotoOptions{Binary: filepath.Join(dir, "missing")}, wantErr: "start moto_server"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.path != "" {
+				t.Setenv("PATH", tc.path)
+			}
+			m, err := StartMoto(context.Background(), tc.opt)
+			if err == nil {
+				m.Close()
+				t.Fatal("StartMoto succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Fatalf("StartMoto error = %v, want one containing %q (is %v)", err, tc.wantErr, tc.wantIs)
+			}
+		})
+	}
+}
+
+func TestMotoSFNClient(t *testing.T) {
+	m := &Moto{URL: "http://127.0.0.1:1"}
+	c := m.SFN("eu-west-1")
+	o := c.Options()
+	if o.Region != "eu-west-1" || aws.ToString(o.BaseEndpoint) != m.URL || o.RetryMaxAttempts != 1 {
+		t.Fatalf("SFN options: region %q endpoint %q attempts %d", o.Region, aws.ToString(o.BaseEndpoint), o.RetryMaxAttempts)
+	}
+}
