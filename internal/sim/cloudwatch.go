@@ -84,10 +84,12 @@ func (a agg) stat(name string) float64 {
 	}
 }
 
-// series is one metric's one-minute aggregates from the world's start.
+// series is one metric's one-minute aggregates from the world's start,
+// and the metric gaps that apply to it.
 type series struct {
 	id      uint64
 	minutes []agg
+	gaps    []MetricGap
 }
 
 func (s *series) add(t time.Duration, v float64) {
@@ -103,11 +105,12 @@ func (s *series) add(t time.Duration, v float64) {
 type metricStore struct {
 	seed  uint64
 	spec  CloudWatchSpec
+	gaps  []MetricGap
 	byKey map[string]*series
 }
 
-func newMetricStore(seed uint64, spec CloudWatchSpec) *metricStore {
-	return &metricStore{seed: seed, spec: spec, byKey: map[string]*series{}}
+func newMetricStore(seed uint64, spec CloudWatchSpec, gaps []MetricGap) *metricStore {
+	return &metricStore{seed: seed, spec: spec, gaps: gaps, byKey: map[string]*series{}}
 }
 
 // series returns the series of a metric, creating it.
@@ -118,18 +121,29 @@ func (m *metricStore) series(namespace, name string, dims map[string]string) *se
 		h := fnv.New64a()
 		h.Write([]byte(k))
 		s = &series{id: h.Sum64()}
+		for _, g := range m.gaps {
+			if g.matches(namespace, name, dims) {
+				s.gaps = append(s.gaps, g)
+			}
+		}
 		m.byKey[k] = s
 	}
 	return s
 }
 
 // publishedAt is when the datapoint of minute i of s becomes visible, and
-// false if it never does. The draw depends only on the seed, the metric
-// and the minute, not on what was queried before.
+// false if it never does (a missing datapoint, a metric gap, an outage).
+// The draws depend only on the seed, the metric and the minute, not on what
+// was queried before.
 func (m *metricStore) publishedAt(s *series, i int) (time.Duration, bool) {
 	h := hashSeed(m.seed, s.id, uint64(i))
 	if unit(h) < m.spec.Missing {
 		return 0, false
+	}
+	for k, g := range s.gaps {
+		if g.covers(time.Duration(i)*metricResolution) && unit(hashSeed(m.seed, saltGap, s.id, uint64(i), uint64(k))) < g.Missing {
+			return 0, false
+		}
 	}
 	lo, hi := m.spec.Delay.Min, m.spec.Delay.Max // set by ParseScenario
 	at := time.Duration(i+1)*metricResolution + lo + time.Duration(unit(mix64(h))*float64(hi-lo))
@@ -186,6 +200,7 @@ func (c *CloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetric
 	fail := func(err error) error {
 		return &smithy.OperationError{ServiceID: cloudWatchServiceID, OperationName: op, Err: err}
 	}
+	w.call(apiGetMetricData)
 	if err := ctx.Err(); err != nil {
 		return nil, fail(err)
 	}
@@ -201,6 +216,9 @@ func (c *CloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetric
 			p.Add(smithy.NewErrParamRequired("EndTime"))
 		}
 		return nil, fail(p)
+	}
+	if err := w.inject(apiGetMetricData); err != nil {
+		return nil, fail(err)
 	}
 	if !w.quota.take(apiGetMetricData, w.now) {
 		return nil, fail(throttlingError())

@@ -43,12 +43,14 @@ type quota struct {
 	bucket, refill float64
 }
 
-// quotas are the account's token buckets and call counters, all APIs.
+// quotas are the account's token buckets and call counters, all APIs:
+// calls made, calls throttled, and calls failed by a fault knob.
 type quotas struct {
 	tokens    [numAPIs]float64
 	last      [numAPIs]time.Duration
 	calls     [numAPIs]int64
 	throttled [numAPIs]int64
+	errors    [numAPIs]int64
 }
 
 func (q *quotas) init() {

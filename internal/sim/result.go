@@ -113,12 +113,15 @@ type Point struct {
 // DescribeExecution, GetExecutionHistory, GetMetricData).
 type APIStats struct {
 	// Calls counts every call, throttled or not; Throttled those refused
-	// with a ThrottlingException.
+	// with a ThrottlingException (an empty quota or a fault knob); Errors
+	// those failed with a server error by a fault knob.
 	Calls     map[string]int64 `json:"calls"`
 	Throttled map[string]int64 `json:"throttled"`
-	// TotalCalls and TotalThrottled sum them.
+	Errors    map[string]int64 `json:"errors"`
+	// TotalCalls, TotalThrottled and TotalErrors sum them.
 	TotalCalls     int64 `json:"totalCalls"`
 	TotalThrottled int64 `json:"totalThrottled"`
+	TotalErrors    int64 `json:"totalErrors"`
 }
 
 // Result collects the figures so far. It can be called at any time.
@@ -131,13 +134,15 @@ func (w *World) Result() Result {
 		Start:    w.start,
 		Elapsed:  w.now,
 		Done:     w.started && w.allEnded(),
-		API:      APIStats{Calls: map[string]int64{}, Throttled: map[string]int64{}},
+		API:      APIStats{Calls: map[string]int64{}, Throttled: map[string]int64{}, Errors: map[string]int64{}},
 	}
 	for a := range numAPIs {
 		res.API.Calls[apiNames[a]] = w.quota.calls[a]
 		res.API.Throttled[apiNames[a]] = w.quota.throttled[a]
+		res.API.Errors[apiNames[a]] = w.quota.errors[a]
 		res.API.TotalCalls += w.quota.calls[a]
 		res.API.TotalThrottled += w.quota.throttled[a]
+		res.API.TotalErrors += w.quota.errors[a]
 	}
 	first, last, seen := time.Duration(0), time.Duration(0), false
 	for _, r := range w.runs {

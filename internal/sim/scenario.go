@@ -89,6 +89,9 @@ type Scenario struct {
 	Runs []RunSpec `yaml:"runs" json:"runs"`
 	// CloudWatch is how metrics are published.
 	CloudWatch CloudWatchSpec `yaml:"cloudwatch" json:"cloudwatch"`
+	// Faults are the fault knobs: API errors, throttles and latency, and
+	// metric gaps; zero means none.
+	Faults FaultSpec `yaml:"faults" json:"faults,omitzero"`
 	// Policy is a maptuner policies file kept as YAML, to be handed to the
 	// policy parser (see PolicyYAML); zero when the scenario has none.
 	Policy yaml.Node `yaml:"policy" json:"-"`
@@ -232,14 +235,14 @@ type DurationSpec struct {
 
 // RetrySpec is a Step Functions Retry policy matching the throttle error.
 type RetrySpec struct {
-	// Interval is the first retry's delay; zero means 1s.
+	// Interval is the first retry's delay, at least 1s; zero means 1s.
 	Interval time.Duration `yaml:"interval" json:"interval"`
 	// BackoffRate multiplies the delay per retry; zero means 2, else >= 1.
 	BackoffRate float64 `yaml:"backoffRate" json:"backoffRate"`
 	// MaxAttempts is the number of retries after the first attempt; nil
 	// means 3, 0 never retries.
 	MaxAttempts *int `yaml:"maxAttempts" json:"maxAttempts"`
-	// MaxDelay caps one delay; zero: no cap.
+	// MaxDelay caps one delay, at least 1s; zero: no cap.
 	MaxDelay time.Duration `yaml:"maxDelay" json:"maxDelay,omitempty"`
 	// Jitter is NONE or FULL (a delay drawn uniformly in [0, delay));
 	// empty means NONE.
@@ -329,11 +332,38 @@ func ParseScenario(name string, data []byte) (Scenario, error) {
 		}
 		sc.Name = base
 	}
-	sc.applyDefaults()
-	if err := sc.validate(name); err != nil {
+	return sc.normalize(name)
+}
+
+// Validate applies the defaults to a copy of the scenario and checks it, as
+// ParseScenario does: a scenario built or changed in code should pass it
+// before New.
+func (s Scenario) Validate() error {
+	_, err := s.normalize("scenario " + s.Name)
+	return err
+}
+
+// normalize returns a copy of s with the defaults applied, sharing nothing
+// the defaults change, and checks it; file names it in messages.
+func (s Scenario) normalize(file string) (Scenario, error) {
+	s.Downstreams = append([]Downstream(nil), s.Downstreams...)
+	for i := range s.Downstreams {
+		if l := s.Downstreams[i].Latency; l != nil {
+			c := *l
+			s.Downstreams[i].Latency = &c
+		}
+	}
+	s.Runs = append([]RunSpec(nil), s.Runs...)
+	if d := s.CloudWatch.Delay; d != nil {
+		c := *d
+		s.CloudWatch.Delay = &c
+	}
+	s.Faults = s.Faults.clone()
+	s.applyDefaults()
+	if err := s.validate(file); err != nil {
 		return Scenario{}, err
 	}
-	return sc, nil
+	return s, nil
 }
 
 // PolicyYAML returns the scenario's policy block as a YAML document, ready
@@ -407,6 +437,7 @@ func (s *Scenario) applyDefaults() {
 	if s.CloudWatch.Delay == nil {
 		s.CloudWatch.Delay = &DelaySpec{Min: time.Minute, Max: 2 * time.Minute}
 	}
+	s.Faults.applyDefaults()
 	for i := range s.Downstreams {
 		d := &s.Downstreams[i]
 		if d.Rate > 0 && d.Burst == 0 {
@@ -500,6 +531,7 @@ func (s *Scenario) validate(file string) error {
 		s.Runs[i].validate(p, fmt.Sprintf("runs[%d]", i), dsNames, runNames)
 	}
 	s.CloudWatch.validate(p, s.Horizon)
+	s.Faults.validate(p, s.Horizon)
 	if s.Policy.Kind != 0 && s.Policy.Kind != yaml.MappingNode {
 		p.add("policy", "want a mapping (a policies file), got a %s", nodeKind(s.Policy.Kind))
 	}
@@ -653,8 +685,8 @@ func (r *RunSpec) validate(p *problems, at string, downstreams, names map[string
 	}
 	r.Duration.validate(p, at+".duration")
 	rt := r.Retry
-	if rt.Interval < 0 || rt.Interval > 99_999_999*time.Second {
-		p.add(at+".retry.interval", "%s is outside (0, 99999999s]", rt.Interval)
+	if rt.Interval < time.Second || rt.Interval > 99_999_999*time.Second {
+		p.add(at+".retry.interval", "%s is outside [1s, 99999999s], the range of IntervalSeconds", rt.Interval)
 	}
 	if !finite(rt.BackoffRate) || rt.BackoffRate < 1 || rt.BackoffRate > 100 {
 		p.add(at+".retry.backoffRate", "%v is outside [1, 100]", rt.BackoffRate)
@@ -662,8 +694,8 @@ func (r *RunSpec) validate(p *problems, at string, downstreams, names map[string
 	if *rt.MaxAttempts < 0 || *rt.MaxAttempts > 99_999_999 {
 		p.add(at+".retry.maxAttempts", "%d is outside [0, 99999999]", *rt.MaxAttempts)
 	}
-	if rt.MaxDelay < 0 {
-		p.add(at+".retry.maxDelay", "%s is negative", rt.MaxDelay)
+	if rt.MaxDelay != 0 && (rt.MaxDelay < time.Second || rt.MaxDelay > 31_622_401*time.Second) {
+		p.add(at+".retry.maxDelay", "%s is outside [1s, 31622401s], the range of MaxDelaySeconds", rt.MaxDelay)
 	}
 	if rt.Jitter != JitterNone && rt.Jitter != JitterFull {
 		p.add(at+".retry.jitter", "%q is not NONE or FULL", rt.Jitter)

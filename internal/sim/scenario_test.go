@@ -172,7 +172,7 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"neighbour share", "downstreams: [{name: fn, neighbour: {share: 1, period: 1m}}]\n" + run, []string{"downstreams[0].neighbour.share: 1 is outside [0, 1)"}},
 		{"metric dims", "downstreams: [{name: fn, metric: {namespace: '', name: X}}]\n" + run, []string{"downstreams[0].metric.namespace"}},
 		{"tolerance", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, toleratedFailurePercentage: 101, toleratedFailureCount: -1, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].toleratedFailurePercentage: 101", "runs[0].toleratedFailureCount: -1"}},
-		{"retry", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, retry: {backoffRate: 0.5, maxAttempts: -1, jitter: SOME}, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].retry.backoffRate", "runs[0].retry.maxAttempts", "runs[0].retry.jitter"}},
+		{"retry", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, retry: {interval: 10ms, maxDelay: 1ms, backoffRate: 0.5, maxAttempts: -1, jitter: SOME}, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].retry.interval: 10ms", "runs[0].retry.maxDelay: 1ms", "runs[0].retry.backoffRate", "runs[0].retry.maxAttempts", "runs[0].retry.jitter"}},
 		{"poison batch outside", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, failures: {poisonBatch: {from: 3, count: 3}}, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].failures.poisonBatch: items [3, 6)"}},
 		{"broken after", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, failures: {brokenAfter: 5}, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].failures.brokenAfter: 5"}},
 		{"execution type", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, executionType: FAST, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].executionType"}},
@@ -275,4 +275,32 @@ func FuzzLoadScenario(f *testing.F) {
 			t.Fatalf("result does not marshal: %v", err)
 		}
 	})
+}
+
+// TestValidateBuiltInCode checks a scenario built in code: Validate fills
+// defaults on a copy, rejects what ParseScenario rejects, and New runs it.
+func TestValidateBuiltInCode(t *testing.T) {
+	sc := Scenario{
+		Name:        "code",
+		Downstreams: []Downstream{{Name: "fn", Concurrency: 5, Latency: &Latency{Knee: 3}}},
+		Runs:        []RunSpec{{StateMachine: "sm", Label: "L", Downstream: "fn", Items: 10, Duration: DurationSpec{Dist: DistFixed, Value: time.Second}}},
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("valid scenario: %v", err)
+	}
+	if sc.Runs[0].Retry.MaxAttempts != nil || sc.Downstreams[0].Latency.Exponent != 0 || sc.CloudWatch.Delay != nil {
+		t.Error("Validate changed the caller's scenario")
+	}
+	w := New(sc, 1)
+	w.Start()
+	w.Advance(time.Minute)
+	if r := w.Result().Runs[0]; r.Status != "SUCCEEDED" {
+		t.Errorf("status %s, want SUCCEEDED", r.Status)
+	}
+	bad := sc
+	bad.Runs = []RunSpec{{StateMachine: "sm", Label: "L", Downstream: "nope", Items: 10, Duration: DurationSpec{Dist: DistFixed, Value: time.Second}}}
+	err := bad.Validate()
+	if !errors.Is(err, ErrInvalidScenario) || !strings.Contains(err.Error(), "scenario code: runs[0].downstream") {
+		t.Errorf("invalid scenario: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -40,8 +41,8 @@ const (
 )
 
 // SFN is the simulated Step Functions API of a World. Every method first
-// spends a token of its operation's quota and fails with a
-// ThrottlingException when the bucket is empty; errors are the SDK's own
+// draws the scenario's fault knobs, then spends a token of its operation's
+// quota and fails with a ThrottlingException when the bucket is empty; errors are the SDK's own
 // types wrapped in a *smithy.OperationError, as the SDK client returns them.
 // optFns are accepted and ignored.
 type SFN struct{ w *World }
@@ -52,6 +53,7 @@ func (w *World) SFN() *SFN { return &SFN{w: w} }
 // begin checks the context and the required parameters, then spends a
 // token; it is called with the world locked.
 func (w *World) begin(ctx context.Context, a api, inputName string, missing ...string) error {
+	w.call(a)
 	if err := ctx.Err(); err != nil {
 		return opError(a, err)
 	}
@@ -61,6 +63,9 @@ func (w *World) begin(ctx context.Context, a api, inputName string, missing ...s
 			p.Add(smithy.NewErrParamRequired(f))
 		}
 		return opError(a, p)
+	}
+	if err := w.inject(a); err != nil {
+		return opError(a, err)
 	}
 	if !w.quota.take(a, w.now) {
 		return opError(a, throttlingError())
@@ -196,7 +201,7 @@ func (c *SFN) ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, _ ...fu
 		item := types.MapRunListItem{
 			ExecutionArn:    aws.String(r.execARN),
 			MapRunArn:       aws.String(r.mapRunARN),
-			StateMachineArn: aws.String(r.smARN),
+			StateMachineArn: aws.String(r.labelled),
 			StartDate:       aws.Time(w.at(r.mapStart)),
 		}
 		if r.status != types.MapRunStatusRunning {
@@ -212,10 +217,10 @@ func (c *SFN) ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, _ ...fu
 }
 
 // GetExecutionHistory returns the history of a parent (ExecutionStarted,
-// MapStateEntered, MapRunStarted with the Map Run ARN, then
-// MapRunSucceeded, MapStateExited and ExecutionSucceeded, or MapRunFailed
-// and ExecutionFailed) or of a child. Errors: InvalidArn,
-// ExecutionDoesNotExist, InvalidToken.
+// MapStateEntered, MapStateStarted, MapRunStarted with the Map Run ARN,
+// then MapRunSucceeded, MapStateSucceeded, MapStateExited and
+// ExecutionSucceeded, or MapRunFailed, MapStateFailed and ExecutionFailed)
+// or of a child. Errors: InvalidArn, ExecutionDoesNotExist, InvalidToken.
 func (c *SFN) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	w := c.w
 	w.mu.Lock()
@@ -260,7 +265,7 @@ func (w *World) history(ref execRef) []types.HistoryEvent {
 		case childFailed:
 			e, cause := r.childError(c)
 			add(c.stop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionFailed,
-				ExecutionFailedEventDetails: &types.ExecutionFailedEventDetails{Error: aws.String(e), Cause: aws.String(cause)}})
+				ExecutionFailedEventDetails: &types.ExecutionFailedEventDetails{Error: aws.String(e), Cause: optional(cause)}})
 		case childAborted:
 			add(c.stop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionAborted,
 				ExecutionAbortedEventDetails: &types.ExecutionAbortedEventDetails{}})
@@ -274,11 +279,14 @@ func (w *World) history(ref execRef) []types.HistoryEvent {
 	}
 	add(r.mapStart, types.HistoryEvent{Type: types.HistoryEventTypeMapStateEntered,
 		StateEnteredEventDetails: &types.StateEnteredEventDetails{Name: aws.String(r.spec.Label), Input: aws.String("{}")}})
+	add(r.mapStart, types.HistoryEvent{Type: types.HistoryEventTypeMapStateStarted,
+		MapStateStartedEventDetails: &types.MapStateStartedEventDetails{Length: int32(min(r.items, math.MaxInt32))}})
 	add(r.mapStart, types.HistoryEvent{Type: types.HistoryEventTypeMapRunStarted,
 		MapRunStartedEventDetails: &types.MapRunStartedEventDetails{MapRunArn: aws.String(r.mapRunARN)}})
 	switch r.status {
 	case types.MapRunStatusSucceeded:
 		add(r.mapStop, types.HistoryEvent{Type: types.HistoryEventTypeMapRunSucceeded})
+		add(r.mapStop, types.HistoryEvent{Type: types.HistoryEventTypeMapStateSucceeded})
 		add(r.mapStop, types.HistoryEvent{Type: types.HistoryEventTypeMapStateExited,
 			StateExitedEventDetails: &types.StateExitedEventDetails{Name: aws.String(r.spec.Label), Output: aws.String("{}")}})
 		add(r.parentStop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionSucceeded,
@@ -286,6 +294,7 @@ func (w *World) history(ref execRef) []types.HistoryEvent {
 	case types.MapRunStatusFailed:
 		add(r.mapStop, types.HistoryEvent{Type: types.HistoryEventTypeMapRunFailed,
 			MapRunFailedEventDetails: &types.MapRunFailedEventDetails{Error: aws.String(r.errName), Cause: aws.String(r.cause)}})
+		add(r.mapStop, types.HistoryEvent{Type: types.HistoryEventTypeMapStateFailed})
 		add(r.parentStop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionFailed,
 			ExecutionFailedEventDetails: &types.ExecutionFailedEventDetails{Error: aws.String(r.errName), Cause: aws.String(r.cause)}})
 	}
@@ -469,7 +478,7 @@ func (c *SFN) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionIn
 		}
 		if ch.status == childFailed {
 			e, cause := r.childError(ch)
-			out.Error, out.Cause = aws.String(e), aws.String(cause)
+			out.Error, out.Cause = aws.String(e), optional(cause)
 		}
 		return out, nil
 	}
@@ -521,6 +530,14 @@ func (c *SFN) ListTagsForResource(ctx context.Context, in *sfn.ListTagsForResour
 		out.Tags = append(out.Tags, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
 	}
 	return out, nil
+}
+
+// optional is nil for an empty string, as the API leaves out an empty cause.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }
 
 func missing(absent bool, field string) []string {

@@ -190,7 +190,7 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("list map runs: %+v, %v", list, err)
 	}
 	m := list.MapRuns[0]
-	if aws.ToString(m.ExecutionArn) != *ex || !m.StartDate.Equal(DefaultStart.Add(30*time.Second)) || m.StopDate != nil {
+	if aws.ToString(m.ExecutionArn) != *ex || aws.ToString(m.StateMachineArn) != labelledARN("etl", "Items") || !m.StartDate.Equal(DefaultStart.Add(30*time.Second)) || m.StopDate != nil {
 		t.Errorf("map run item %+v", m)
 	}
 	h, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: ex})
@@ -223,7 +223,7 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("newest events %s, %s", h.Events[0].Type, h.Events[1].Type)
 	}
 	rest, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: ex, ReverseOrder: true, NextToken: h.NextToken})
-	if err != nil || len(rest.Events) != 4 || rest.NextToken != nil || rest.Events[3].Type != types.HistoryEventTypeExecutionStarted {
+	if err != nil || len(rest.Events) != 6 || rest.NextToken != nil || rest.Events[5].Type != types.HistoryEventTypeExecutionStarted {
 		t.Errorf("second page: %+v, %v", rest, err)
 	}
 	_, err = api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: ex, NextToken: aws.String("garbage")})

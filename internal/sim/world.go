@@ -78,8 +78,9 @@ type World struct {
 	byMachine   map[string][]*run
 	byLabelled  map[string][]*run
 
-	cw    *metricStore
-	quota quotas
+	cw     *metricStore
+	quota  quotas
+	faults apiFaults
 }
 
 // Parent is a parent execution the world started.
@@ -204,11 +205,16 @@ type downstream struct {
 }
 
 // New builds the world of a scenario, at its start time, with nothing
-// running yet. The scenario must come from LoadScenario or ParseScenario.
-// The seed fixes every random draw: item durations and poison items (drawn
-// per run, so the same for any strategy), retry jitter, and metric delays
-// and gaps (drawn per datapoint).
+// running yet. The seed fixes every random draw: item durations and poison
+// items (drawn per run, so the same for any strategy), retry jitter, and
+// metric delays and gaps (drawn per datapoint). New fills the defaults of a
+// scenario built in code; like regexp.MustCompile it panics on a scenario
+// that Validate rejects, which LoadScenario and ParseScenario never return.
 func New(sc Scenario, seed uint64) *World {
+	sc, err := sc.normalize("scenario " + sc.Name)
+	if err != nil {
+		panic(fmt.Sprintf("sim.New: %v", err))
+	}
 	w := &World{
 		sc:         sc,
 		seed:       seed,
@@ -217,9 +223,10 @@ func New(sc Scenario, seed uint64) *World {
 		byExec:     map[string]*run{},
 		byMachine:  map[string][]*run{},
 		byLabelled: map[string][]*run{},
-		cw:         newMetricStore(seed, sc.CloudWatch),
+		cw:         newMetricStore(seed, sc.CloudWatch, sc.Faults.MetricGaps),
 	}
 	w.quota.init()
+	w.faults.init(w.sc.Faults)
 	byName := map[string]*downstream{}
 	for _, spec := range sc.Downstreams {
 		m := spec.throttleMetric()

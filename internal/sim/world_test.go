@@ -23,8 +23,8 @@ func TestStartRate(t *testing.T) {
 		typ  string
 		want int64
 	}{
-		{ExecutionStandard, 501},  // t = 0, 10ms, ..., 5s
-		{ExecutionExpress, 5001},  // t = 0, 1ms, ..., 5s
+		{ExecutionStandard, 501}, // t = 0, 10ms, ..., 5s
+		{ExecutionExpress, 5001}, // t = 0, 1ms, ..., 5s
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ, func(t *testing.T) {
@@ -233,7 +233,7 @@ func TestFailures(t *testing.T) {
 		{"batch", "poisonBatch: {from: 10, count: 5}", 1, 5, 100},
 		{"broken after 60", "brokenAfter: 60", 1, 40, 100},
 		{"batch under item batcher", "poisonBatch: {from: 10, count: 5}", 4, 8, 25}, // batches [8,12) and [12,16)
-		{"broken under item batcher", "brokenAfter: 98", 3, 4, 34},                   // batches [96,99) and [99,100)
+		{"broken under item batcher", "brokenAfter: 98", 3, 4, 34},                  // batches [96,99) and [99,100)
 		{"all poison", "poisonFraction: 1", 1, 100, 100},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// The tuner's targets, from the issue that set them. Each is judged on the
+// median over seeds unless it says otherwise.
+const (
+	// FixedMakespanTarget bounds the tuner's makespan over the oracle's in
+	// fixed-capacity scenarios.
+	FixedMakespanTarget = 1.10
+	// ChangingMakespanTarget bounds it in changing-capacity scenarios.
+	ChangingMakespanTarget = 1.0
+	// SharedMakespanTarget bounds the combined makespan of runs sharing a
+	// downstream.
+	SharedMakespanTarget = 1.15
+	// ThrottledTarget bounds the throttled calls, in percent.
+	ThrottledTarget = 2.0
+	// FailFastTarget bounds the failed items of a run that must fail, in
+	// percent of its items.
+	FailFastTarget = 2.0
+	// PoisonTarget bounds the tuner's makespan with a poison batch over its
+	// makespan without it (same seed).
+	PoisonTarget = 1.10
+)
+
+// The target names.
+const (
+	// TargetMakespan bounds the makespan over the oracle's, by class.
+	TargetMakespan = "makespan"
+	// TargetThrottled bounds the throttled calls (ThrottledTarget).
+	TargetThrottled = "throttled"
+	// TargetThrottleFailures wants no run failed by throttling.
+	TargetThrottleFailures = "throttle-failures"
+	// TargetFailFast wants a run that must fail to fail fast.
+	TargetFailFast = "fail-fast"
+	// TargetPoison bounds the slow-down a poison batch causes.
+	TargetPoison = "poison"
+	// TargetAheadPrefix starts the names of the targets of being ahead of
+	// another strategy: ahead-aimd, ahead-cubic, ahead-unlimited.
+	TargetAheadPrefix = "ahead-"
+)
+
+// targetRank orders target names as targets lists them.
+func targetRank(name string) int {
+	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetFailFast, TargetPoison}, name); i >= 0 {
+		return i
+	}
+	return 5
+}
+
+// AheadOf are the strategies the tuner must be ahead of, in every scenario.
+var AheadOf = []string{StrategyAIMD, StrategyCUBIC, StrategyUnlimited}
+
+// The results of a target.
+const (
+	// StatusPass is a target met.
+	StatusPass = "pass"
+	// StatusMiss is a target missed.
+	StatusMiss = "MISS"
+	// StatusNotRun is a target that could not be judged because what it
+	// compares with was not run (a strategy or baseline scenario left out).
+	StatusNotRun = "not run"
+)
+
+// Target is one target of the tuner in one scenario, judged.
+type Target struct {
+	// Name is makespan, throttled, throttle-failures, fail-fast, poison or
+	// ahead-<strategy>.
+	Name string `json:"name"`
+	// Want says the target; Got the figures it was judged on.
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	// Status is pass, MISS or not run.
+	Status string `json:"status"`
+}
+
+func judge(ok bool) string {
+	if ok {
+		return StatusPass
+	}
+	return StatusMiss
+}
+
+// targets judges the tuner's targets in one scenario. tuner is its report;
+// others the reports of the other strategies run; baseline the tuner's
+// per-seed makespans in the scenario's poison baseline (nil when not run).
+func targets(class Class, tuner StrategyReport, others map[string]StrategyReport, baseline map[uint64]float64) []Target {
+	var out []Target
+	s := tuner.Summary
+	if !class.NoMakespan {
+		bound, what := FixedMakespanTarget, "oracle's"
+		switch class.Capacity {
+		case CapacityChanging:
+			bound, what = ChangingMakespanTarget, "best static's"
+		case CapacityShared:
+			bound, what = SharedMakespanTarget, "oracle's (combined)"
+		}
+		out = append(out, Target{
+			Name:   TargetMakespan,
+			Want:   fmt.Sprintf("makespan <= %.2f x the %s", bound, what),
+			Got:    formatRatio(s.MakespanRatio.Median),
+			Status: judge(float64(s.MakespanRatio.Median) <= bound),
+		})
+	}
+	out = append(out,
+		Target{
+			Name:   TargetThrottled,
+			Want:   fmt.Sprintf("throttled calls <= %.0f %%", ThrottledTarget),
+			Got:    formatPercent(s.ThrottledPercent.Median),
+			Status: judge(float64(s.ThrottledPercent.Median) <= ThrottledTarget),
+		},
+		Target{
+			Name:   TargetThrottleFailures,
+			Want:   "no Map Run fails because of throttling (any seed)",
+			Got:    fmt.Sprintf("%d of %d runs", s.ThrottleFailures, s.Outcomes.Succeeded+s.Outcomes.Failed+s.Outcomes.Running),
+			Status: judge(s.ThrottleFailures == 0),
+		})
+	if class.FailFast {
+		pct := make([]float64, 0, len(tuner.Seeds))
+		allFailed := true
+		for _, f := range tuner.Seeds {
+			pct = append(pct, 100*float64(f.FailedThrottle+f.FailedPoison)/float64(max(f.Items, 1)))
+			allFailed = allFailed && f.Outcomes.Failed > 0 && f.Outcomes.Succeeded == 0 && f.Outcomes.Running == 0
+		}
+		med := statOf(pct).Median
+		got := "failed items " + formatPercent(med)
+		if !allFailed {
+			got += ", but not every run FAILED"
+		}
+		out = append(out, Target{
+			Name:   TargetFailFast,
+			Want:   fmt.Sprintf("every run %s with failed items <= %.0f %% of its items", types.MapRunStatusFailed, FailFastTarget),
+			Got:    got,
+			Status: judge(allFailed && float64(med) <= FailFastTarget),
+		})
+	}
+	if class.PoisonBaseline != "" {
+		t := Target{Name: TargetPoison, Want: fmt.Sprintf("makespan <= %.2f x the tuner's in %s", PoisonTarget, class.PoisonBaseline), Status: StatusNotRun, Got: "-"}
+		if baseline != nil {
+			var r []float64
+			for _, f := range tuner.Seeds {
+				b, ok := baseline[f.Seed]
+				switch {
+				case !ok:
+					r = append(r, math.NaN())
+				case f.Completed && b > 0:
+					r = append(r, f.Makespan/b)
+				default:
+					r = append(r, math.Inf(1))
+				}
+			}
+			med := statOf(r).Median
+			t.Got, t.Status = formatRatio(med), judge(float64(med) <= PoisonTarget)
+		}
+		out = append(out, t)
+	}
+	for _, name := range AheadOf {
+		t := Target{
+			Name:   TargetAheadPrefix + name,
+			Want:   fmt.Sprintf("makespan <= %s's at throttled calls <= %s's", name, name),
+			Got:    "-",
+			Status: StatusNotRun,
+		}
+		if class.NoMakespan {
+			t.Want = fmt.Sprintf("failed items <= %s's at throttled calls <= %s's", name, name)
+		}
+		o, ok := others[name]
+		if !ok {
+			out = append(out, t)
+			continue
+		}
+		tt, ot := float64(s.ThrottledPercent.Median), float64(o.Summary.ThrottledPercent.Median)
+		throttles := fmt.Sprintf("throttled %s vs %s", formatPercent(Num(tt)), formatPercent(Num(ot)))
+		if class.NoMakespan {
+			// A run that must fail is judged by the work it wastes.
+			tf, of := failedItems(tuner), failedItems(o)
+			t.Got = fmt.Sprintf("failed items %s vs %s, %s", formatCount(Num(tf)), formatCount(Num(of)), throttles)
+			t.Status = judge(tf <= of && tt <= ot)
+		} else {
+			tm, om := float64(s.MakespanRatio.Median), float64(o.Summary.MakespanRatio.Median)
+			t.Got = fmt.Sprintf("makespan %s vs %s, %s", formatRatio(Num(tm)), formatRatio(Num(om)), throttles)
+			t.Status = judge(!math.IsInf(tm, 0) && tm <= om && tt <= ot)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// failedItems is the median over seeds of a strategy's failed items.
+func failedItems(s StrategyReport) float64 {
+	v := make([]float64, len(s.Seeds))
+	for i, f := range s.Seeds {
+		v[i] = float64(f.FailedThrottle + f.FailedPoison)
+	}
+	return float64(statOf(v).Median)
+}
+
+// passed counts the targets met, and those judged.
+func passed(ts []Target) (pass, judged int) {
+	for _, t := range ts {
+		if t.Status != StatusNotRun {
+			judged++
+		}
+		if t.Status == StatusPass {
+			pass++
+		}
+	}
+	return pass, judged
+}
+
+// missed lists the names of the targets missed.
+func missed(ts []Target) []string {
+	var out []string
+	for _, t := range ts {
+		if t.Status == StatusMiss {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
