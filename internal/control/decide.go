@@ -264,7 +264,12 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 				// each. The limit is judged by the steady minute after it.
 				continue
 			}
-			est := estimate(st, p.Minute)
+			est := -1.0
+			if _, steady := steadyDuring(st.History, from, to); steady {
+				// Right after a change the children of the old limit are
+				// still finishing or failing: the throughput says little.
+				est = estimate(st, p.Minute)
+			}
 			if t := throttledAt(cfg, st, then, est, at); t < target {
 				target = t
 				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, max(est, 0)
