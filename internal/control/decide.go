@@ -26,7 +26,12 @@ const (
 	// expired bound; each clean step doubles it, up to GrowthFactor.
 	firstProbe = 0.05
 	// maxProbe is the largest relative step of a probe.
-	maxProbe = 0.25
+	maxProbe = 0.15
+	// steadyMargin and unsteadyMargin are how far above a throughput
+	// estimate the capacity may be, from a minute at one limit and from a
+	// minute right after a change.
+	steadyMargin   = 0.1
+	unsteadyMargin = 0.25
 	// confirmEfficiency is the share of the running children that must be
 	// seen completing at the clean pace for the throughput to confirm a limit.
 	confirmEfficiency = 0.9
@@ -264,15 +269,10 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 				// each. The limit is judged by the steady minute after it.
 				continue
 			}
-			est := -1.0
-			if _, steady := steadyDuring(st.History, from, to); steady {
-				// Right after a change the children of the old limit are
-				// still finishing or failing: the throughput says little.
-				est = estimate(st, p.Minute)
-			}
+			est := estimate(st, p.Minute, from, to)
 			if t := throttledAt(cfg, st, then, est, at); t < target {
 				target = t
-				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, max(est, 0)
+				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est.value
 			}
 			continue
 		}
@@ -311,8 +311,8 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
-		est := estimate(st, at.Add(-minute))
-		sig.Capacity = max(est, 0)
+		est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
+		sig.Capacity = est.value
 		t := throttledAt(cfg, st, then, est, at)
 		if st.Lo > 0 {
 			// Items are being lost: straight back to the last clean limit.
@@ -362,15 +362,31 @@ func confirmByThroughput(st *State, obs Observation) {
 	}
 }
 
-// estimate is the capacity, in children, that the throughput of the minute
-// from m suggests: its rate times ItemTime. It is -1 when unknown, and 0
-// when nothing finished: a collapse.
-func estimate(st *State, m time.Time) float64 {
+// capacity is an estimate of the capacity, in children.
+type capacity struct {
+	// value is the estimate; 0 when nothing finished: a collapse.
+	value float64
+	// known is false when there is no estimate.
+	known bool
+	// margin is how far above value the capacity may still be: small when
+	// the limit was steady, larger right after a change, when the children
+	// of the old limit are still finishing or failing.
+	margin float64
+}
+
+// estimate is the capacity that the throughput of the minute from m
+// suggests, its rate times ItemTime, with the limits of [from, to) telling
+// how far to trust it.
+func estimate(st *State, m, from, to time.Time) capacity {
 	rate, _, ok := minuteRate(st.Ticks, m)
 	if !ok || st.ItemTime <= 0 {
-		return -1
+		return capacity{}
 	}
-	return rate * st.ItemTime
+	c := capacity{value: rate * st.ItemTime, known: true, margin: unsteadyMargin}
+	if _, steady := steadyDuring(st.History, from, to); steady {
+		c.margin = steadyMargin
+	}
+	return c
 }
 
 // throttledAt takes in throttling seen at limit then, with est the
@@ -378,24 +394,23 @@ func estimate(st *State, m time.Time) float64 {
 // lowers the bound, forgets a clean limit at or above it, and returns the
 // limit to fall to: the estimate less the band (Backoff times then when
 // there is none), and no lower than a limit confirmed clean below it.
-func throttledAt(cfg Config, st *State, then int32, est float64, at time.Time) int32 {
-	known := est >= 0
+func throttledAt(cfg Config, st *State, then int32, est capacity, at time.Time) int32 {
 	if st.Phase == PhaseProbe && st.Probes > 0 {
 		st.Misses++
 	}
 	bound := then
-	if known {
-		bound = max(min(bound, int32(math.Ceil(est*(1+2*cfg.Band)))), 1)
+	if est.known {
+		bound = max(min(bound, int32(math.Ceil(est.value*(1+est.margin)))), 1)
 	}
 	if st.Hi == 0 || bound <= st.Hi {
 		st.Hi, st.HiAt = bound, at
 	}
-	if st.Lo >= then || known && est < float64(st.Lo)*(1-2*cfg.Band) {
+	if st.Lo >= then || est.known && est.value < float64(st.Lo)*(1-est.margin) {
 		st.Lo = 0 // the capacity fell below what was clean
 	}
 	t := int32(math.Floor(cfg.Backoff * float64(then)))
-	if known {
-		t = min(int32(math.Floor(est*(1-cfg.Band))), int32(math.Floor(float64(then)*(1-2*cfg.Band))))
+	if est.known {
+		t = min(int32(math.Floor(est.value*(1-cfg.Band))), int32(math.Floor(float64(then)*(1-2*cfg.Band))))
 	}
 	t = max(t, st.Lo, cfg.MinConcurrency)
 	if st.Hi <= st.Lo {
