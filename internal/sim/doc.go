@@ -12,7 +12,8 @@
 // moves only in Advance, so hours of job take milliseconds and the same
 // seed gives the same figures, byte for byte. World.SFN and
 // World.CloudWatch are the account's APIs, each call spending the account's
-// API quota. Run drives a World with a Strategy, one step per tick, and
+// API quota; the scenario's fault knobs fail, throttle and slow calls and
+// leave gaps in metrics. Run drives a World with a Strategy, one step per tick, and
 // returns its Result; Static, Unlimited, AIMD, CUBIC, CapacityOracle and
 // OracleStatic are the baselines the tuner is measured against.
 package sim

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +306,22 @@ func TestMetricGapFaults(t *testing.T) {
 			t.Error("the same seed left other gaps")
 		}
 	})
+}
+
+// TestDocumentedFaults parses the fault knobs example of docs/scenarios.md.
+func TestDocumentedFaults(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/scenarios.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\nfaults:\n")
+	block, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("docs/scenarios.md has no faults example")
+	}
+	sc := parse(t, steady+"faults:\n"+block)
+	f := sc.Faults
+	if len(f.API) != 2 || f.API[0].ThrottleRate != 0.05 || f.API[1].Latency.Max != 20*time.Millisecond || len(f.MetricGaps) != 2 || f.MetricGaps[1].Missing != 0.05 {
+		t.Errorf("documented faults parse to %+v", f)
+	}
 }
