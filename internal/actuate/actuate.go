@@ -62,7 +62,8 @@ type Update struct {
 }
 
 // Apply sends the fields of u.New that differ from u.Old in one
-// UpdateMapRun. It makes no call, and returns nil, when nothing differs.
+// UpdateMapRun and reports whether it sent one: it makes no call, and
+// returns false and nil, when nothing differs at the API's precision.
 //
 // Before any call it checks the ARN and the ranges of u.New
 // (maxConcurrency in [0, 10000], percentage in [0, 100], count >= 0), with
@@ -70,21 +71,21 @@ type Update struct {
 // u.AllowUnlimited, with an error wrapping ErrUnsafe. A Map Run that no
 // longer exists or has completed gives an error wrapping ErrRunEnded; a
 // spent budget one wrapping budget.ErrExhausted.
-func (a *Applier) Apply(ctx context.Context, u Update) error {
+func (a *Applier) Apply(ctx context.Context, u Update) (bool, error) {
 	in, err := input(u)
 	if err != nil {
-		return fmt.Errorf("actuate: update %s: %w", u.MapRunARN, err)
+		return false, fmt.Errorf("actuate: update %s: %w", u.MapRunARN, err)
 	}
 	if in == nil {
-		return nil
+		return false, nil
 	}
 	if !a.Budget.Take(budget.UpdateMapRun) {
-		return fmt.Errorf("actuate: update %s: %s: %w", u.MapRunARN, budget.UpdateMapRun, budget.ErrExhausted)
+		return false, fmt.Errorf("actuate: update %s: %s: %w", u.MapRunARN, budget.UpdateMapRun, budget.ErrExhausted)
 	}
 	if _, err := a.SFN.UpdateMapRun(ctx, in); err != nil {
-		return fmt.Errorf("actuate: update %s: %w", u.MapRunARN, classify(err))
+		return false, fmt.Errorf("actuate: update %s: %w", u.MapRunARN, classify(err))
 	}
-	return nil
+	return true, nil
 }
 
 // input validates u and builds the request; nil when nothing changes.

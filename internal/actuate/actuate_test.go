@@ -130,7 +130,7 @@ func TestApply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeUpdate{}
-			err := (&Applier{SFN: f, Budget: newBudget(t)}).Apply(context.Background(), tt.u)
+			sent, err := (&Applier{SFN: f, Budget: newBudget(t)}).Apply(context.Background(), tt.u)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.errText) {
 					t.Fatalf("Apply error = %v, want %v naming %q", err, tt.wantErr, tt.errText)
@@ -142,6 +142,9 @@ func TestApply(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
+			}
+			if sent != (tt.want != nil) {
+				t.Fatalf("Apply reported sent=%v with %d calls", sent, len(f.reqs))
 			}
 			if tt.want == nil {
 				if len(f.reqs) != 0 {
@@ -172,7 +175,7 @@ func TestApplyErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeUpdate{err: tt.err}
-			err := (&Applier{SFN: f, Budget: newBudget(t)}).Apply(context.Background(), Update{
+			_, err := (&Applier{SFN: f, Budget: newBudget(t)}).Apply(context.Background(), Update{
 				MapRunARN: runARN, Old: maprun.Settings{MaxConcurrency: 10}, New: maprun.Settings{MaxConcurrency: 20},
 			})
 			if err == nil || !errors.Is(err, tt.err) || !strings.Contains(err.Error(), runARN) {
@@ -197,14 +200,14 @@ func TestApplyBudget(t *testing.T) {
 	a := &Applier{SFN: f, Budget: b}
 	u := Update{MapRunARN: runARN, Old: maprun.Settings{MaxConcurrency: 10}, New: maprun.Settings{MaxConcurrency: 20}}
 	for i := range 2 {
-		if err := a.Apply(context.Background(), u); err != nil {
+		if _, err := a.Apply(context.Background(), u); err != nil {
 			t.Fatalf("Apply #%d: %v", i+1, err)
 		}
 	}
-	if err := a.Apply(context.Background(), u); !errors.Is(err, budget.ErrExhausted) {
+	if _, err := a.Apply(context.Background(), u); !errors.Is(err, budget.ErrExhausted) {
 		t.Fatalf("third Apply error = %v, want budget.ErrExhausted", err)
 	}
-	if err := a.Apply(context.Background(), Update{MapRunARN: runARN, Old: u.Old, New: u.Old}); err != nil {
+	if sent, err := a.Apply(context.Background(), Update{MapRunARN: runARN, Old: u.Old, New: u.Old}); err != nil || sent {
 		t.Errorf("no-op Apply with a spent budget = %v, want nil", err)
 	}
 	if len(f.reqs) != 2 {

@@ -46,7 +46,7 @@ func TestApplyAgainstMoto(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			if err := a.Apply(ctx, Update{MapRunARN: arn, Old: s.old, New: s.new}); err != nil {
+			if _, err := a.Apply(ctx, Update{MapRunARN: arn, Old: s.old, New: s.new}); err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
 			out := describe()

@@ -13,6 +13,7 @@ package budget
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -55,6 +56,26 @@ var refill = map[API]float64{
 	GetMetricData:        50,
 }
 
+// bucket is the documented token bucket size of each API: the most calls it
+// takes at once. GetMetricData has a rate only, so its bucket is one second of it.
+var bucket = map[API]float64{
+	DescribeMapRun:       200,
+	UpdateMapRun:         100,
+	ListMapRuns:          100,
+	ListTagsForResource:  100,
+	ListExecutions:       200,
+	DescribeExecution:    300,
+	DescribeStateMachine: 200,
+	GetExecutionHistory:  400,
+	GetMetricData:        50,
+}
+
+// smallRegionBucket overrides bucket outside largeQuotaRegions.
+var smallRegionBucket = map[API]float64{
+	ListExecutions:    100,
+	DescribeExecution: 250,
+}
+
 // smallRegionRefill overrides refill outside the Regions with the larger
 // ListExecutions and DescribeExecution quotas.
 var smallRegionRefill = map[API]float64{
@@ -84,8 +105,9 @@ type Config struct {
 	// Period is the length of one tick. Zero means DefaultPeriod.
 	Period time.Duration
 	// Overrides replaces the refill rate, in calls per second, of the APIs it
-	// names, for accounts with raised quotas. Each rate must be > 0. Nil
-	// keeps the documented defaults.
+	// names, for accounts with raised quotas; their bucket is taken as raised
+	// alike, so it does not cap them. Each rate must be > 0. Nil keeps the
+	// documented defaults.
 	Overrides map[API]float64
 }
 
@@ -99,7 +121,8 @@ type Budget struct {
 }
 
 // New returns the Budget for one tick: each API gets
-// floor(Fraction * refill * Period in seconds) calls, and at least one. The
+// floor(Fraction * min(refill * Period in seconds, bucket)) calls, and at
+// least one. The
 // error wraps ErrInvalidConfig and names the bad field.
 func New(cfg Config) (*Budget, error) {
 	frac := cfg.Fraction
@@ -116,14 +139,10 @@ func New(cfg Config) (*Budget, error) {
 	if period < 0 {
 		return nil, fmt.Errorf("%w: period %s is negative", ErrInvalidConfig, cfg.Period)
 	}
-	rates := make(map[API]float64, len(refill))
-	for api, r := range refill {
-		rates[api] = r
-	}
+	rates, sizes := maps.Clone(refill), maps.Clone(bucket)
 	if !slices.Contains(largeQuotaRegions, cfg.Region) {
-		for api, r := range smallRegionRefill {
-			rates[api] = r
-		}
+		maps.Copy(rates, smallRegionRefill)
+		maps.Copy(sizes, smallRegionBucket)
 	}
 	for api, r := range cfg.Overrides {
 		if _, ok := refill[api]; !ok {
@@ -133,10 +152,14 @@ func New(cfg Config) (*Budget, error) {
 			return nil, fmt.Errorf("%w: override for %s is %v calls per second, want > 0", ErrInvalidConfig, api, r)
 		}
 		rates[api] = r
+		sizes[api] = math.Inf(1)
 	}
 	b := &Budget{limit: make(map[API]int, len(rates)), spent: make(map[API]int, len(rates))}
 	for api, r := range rates {
-		n := math.Floor(frac * r * period.Seconds())
+		// A tick's calls go out in a burst: never more than the fraction
+		// of the bucket, whatever the period, so that the account's other
+		// callers still find tokens.
+		n := math.Floor(frac * min(r*period.Seconds(), sizes[api]))
 		switch {
 		case n < 1:
 			n = 1

@@ -19,14 +19,15 @@ func TestNewLimits(t *testing.T) {
 			cfg:  Config{Region: "us-east-1"},
 			want: map[API]int{
 				DescribeMapRun: 30, UpdateMapRun: 30, ListMapRuns: 30, ListTagsForResource: 30,
-				ListExecutions: 150, DescribeExecution: 450, DescribeStateMachine: 600,
-				GetExecutionHistory: 600, GetMetricData: 1500,
+				// Half a minute of refill, but never more than half the bucket.
+				ListExecutions: 100, DescribeExecution: 150, DescribeStateMachine: 100,
+				GetExecutionHistory: 200, GetMetricData: 25,
 			},
 		},
 		{
 			name: "small region lowers list and describe execution",
 			cfg:  Config{Region: "eu-central-1", Fraction: 1, Period: time.Minute},
-			want: map[API]int{ListExecutions: 120, DescribeExecution: 600, DescribeMapRun: 60},
+			want: map[API]int{ListExecutions: 100, DescribeExecution: 250, DescribeMapRun: 60},
 		},
 		{
 			name: "empty region gets the small quotas",
@@ -37,6 +38,11 @@ func TestNewLimits(t *testing.T) {
 			name: "floor and at least one",
 			cfg:  Config{Region: "us-west-2", Fraction: 0.1, Period: 5 * time.Second},
 			want: map[API]int{DescribeMapRun: 1, ListExecutions: 2, GetExecutionHistory: 10},
+		},
+		{
+			name: "a long tick still takes no more than the bucket",
+			cfg:  Config{Region: "us-east-1", Period: 15 * time.Minute},
+			want: map[API]int{DescribeMapRun: 100, UpdateMapRun: 50, ListExecutions: 100},
 		},
 		{
 			name: "overrides replace the refill",

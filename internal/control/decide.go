@@ -41,6 +41,11 @@ const (
 	// failingShare is the share of recent items failing for other reasons
 	// than throttling above which the limit is not raised.
 	failingShare = 0.1
+	// settled is how long after its end a minute's datapoint is taken as
+	// whole: CloudWatch may still add to a minute for a while.
+	settled = minute
+	// overrideHold is how long a maxConcurrency set by someone else is left alone.
+	overrideHold = time.Hour
 	// memory is how far back the state keeps history, ticks and minutes seen.
 	memory = time.Hour
 )
@@ -115,8 +120,26 @@ func record(st State, obs Observation) State {
 		return st
 	}
 	if st.History[len(st.History)-1].MaxConcurrency != cur {
+		// Not what maptuner last set: someone changed it.
 		st.History = append(st.History, Setting{From: obs.At, MaxConcurrency: cur})
+		st.OverrideAt = obs.At
 	}
+	if obs.Failures.Sampled > 0 {
+		st.Sample, st.SampleAt = obs.Failures, obs.At
+	}
+	return st
+}
+
+// Unapplied returns the state to keep when decision d, made from state prev,
+// was not applied (a dry run, the off switch, a failed update): what d
+// learned from the observation, without what it assumed of its own effect.
+func Unapplied(prev State, d Decision) State {
+	st := d.State
+	if d.New.MaxConcurrency != d.Old.MaxConcurrency && len(st.History) > 0 {
+		st.History = st.History[:len(st.History)-1]
+	}
+	st.CutAt, st.Owed, st.Probes, st.Misses = prev.CutAt, prev.Owed, prev.Probes, prev.Misses
+	st.Raised, st.FailedFast = prev.Raised, prev.FailedFast
 	return st
 }
 
@@ -131,7 +154,7 @@ func remember(st State, obs Observation) State {
 	}
 	st.History = st.History[i:]
 	st.Ticks = slices.DeleteFunc(st.Ticks, func(t Tick) bool { return t.At.Before(horizon) })
-	st.Seen = slices.DeleteFunc(st.Seen, func(m time.Time) bool { return m.Before(horizon) })
+	st.Seen = slices.DeleteFunc(st.Seen, func(p Datapoint) bool { return p.Minute.Before(horizon) })
 	return st
 }
 
@@ -239,10 +262,22 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	eff := effective(cur)
 	at := obs.At
 
-	// A run starting outside the policy's range starts at its initial limit.
+	// A run outside the policy's range that has not finished an item yet
+	// starts at its initial limit; one found already under way starts from
+	// what its children run now.
 	if len(st.History) == 1 && st.PrevAt.IsZero() && (cur == 0 && !cfg.Unlimited || cur != 0 && (cur < cfg.MinConcurrency || cur > cfg.MaxConcurrency)) {
-		return cfg.InitialConcurrency, ReasonInitial,
-			fmt.Sprintf("run started at maxConcurrency %d, outside the policy's [%d, %d]: starting at %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, cfg.InitialConcurrency)
+		items := obs.Run.Items
+		if items.Done() == 0 {
+			return cfg.InitialConcurrency, ReasonInitial,
+				fmt.Sprintf("run started at maxConcurrency %d, outside the policy's [%d, %d]: starting at %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, cfg.InitialConcurrency)
+		}
+		if cur == 0 {
+			to := int32(min(max(items.Running, int64(cfg.InitialConcurrency), int64(cfg.MinConcurrency)), int64(cfg.MaxConcurrency)))
+			return to, ReasonClamped, fmt.Sprintf("run under way with no limit and %d children running: limited to %d, within the policy's [%d, %d].", items.Running, to, cfg.MinConcurrency, cfg.MaxConcurrency)
+		}
+	}
+	if !st.OverrideAt.IsZero() && at.Sub(st.OverrideAt) < overrideHold {
+		return cur, ReasonOverride, fmt.Sprintf("maxConcurrency was set to %d outside maptuner at %s: leaving it alone until %s.", cur, st.OverrideAt.UTC().Format("15:04"), st.OverrideAt.Add(overrideHold).UTC().Format("15:04"))
 	}
 	if cur != 0 && (cur < cfg.MinConcurrency || cur > cfg.MaxConcurrency) {
 		to := min(max(cur, cfg.MinConcurrency), cfg.MaxConcurrency)
@@ -255,13 +290,19 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	slices.SortFunc(points, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
 	target := int32(math.MaxInt32)
 	for _, p := range points {
-		if _, seen := slices.BinarySearchFunc(st.Seen, p.Minute, time.Time.Compare); seen {
+		throttled := p.Value > cfg.ThrottleThreshold
+		i, seen := slices.BinarySearchFunc(st.Seen, p, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
+		switch {
+		case !seen:
+			st.Seen = slices.Insert(st.Seen, i, p)
+		case throttled && st.Seen[i].Value <= cfg.ThrottleThreshold:
+			st.Seen[i] = p // read clean while still filling: judge it again
+		default:
 			continue
 		}
-		i, _ := slices.BinarySearchFunc(st.Seen, p.Minute, time.Time.Compare)
-		st.Seen = slices.Insert(st.Seen, i, p.Minute)
 		from, to := p.Minute.Add(-settle), p.Minute.Add(minute)
-		if p.Value > cfg.ThrottleThreshold {
+		if throttled {
+			st.ThrottledAt = at
 			then := limitDuring(st.History, from, to)
 			if r := raisedBy(st.History, from, to); p.Value <= 3*float64(r) {
 				// The children a raise starts all call at once: a burst
@@ -277,7 +318,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 			continue
 		}
 		l, ok := steadyDuring(st.History, p.Minute, to)
-		if !ok || !used(st.Ticks, p.Minute, l) {
+		if !ok || !used(st.Ticks, p.Minute, l) || at.Before(to.Add(settled)) {
+			// Only a whole, settled minute confirms: CloudWatch may still be
+			// adding to the newest ones.
 			continue
 		}
 		if l > st.Lo {
@@ -296,8 +339,11 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if st.Hi > 0 && st.Lo >= st.Hi {
 		st.Hi = 0 // a clean minute above the bound: the capacity rose
 	}
-	if st.Owed > 0 && st.Owed < eff && st.Owed < target {
-		return applyCut(cfg, st, at, eff, st.Owed, ReasonThrottled, fmt.Sprintf("continuing the cut owed since %s", st.CutAt.UTC().Format("15:04")))
+	if owed := max(st.Owed, st.Lo); st.Owed > 0 && (owed >= eff || st.Hi == 0) {
+		st.Owed = 0 // reached, or overtaken by a clean limit
+	}
+	if owed := max(st.Owed, st.Lo); st.Owed > 0 && owed < target {
+		return applyCut(cfg, st, at, eff, owed, ReasonThrottled, fmt.Sprintf("continuing the cut owed since %s", st.CutAt.UTC().Format("15:04")))
 	}
 	if target < eff {
 		return applyCut(cfg, st, at, eff, target, ReasonThrottled,
@@ -308,6 +354,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	// limit of the last few minutes (they failed after their retries).
 	newFailures := obs.Run.Items.Failures() - st.Prev.Failures()
 	if !st.PrevAt.IsZero() && newFailures > 0 && obs.Failures.Sampled > 0 && obs.Failures.ThrottleShare() >= 0.5 {
+		st.ThrottledAt = at
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
@@ -378,9 +425,12 @@ type capacity struct {
 // suggests, its rate times ItemTime, with the limits of [from, to) telling
 // how far to trust it.
 func estimate(st *State, m, from, to time.Time) capacity {
-	rate, _, ok := minuteRate(st.Ticks, m)
+	rate, running, ok := minuteRate(st.Ticks, m)
 	if !ok || st.ItemTime <= 0 {
 		return capacity{}
+	}
+	if rate*60 < minConfirmations && !(rate == 0 && running >= minConfirmations) {
+		return capacity{} // too few items finished to tell, and no collapse either
 	}
 	c := capacity{value: rate * st.ItemTime, known: true, margin: unsteadyMargin}
 	if _, steady := steadyDuring(st.History, from, to); steady {
@@ -448,7 +498,7 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, 
 	if items.Pending == 0 {
 		return cur, ReasonIdle, fmt.Sprintf("no items are pending (%d running): a higher limit than %d would not be used.", items.Running, cur)
 	}
-	if done, failed := recent(st.Ticks); done > 0 && float64(failed)*otherShare(cfg, *st, obs) > failingShare*float64(done) {
+	if done, failed := recent(st.Ticks); done > 0 && float64(failed)*otherShare(cfg, *st, at, 1) > failingShare*float64(done) {
 		return cur, ReasonFailing, fmt.Sprintf("%d of the %d items finished in the last minutes failed: more children would only fail more, holding %d.", failed, done, cur)
 	}
 	if float64(items.Running) < 0.5*float64(cur) {
@@ -571,17 +621,18 @@ func recent(ticks []Tick) (done, failed int64) {
 	return done, failed
 }
 
-// otherShare is the share of recent failures not caused by throttling: the
-// sampled share, or all of them outside a throttling episode, or none of
-// them, unclassified, during one.
-func otherShare(cfg Config, st State, obs Observation) float64 {
+// otherShare is the share of recent failures not caused by throttling: from
+// the newest sample of the last few minutes; none of them during a
+// throttling episode; unknown otherwise. Fail-fast takes unknown as 0 (no
+// verdict without evidence), the growth hold as 1 (holding is safe).
+func otherShare(cfg Config, st State, at time.Time, unknown float64) float64 {
 	switch {
-	case obs.Failures.Sampled > 0:
-		return 1 - obs.Failures.ThrottleShare()
-	case !st.CutAt.IsZero() && obs.At.Sub(st.CutAt) < cfg.RecoveryTime:
+	case st.Sample.Sampled > 0 && at.Sub(st.SampleAt) <= recentWindow:
+		return 1 - st.Sample.ThrottleShare()
+	case !st.ThrottledAt.IsZero() && at.Sub(st.ThrottledAt) < cfg.RecoveryTime:
 		return 0
 	}
-	return 1
+	return unknown
 }
 
 // notExceeded keeps the fields of cur where want would set a threshold the
@@ -624,8 +675,8 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 		// Judge the last few minutes: a deployment that broke an hour into
 		// the job fails its items now, whatever the hour before did.
 		done, failed := recent(st.Ticks)
-		nonThrottle := float64(failed) * otherShare(cfg, *st, obs)
-		if done > 0 && nonThrottle/float64(done) > tc.FailFastRate {
+		nonThrottle := float64(failed) * otherShare(cfg, *st, obs.At, 0)
+		if done >= recentItems && nonThrottle/float64(done) > tc.FailFastRate {
 			st.FailedFast = true
 			return tolerance{0, 0}, ReasonFailFast, fmt.Sprintf("Fail-fast: %.0f of the %d items finished in the last minutes failed for other reasons than throttling (over %.0f%%): tolerances set to 0 so the run fails now.", nonThrottle, done, 100*tc.FailFastRate)
 		}
@@ -652,7 +703,7 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 		want := tolerance{max(cur.pct, baseline.pct), max(cur.count, baseline.count)}
 		return want, ReasonBaseline, fmt.Sprintf("Tolerances set to the policy's baseline %.4g%% and %d items.", want.pct, want.count)
 	}
-	if st.Raised && obs.At.Sub(st.CutAt) >= cfg.RecoveryTime && failures == st.Prev.Failures() {
+	if st.Raised && obs.At.Sub(st.ThrottledAt) >= cfg.RecoveryTime && failures == st.Prev.Failures() {
 		// Recovered: back toward the baseline, never below what has already failed.
 		floor := tolerance{}
 		if failures > 0 {

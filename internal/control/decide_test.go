@@ -170,7 +170,10 @@ func TestScripts(t *testing.T) {
 		steps []step
 	}{
 		{"unlimited start is never kept and never sent", nil, []step{
-			{min: 0, limit: 0, running: 500, wantLimit: 10, reason: ReasonInitial, update: true},
+			{min: 0, limit: 0, running: 5, wantLimit: 10, reason: ReasonInitial, update: true},
+		}},
+		{"an unlimited run found under way is limited to what runs", nil, []step{
+			{min: 0, limit: 0, running: 500, done: 40, wantLimit: 500, reason: ReasonClamped, update: true},
 		}},
 		{"slow start doubles one confirmed step at a time", nil, []step{
 			{min: 0, limit: 10, running: 10, wantLimit: 20, reason: ReasonSlowStart, update: true},
@@ -231,6 +234,15 @@ func TestScripts(t *testing.T) {
 			// A full minute at 200 finished 400 items: every child works at the clean pace.
 			{min: 4, limit: 200, running: 200, done: 1050, watched: true, throttles: clean(0, 1), wantLimit: 400, reason: ReasonSlowStart, update: true},
 		}},
+		{"a minute read clean while filling is judged again", nil, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
+			// Minute 1 reads 0 at 2:00, fresh but not settled; the run's own 100 is trusted, so it grows.
+			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(1), wantLimit: 200, reason: ReasonSlowStart, update: true},
+			// The same minute now reads 80: throttled after all, and charged to the 100 of its time.
+			{min: 3, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 80}, wantLimit: 100, reason: ReasonThrottled, update: true},
+			// 200 is not confirmed either: the cut goes on to Backoff x 100.
+			{min: 4, limit: 100, running: 100, watched: true, throttles: map[int]float64{1: 80}, wantLimit: 70, reason: ReasonThrottled, update: true},
+		}},
 		{"a raise's start burst is not a throttle, the steady minute after it is", nil, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
 			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
@@ -253,11 +265,12 @@ func TestScripts(t *testing.T) {
 			{min: 3, limit: 400, running: 400, watched: true, throttles: map[int]float64{0: 100}, wantLimit: 350, reason: ReasonThrottled, update: true},
 		}},
 		{"clamps to the policy range", func(c *Config) { c.MaxConcurrency = 300; c.MinConcurrency = 5 }, []step{
-			{min: 0, limit: 250, running: 250, watched: true, throttles: clean(), wantLimit: 250, reason: ReasonMissingData},
-			{min: 1, limit: 900, running: 900, wantLimit: 300, reason: ReasonClamped, update: true},
-			{min: 2, limit: 300, running: 300, watched: true, throttles: clean(1), wantLimit: 300, reason: ReasonAtCeiling},
-			{min: 3, limit: 6, running: 6, watched: true, wantLimit: 6, reason: ReasonMissingData},
-			{min: 5, limit: 6, running: 6, watched: true, throttles: map[int]float64{4: 1e6}, wantLimit: 5, reason: ReasonThrottled, update: true},
+			{min: 0, limit: 900, running: 900, done: 100, wantLimit: 300, reason: ReasonClamped, update: true},
+			{min: 1, limit: 300, running: 300, watched: true, throttles: clean(0), wantLimit: 300, reason: ReasonAtCeiling},
+			// An operator sets 6: left alone for an hour, throttled or not.
+			{min: 2, limit: 6, running: 6, watched: true, throttles: clean(0), wantLimit: 6, reason: ReasonOverride},
+			{min: 30, limit: 6, running: 6, watched: true, throttles: map[int]float64{28: 1e6}, wantLimit: 6, reason: ReasonOverride},
+			{min: 64, limit: 6, running: 6, watched: true, throttles: map[int]float64{63: 1e6}, wantLimit: 5, reason: ReasonThrottled, update: true},
 		}},
 		{"at the maximum, 0 only when the policy allows unlimited", func(c *Config) { c.MaxConcurrency = 100 }, []step{
 			{min: 0, limit: 100, running: 100, wantLimit: 100, reason: ReasonAtCeiling},
@@ -300,6 +313,21 @@ func TestScripts(t *testing.T) {
 			{min: 0, limit: 100, running: 100, tol: *tol(5, 0), wantLimit: 200, update: true},
 			{min: 1, limit: 200, running: 200, failed: 150, tol: *tol(5, 0), sample: FailureSample{Sampled: 10, Throttle: 0}, wantLimit: 200, tolReason: ReasonFailFast, wantTol: tol(0, 0), update: true, reason: ReasonFailFast},
 		}},
+		{"fail-fast ignores throttle failures classified a few minutes ago", func(c *Config) {
+			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 10
+		}, []step{
+			{min: 0, limit: 100, running: 100, tol: *tol(5, 0), wantLimit: 200, update: true},
+			{min: 1, limit: 200, running: 200, failed: 100, done: 20, tol: *tol(5, 0), sample: FailureSample{Sampled: 10, Throttle: 10}, wantLimit: 140, reason: ReasonThrottleFails, update: true, wantTol: tol(5, 0)},
+			// No new sample this tick: the last one still says throttling, so
+			// neither fail-fast nor the failing-run hold.
+			{min: 2, limit: 140, running: 140, failed: 100, done: 40, tol: *tol(5, 0), wantLimit: 170, wantTol: tol(5, 0), reason: ReasonBisect, update: true},
+		}},
+		{"fail-fast needs enough recent items, not just enough items", func(c *Config) {
+			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 100
+		}, []step{
+			{min: 0, limit: 100, running: 100, done: 9990, tol: *tol(5, 0), wantLimit: 200, update: true},
+			{min: 1, limit: 200, running: 200, done: 9990, failed: 1, tol: *tol(5, 0), sample: FailureSample{Sampled: 1}, wantTol: tol(5, 0), wantLimit: 200, reason: ReasonFailing},
+		}},
 		{"fail-fast waits for its minimum sample", func(c *Config) {
 			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 1000
 		}, []step{
@@ -325,5 +353,32 @@ func TestEndedRun(t *testing.T) {
 	d := Decide(testConfig(), State{}, Observation{At: t0, Run: r})
 	if d.Update || d.Reason != ReasonEnded || !strings.Contains(d.Message, "SUCCEEDED") {
 		t.Fatalf("ended run: %+v", d)
+	}
+}
+
+func TestUnapplied(t *testing.T) {
+	cfg := testConfig()
+	var st State
+	st = Decide(cfg, st, Observation{At: at(0), Run: run(100, 100, 50000), MetricsWatched: true}).State
+	// A throttled minute: the decision cuts 100 to 70.
+	d := Decide(cfg, st, Observation{At: at(3), Run: run(100, 100, 50000), MetricsWatched: true, Throttles: points(map[int]float64{1: 500})})
+	if d.New.MaxConcurrency != 70 || d.State.CutAt.IsZero() {
+		t.Fatalf("setup: %+v", d)
+	}
+	u := Unapplied(st, d)
+	if last := u.History[len(u.History)-1]; last.MaxConcurrency != 100 {
+		t.Fatalf("history keeps the unapplied 70: %+v", u.History)
+	}
+	if !u.CutAt.IsZero() || u.Owed != 0 {
+		t.Fatalf("the cut is remembered though not applied: %+v", u)
+	}
+	if len(u.Seen) == 0 || u.Hi != 100 {
+		t.Fatalf("what the observation taught is lost: seen %v hi %d", u.Seen, u.Hi)
+	}
+	// Next tick, still at 100 and nothing new: no override is seen, and the
+	// same minute does not cut twice.
+	d2 := Decide(cfg, u, Observation{At: at(4), Run: run(100, 100, 50000), MetricsWatched: true, Throttles: points(map[int]float64{1: 500})})
+	if d2.Reason == ReasonOverride || d2.Reason == ReasonThrottled {
+		t.Fatalf("after an unapplied cut: %s %s", d2.Reason, d2.Message)
 	}
 }

@@ -154,8 +154,20 @@ type State struct {
 	History []Setting `json:"history,omitempty"`
 	// Ticks are the recent observations, oldest first, pruned like History.
 	Ticks []Tick `json:"ticks,omitempty"`
-	// Seen are the datapoint minutes already acted on, oldest first.
-	Seen []time.Time `json:"seen,omitempty"`
+	// Seen are the datapoint minutes already judged, oldest first, with the
+	// value they were judged on: a minute read clean while CloudWatch was
+	// still filling it is judged again if it turns out throttled.
+	Seen []Datapoint `json:"seen,omitempty"`
+	// Sample is the last classified sample of failed children, and SampleAt
+	// when it was taken.
+	Sample   FailureSample `json:"sample"`
+	SampleAt time.Time     `json:"sampleAt,omitzero"`
+	// ThrottledAt is when throttling was last seen, in the metrics or in the
+	// failures; zero before any.
+	ThrottledAt time.Time `json:"throttledAt,omitzero"`
+	// OverrideAt is when maxConcurrency was last found changed by someone
+	// else than maptuner; the controller leaves it alone for a while.
+	OverrideAt time.Time `json:"overrideAt,omitzero"`
 	// Lo is the highest limit a measured minute confirmed free of
 	// throttling while the children used it, and LoAt that minute; zero
 	// when none is known or throttling was seen at or below it since.
@@ -209,6 +221,7 @@ const (
 	ReasonMissingData   Reason = "MissingData"
 	ReasonIdle          Reason = "Underused"
 	ReasonFailing       Reason = "Failing"
+	ReasonOverride      Reason = "Override"
 	ReasonClamped       Reason = "Clamped"
 	ReasonFailFast      Reason = "FailFast"
 	ReasonBaseline      Reason = "Baseline"

@@ -41,7 +41,7 @@ func TestHandlerEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := newEnv(t)
-			e.acct.addRun(execARN, runARN, 0, 40, 1000)
+			e.acct.addRun(execARN, runARN, 0, 5, 1000)
 			e.watchExec(t, "default")
 			h := &Handler{Tuner: e.tuner(t, Config{}), Now: func() time.Time { return now }}
 			out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
@@ -79,7 +79,7 @@ func TestHandlerClock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.acct.addRun(execARN, runARN, 0, 40, 1000)
+			e.acct.addRun(execARN, runARN, 0, 5, 1000)
 			e.watchExec(t, "default")
 			h := &Handler{Tuner: e.tuner(t, Config{}), Now: func() time.Time { return now }, EventTime: tt.event}
 			out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), []byte(tt.payload))

@@ -171,15 +171,22 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 		return rep, fmt.Errorf("tuner: list tracked runs: %w", err)
 	}
 	rep.Tracked = len(runs)
-	// The least recently observed first, so that a short budget goes round.
-	slices.SortFunc(runs, func(a, b registry.Run) int {
-		return cmp.Or(a.State.PrevAt.Compare(b.State.PrevAt), cmp.Compare(a.ARN, b.ARN))
-	})
 
 	plans := t.plan(runs, &rep)
 	throttles := t.throttles(ctx, obs, plans, now, &rep)
+	// Runs throttled since they were last observed first, then the least
+	// recently observed, so that a short budget goes where it matters and
+	// then round.
+	slices.SortFunc(plans, func(a, b plan) int {
+		return cmp.Or(
+			-cmp.Compare(throttledSince(throttles[a.run.ARN], a.run.State.PrevAt), throttledSince(throttles[b.run.ARN], b.run.State.PrevAt)),
+			a.run.State.PrevAt.Compare(b.run.State.PrevAt),
+			cmp.Compare(a.run.ARN, b.run.ARN))
+	})
 	for _, p := range plans {
-		if ctx.Err() != nil {
+		if deadline, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(deadline) < deadlineMargin {
+			// Not enough time left to observe, apply and save: an update
+			// whose state is not saved would be decided again.
 			rep.skip("deadline")
 			continue
 		}
@@ -187,6 +194,25 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	}
 	rep.Calls = b.Spent()
 	return rep, nil
+}
+
+// maxMetricWindow bounds how far back throttle datapoints are read.
+const maxMetricWindow = 3 * time.Hour
+
+// deadlineMargin is the time a run needs, at the least, to be observed,
+// decided, applied and saved before the invocation's deadline.
+const deadlineMargin = 5 * time.Second
+
+// throttledSince counts the throttled minutes among points since the run
+// was last observed (a minute before, for the datapoints published late).
+func throttledSince(points []control.Datapoint, prev time.Time) int {
+	n := 0
+	for _, p := range points {
+		if p.Value > 0 && p.Minute.After(prev.Add(-time.Minute)) {
+			n++
+		}
+	}
+	return n
 }
 
 // discover registers the Map Runs of watched executions and ends watched
@@ -286,9 +312,20 @@ func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []pl
 	if len(queries) == 0 {
 		return out
 	}
-	start := now.Add(-t.cfg.MetricWindow).Truncate(time.Minute)
+	// Whole minutes only, and back far enough for the run observed longest
+	// ago (a short budget can leave runs unobserved for several ticks).
+	end := now.Truncate(time.Minute)
+	start := end.Add(-t.cfg.MetricWindow)
+	for _, p := range plans {
+		if prev := p.run.State.PrevAt; !prev.IsZero() && prev.Add(-5*time.Minute).Before(start) {
+			start = prev.Add(-5 * time.Minute).Truncate(time.Minute)
+		}
+	}
+	if oldest := end.Add(-maxMetricWindow); start.Before(oldest) {
+		start = oldest
+	}
 	// On error the series still holds the queries that completed.
-	series, err := obs.Throttles(ctx, queries, start, now)
+	series, err := obs.Throttles(ctx, queries, start, end)
 	if err != nil {
 		t.fail(rep, "read throttle metrics", err)
 	}
@@ -357,29 +394,31 @@ func (t *Tuner) tune(ctx context.Context, obs *observe.Observer, app *actuate.Ap
 	rep.Decided++
 	rd := RunDecision{MapRunARN: arn, Policy: p.policy.Policy, Decision: d, DryRun: t.cfg.DryRun || t.cfg.ActuationOff || p.policy.DryRun}
 
+	state := d.State
 	if d.Update && !rd.DryRun {
-		err := app.Apply(ctx, actuate.Update{MapRunARN: arn, Old: d.Old, New: d.New, AllowUnlimited: p.policy.Control.Unlimited})
+		sent, err := app.Apply(ctx, actuate.Update{MapRunARN: arn, Old: d.Old, New: d.New, AllowUnlimited: p.policy.Control.Unlimited})
 		switch {
 		case errors.Is(err, actuate.ErrRunEnded):
 			t.log(rd, snap)
 			t.end(ctx, arn, "ended before update", now, rep)
 			return
 		case err != nil:
-			// Not applied: keep the state as it was, so that the next tick
-			// decides again from the same point with fresher data.
 			t.fail(rep, "update "+arn, err)
-			t.release(ctx, run, now, rep)
-			t.log(rd, snap)
-			rep.Decisions = append(rep.Decisions, rd)
-			return
 		}
-		rd.Applied = true
-		rep.Updated++
+		rd.Applied = sent
+		if sent {
+			rep.Updated++
+		}
+	}
+	if d.Update && !rd.Applied {
+		// Keep what the observation taught, not what the decision assumed
+		// of its own effect: the next tick decides again from the run as it is.
+		state = control.Unapplied(run.State, d)
 	}
 	t.log(rd, snap)
 	rep.Decisions = append(rep.Decisions, rd)
 
-	run.State, run.LastDecision = d.State, &d
+	run.State, run.LastDecision = state, &d
 	if snap.Status.Ended() {
 		run.Ended, run.EndedAt, run.EndReason = true, now, string(snap.Status)
 		rep.Ended++

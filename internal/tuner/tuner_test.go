@@ -103,7 +103,7 @@ func (e *env) watchExec(t *testing.T, policyName string) {
 
 func TestTickDiscoversAndActs(t *testing.T) {
 	e := newEnv(t)
-	e.acct.addRun(execARN, runARN, 0, 40, 1000)
+	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	e.watchExec(t, "default")
 	rep, err := e.tuner(t, Config{}).Tick(context.Background(), now)
 	if err != nil {
@@ -158,7 +158,7 @@ func TestDryRunAndOffSwitchNeverUpdate(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
-			e.acct.addRun(execARN, runARN, 0, 40, 1000)
+			e.acct.addRun(execARN, runARN, 0, 5, 1000)
 			e.watchExec(t, c.policy)
 			rep, err := e.tuner(t, c.cfg).Tick(context.Background(), now)
 			if err != nil {
@@ -176,7 +176,7 @@ func TestDryRunAndOffSwitchNeverUpdate(t *testing.T) {
 
 func TestLeasedRunIsLeftAlone(t *testing.T) {
 	e := newEnv(t)
-	e.acct.addRun(execARN, runARN, 0, 40, 1000)
+	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	e.watchExec(t, "default")
 	ctx := context.Background()
 	// Discover first, then let another tuner hold the run.
@@ -201,7 +201,7 @@ func TestOverlappingTicksNeverBothAct(t *testing.T) {
 	const n = 20
 	for i := range n {
 		arn := fmt.Sprintf("arn:aws:states:us-east-1:123456789012:mapRun:etl-nightly/ProcessItems:%02d", i)
-		e.acct.addRun(execARN, arn, 0, 40, 1000)
+		e.acct.addRun(execARN, arn, 0, 5, 1000)
 		if _, err := e.store.PutRun(ctx, registry.Run{ARN: arn, Policy: "default", DiscoveredAt: now}); err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +248,7 @@ func TestEndedRuns(t *testing.T) {
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
-			e.acct.addRun(execARN, runARN, 0, 40, 1000)
+			e.acct.addRun(execARN, runARN, 0, 5, 1000)
 			ctx := context.Background()
 			if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: "default", DiscoveredAt: now}); err != nil {
 				t.Fatal(err)
@@ -270,7 +270,7 @@ func TestEndedRuns(t *testing.T) {
 
 func TestFailedUpdateKeepsState(t *testing.T) {
 	e := newEnv(t)
-	e.acct.addRun(execARN, runARN, 0, 40, 1000)
+	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	ctx := context.Background()
 	if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: "default", DiscoveredAt: now}); err != nil {
 		t.Fatal(err)
@@ -284,14 +284,17 @@ func TestFailedUpdateKeepsState(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	run, err := e.store.GetRun(ctx, runARN)
-	if err != nil || len(run.State.History) != 0 || run.LeaseOwner != "" || run.Ended {
-		t.Fatalf("state changed or lease kept after a failed update: %+v %v", run, err)
+	if err != nil || run.LeaseOwner != "" || run.Ended {
+		t.Fatalf("lease kept after a failed update: %+v %v", run, err)
+	}
+	if h := run.State.History; len(h) != 1 || h[0].MaxConcurrency != 0 {
+		t.Fatalf("the unapplied 10 is in the history: %+v", h)
 	}
 }
 
 func TestUnknownPolicyLeftUntouched(t *testing.T) {
 	e := newEnv(t)
-	e.acct.addRun(execARN, runARN, 0, 40, 1000)
+	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	e.watchExec(t, "gone-from-the-file")
 	rep, err := e.tuner(t, Config{}).Tick(context.Background(), now)
 	if err != nil {

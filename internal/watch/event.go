@@ -162,6 +162,9 @@ func resourceName(arn, typ string, parts int) (string, error) {
 	if len(p) != parts || p[0] != "arn" || p[1] == "" || p[2] != "states" || p[3] == "" || p[4] == "" || p[5] != typ || p[6] == "" || p[len(p)-1] == "" {
 		return "", fmt.Errorf("%q is not a Step Functions %s ARN", arn, typ)
 	}
+	if strings.Contains(p[6], "/") {
+		return "", fmt.Errorf("%q belongs to a Map Run's children (NAME/LABEL), not to a parent", arn)
+	}
 	return p[6], nil
 }
 

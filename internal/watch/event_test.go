@@ -51,6 +51,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad execution arn", statusEvent(`{"executionArn":"nope","stateMachineArn":"` + smARN + `","status":"RUNNING"}`), "detail.executionArn"},
 		{"missing state machine", statusEvent(`{"executionArn":"` + execARN + `","status":"RUNNING"}`), "detail.stateMachineArn: missing"},
 		{"mismatched", statusEvent(`{"executionArn":"arn:aws:states:us-east-1:123456789012:execution:other:run-1","stateMachineArn":"` + smARN + `","status":"RUNNING"}`), "is not an execution of"},
+		{"map run child", statusEvent(`{"executionArn":"arn:aws:states:us-east-1:123456789012:execution:etl-nightly/ProcessItems:1","stateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:etl-nightly/ProcessItems","status":"RUNNING"}`), "Map Run's children"},
 		{"bad status", statusEvent(`{"executionArn":"` + execARN + `","stateMachineArn":"` + smARN + `","status":"DANCING"}`), `detail.status "DANCING"`},
 		{"bad date", statusEvent(`{"executionArn":"` + execARN + `","stateMachineArn":"` + smARN + `","status":"RUNNING","startDate":"yesterday"}`), "detail:"},
 	}
