@@ -364,7 +364,7 @@ func sampleRun(arn string) Run {
 		State: control.State{
 			Phase:   control.PhaseBracket,
 			History: []control.Setting{{From: t0, MaxConcurrency: 40}, {From: t0.Add(time.Minute), MaxConcurrency: 28}},
-			Hi:      40, CutAt: t0.Add(time.Minute), Lo: 20, Seen: []time.Time{t0},
+			Hi:      40, CutAt: t0.Add(time.Minute), Lo: 20, Seen: []control.Datapoint{{Minute: t0}},
 			Prev:   maprun.Counts{Pending: 900, Running: 28, Succeeded: 70, Failed: 2, Total: 1000},
 			PrevAt: t0.Add(90 * time.Second), Raised: true,
 		},
