@@ -634,8 +634,11 @@ func (d *decoder) signal(n *yaml.Node, at loc) (Signal, bool) {
 		case "dimensions":
 			dims, good := d.dimensions(e.val, fat)
 			s.Dimensions, ok = dims, ok && good
+		case "sparse":
+			v, good := d.boolean(e.val, fat)
+			s.Sparse, ok = v, ok && good
 		default:
-			d.unknown(e, at, []string{"namespace", "metric", "stat", "dimensions"})
+			d.unknown(e, at, []string{"namespace", "metric", "stat", "dimensions", "sparse"})
 			ok = false
 		}
 	}

@@ -23,6 +23,11 @@ type Signal struct {
 	// Dimensions are the metric's dimensions, name to value; nil for none.
 	// Values may hold the placeholders Expand fills.
 	Dimensions map[string]string `json:"dimensions,omitempty"`
+	// Sparse says the metric publishes only the minutes with throttling
+	// (a custom counter of 429s, DynamoDB throttle events): a whole minute
+	// with no datapoint, once CloudWatch has had time to publish it, counts
+	// as 0 instead of missing. False (the default) holds on such a minute.
+	Sparse bool `json:"sparse,omitempty"`
 }
 
 // The placeholders a dimension value may contain, filled by Signal.Expand

@@ -113,7 +113,7 @@ func TestParseRejects(t *testing.T) {
 		}},
 		{"signal bad stat", "throttleSignals:\n  - {namespace: AWS/Lambda, metric: Throttles, stat: Total}", []string{fmt.Sprintf(p, 6) + `throttleSignals[0].stat: "Total" is not a statistic; want Sum, Maximum, Minimum, Average, SampleCount or a percentile such as p99`}},
 		{"signal percentile above 100", "throttleSignals:\n  - {namespace: AWS/Lambda, metric: Throttles, stat: p101}", []string{fmt.Sprintf(p, 6) + `throttleSignals[0].stat: "p101" is not a statistic; want Sum, Maximum, Minimum, Average, SampleCount or a percentile such as p99`}},
-		{"signal unknown field", "throttleSignals:\n  - {namespace: AWS/Lambda, metric: Throttles, stat: Sum, period: 60}", []string{fmt.Sprintf(p, 6) + "throttleSignals[0].period: unknown field; want one of namespace, metric, stat, dimensions"}},
+		{"signal unknown field", "throttleSignals:\n  - {namespace: AWS/Lambda, metric: Throttles, stat: Sum, period: 60}", []string{fmt.Sprintf(p, 6) + "throttleSignals[0].period: unknown field; want one of namespace, metric, stat, dimensions, sparse"}},
 		{"signal empty metric", "throttleSignals:\n  - {namespace: AWS/Lambda, metric: '', stat: Sum}", []string{fmt.Sprintf(p, 6) + "throttleSignals[0].metric: empty"}},
 		{"signal namespace colon", "throttleSignals:\n  - {namespace: ':x', metric: M, stat: Sum}", []string{fmt.Sprintf(p, 6) + `throttleSignals[0].namespace: ":x" starts with ':'`}},
 		{"signal namespace too long", "throttleSignals:\n  - {namespace: " + strings.Repeat("n", 256) + ", metric: M, stat: Sum}", []string{fmt.Sprintf(p, 6) + "throttleSignals[0].namespace: longer than 255 characters"}},

@@ -196,6 +196,10 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	return rep, nil
 }
 
+// sparseSettle is how long after its end a minute of a sparse signal with
+// no datapoint is taken as 0.
+const sparseSettle = 2 * time.Minute
+
 // maxMetricWindow bounds how far back throttle datapoints are read.
 const maxMetricWindow = 3 * time.Hour
 
@@ -270,6 +274,8 @@ type plan struct {
 	arn     maprun.ARN
 	policy  policy.Resolved
 	signals []observe.MetricQuery
+	// sparse tells, for each signal, whether a minute without a datapoint counts as 0.
+	sparse []bool
 }
 
 // plan resolves each run's policy and metric queries; runs whose ARN or
@@ -295,6 +301,7 @@ func (t *Tuner) plan(runs []registry.Run, rep *Report) []plan {
 			p.signals = append(p.signals, observe.MetricQuery{
 				ID: fmt.Sprintf("%s#%d", r.ARN, i), Namespace: s.Namespace, Metric: s.Metric, Stat: s.Stat, Dimensions: s.Dimensions,
 			})
+			p.sparse = append(p.sparse, s.Sparse)
 		}
 		plans = append(plans, p)
 	}
@@ -332,11 +339,18 @@ func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []pl
 runs:
 	for _, p := range plans {
 		sum := map[time.Time]float64{}
-		for _, q := range p.signals {
+		for i, q := range p.signals {
 			points, ok := series[q.ID]
 			if !ok {
 				// One signal missing makes the sum a lie: the run has no data.
 				continue runs
+			}
+			if p.sparse[i] {
+				// A quiet minute publishes nothing: count it as 0 once
+				// CloudWatch has had the time to publish it.
+				for m := start; m.Before(end.Add(-sparseSettle)); m = m.Add(time.Minute) {
+					sum[m] += 0
+				}
 			}
 			for _, d := range points {
 				sum[d.Minute] += d.Value

@@ -320,3 +320,39 @@ func TestMissingMetricsHold(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 }
+
+func TestSparseSignalCountsQuietMinutes(t *testing.T) {
+	const sparsePolicies = `
+version: 1
+policies:
+  default:
+    throttleSignals:
+      - {namespace: Partner/API, metric: Http429, stat: Sum, dimensions: {Api: enrich}, sparse: true}
+  dense:
+    throttleSignals:
+      - {namespace: Partner/API, metric: Http429, stat: Sum, dimensions: {Api: enrich}}
+`
+	for name, want := range map[string]control.Reason{"default": control.ReasonSlowStart, "dense": control.ReasonMissingData} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.acct.addRun(execARN, runARN, 10, 10, 1000)
+			e.watchExec(t, name)
+			pols, err := policy.Parse("sparse.yaml", []byte(sparsePolicies))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tu, err := New(Config{Owner: "a", Region: "us-east-1"}, Deps{SFN: e.acct, CloudWatch: e.acct, Store: e.store, Policies: pols})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The metric has published nothing: no minute was throttled.
+			rep, err := tu.Tick(context.Background(), now)
+			if err != nil || rep.Decided != 1 {
+				t.Fatalf("report %+v, %v", rep, err)
+			}
+			if got := rep.Decisions[0].Decision.Reason; got != want {
+				t.Fatalf("reason %s (%s), want %s", got, rep.Decisions[0].Decision.Message, want)
+			}
+		})
+	}
+}
