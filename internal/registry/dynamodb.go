@@ -102,16 +102,22 @@ func (d *DynamoDB) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 		return nil, fmt.Errorf("registry: list active executions: %w", err)
 	}
 	out := make([]Execution, 0, len(items))
+	var bad []error
 	for _, item := range items {
 		var it execItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, fmt.Errorf("registry: list active executions: decode: %w", err)
+		err := attributevalue.UnmarshalMap(item, &it)
+		var e Execution
+		if err == nil {
+			e, err = it.execution()
 		}
-		e, err := it.execution()
 		if err != nil {
-			return nil, fmt.Errorf("registry: list active executions: %w", err)
+			bad = append(bad, fmt.Errorf("item %s: %w", describeKey(item), err))
+			continue
 		}
 		out = append(out, e)
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("registry: list active executions: %w: %w", ErrCorrupt, errors.Join(bad...))
 	}
 	return out, nil
 }
@@ -174,12 +180,17 @@ func (d *DynamoDB) ActiveRuns(ctx context.Context) ([]Run, error) {
 		return nil, fmt.Errorf("registry: list active runs: %w", err)
 	}
 	out := make([]Run, 0, len(items))
+	var bad []error
 	for _, item := range items {
 		r, err := decodeRun(item)
 		if err != nil {
-			return nil, fmt.Errorf("registry: list active runs: %w", err)
+			bad = append(bad, fmt.Errorf("item %s: %w", describeKey(item), err))
+			continue
 		}
 		out = append(out, r)
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("registry: list active runs: %w: %w", ErrCorrupt, errors.Join(bad...))
 	}
 	return out, nil
 }
@@ -558,4 +569,14 @@ func update(set, remove []string) string {
 		s += " REMOVE " + strings.Join(remove, ", ")
 	}
 	return s
+}
+
+// describeKey names a stored item by its keys, for error messages.
+func describeKey(item map[string]types.AttributeValue) string {
+	pk, _ := item["pk"].(*types.AttributeValueMemberS)
+	sk, _ := item["sk"].(*types.AttributeValueMemberS)
+	if pk == nil || sk == nil {
+		return "without keys"
+	}
+	return pk.Value + "/" + sk.Value
 }

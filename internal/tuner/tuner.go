@@ -167,7 +167,10 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 		return rep, err
 	}
 	runs, err := t.deps.Store.ActiveRuns(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, registry.ErrCorrupt):
+		t.fail(&rep, "list tracked runs", err) // the others are tuned
+	case err != nil:
 		return rep, fmt.Errorf("tuner: list tracked runs: %w", err)
 	}
 	rep.Tracked = len(runs)
@@ -223,7 +226,10 @@ func throttledSince(points []control.Datapoint, prev time.Time) int {
 // executions that are over.
 func (t *Tuner) discover(ctx context.Context, obs *observe.Observer, now time.Time, rep *Report) error {
 	execs, err := t.deps.Store.ActiveExecutions(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, registry.ErrCorrupt):
+		t.fail(rep, "list watched executions", err) // the others are watched
+	case err != nil:
 		return fmt.Errorf("tuner: list watched executions: %w", err)
 	}
 	for _, e := range execs {
