@@ -4,8 +4,11 @@
 #   make invoke FN=watch EVENT=events/status-running.json
 #                                  run one function under the Lambda Runtime
 #                                  Interface Emulator with one event
-#   make demo                      run the tuner on a sample Distributed Map
-#                                  against moto_server: no AWS account needed
+#   make demo                      run the tuner on the built-in sample job in a
+#                                  simulated account: no AWS account needed
+#   make demo SCENARIO=file        the same on another scenario (docs/scenarios.md);
+#                                  DEMO_FLAGS='-seed 2' passes more options
+#                                  (go run ./cmd/maptuner-demo -h lists them)
 #   make lint                      gofmt, go vet, staticcheck, cfn-lint
 #   make test                      lint, then go test ./... (what CI runs)
 #   make tools                     install what lint and the tests need
@@ -86,11 +89,12 @@ endif
 invoke: build-local-$(FN) $(RIE)
 	RIE='$(RIE)' scripts/invoke bin/$(FN) '$(EVENT)'
 
-# The demo runs the bootstraps of bin/ under the emulator of bin/tools;
-# go run ./cmd/maptuner-demo -h lists its options.
+# The demo runs the bootstraps of bin/ under the emulator of bin/tools. It
+# is compiled as they are (CGO_ENABLED=0, -trimpath), so that it reuses the
+# packages their build compiled. It writes its plot to out/demo.svg.
 .PHONY: demo
 demo: tools build
-	$(GO) run ./cmd/maptuner-demo -bootstraps bin
+	CGO_ENABLED=0 $(GO) run -trimpath ./cmd/maptuner-demo -bootstraps bin $(if $(SCENARIO),-scenario '$(SCENARIO)') $(DEMO_FLAGS)
 
 # --- checks ------------------------------------------------------------------
 

@@ -23,12 +23,13 @@ const (
 	FinalSettings = 25
 )
 
-// searchOracle finds the best static maxConcurrency for one seed, by sim's
-// ranking (every run succeeded, then more items succeeded, then the shorter
-// makespan, then the smaller setting), in three passes. Each pass includes
-// the best of the one before, so a pass never loses it. Grid lists every
-// setting tried, pass after pass.
-func searchOracle(ctx context.Context, sc sim.Scenario, seed uint64) (sim.OracleResult, error) {
+// SearchOracle finds the best static maxConcurrency of scenario sc for one
+// seed, by sim's ranking (every run succeeded, then more items succeeded,
+// then the shorter makespan, then the smaller setting), in three passes of
+// sim.OracleStatic with ticks of TickPeriod. Each pass includes the best of
+// the one before, so a pass never loses it. Grid lists every setting tried,
+// pass after pass. It fails only when ctx ends.
+func SearchOracle(ctx context.Context, sc sim.Scenario, seed uint64) (sim.OracleResult, error) {
 	grid := sim.GeometricGrid(1, sim.MaxConcurrencyLimit, CoarseRatio)
 	var best sim.OracleResult
 	var tried []sim.GridPoint

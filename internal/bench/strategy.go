@@ -95,7 +95,7 @@ func ParseStrategies(list string) ([]Strategy, error) {
 }
 
 // newStrategy builds the simulator strategy; nil for the oracle, which is a
-// grid search (searchOracle) rather than one strategy.
+// grid search (SearchOracle) rather than one strategy.
 func (s Strategy) newStrategy() sim.NewStrategy {
 	switch s.Name {
 	case StrategyTuner:

@@ -183,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	oracles := make([]sim.OracleResult, ns*nseeds)
 	err := parallel(ctx, cfg.Workers, len(oracles), func(i int) error {
 		sc := cfg.Scenarios[i/nseeds]
-		o, err := searchOracle(ctx, sc, seeds[i%nseeds])
+		o, err := SearchOracle(ctx, sc, seeds[i%nseeds])
 		if err != nil {
 			return fmt.Errorf("bench: scenario %s seed %d: %w", sc.Name, seeds[i%nseeds], err)
 		}

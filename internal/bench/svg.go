@@ -225,37 +225,49 @@ func maxOf(v []float64) float64 {
 }
 
 // scenarioPlot draws a scenario's tuner run beside its oracle run on the
-// plot seed: limits, running children and capacity above, items finished
-// and throttled calls per minute below, on shared scales.
+// plot seed.
 func scenarioPlot(sr ScenarioReport) []byte {
-	const width, height = 1000, 580
-	s := newSVG(width, height)
 	best := int32(0)
 	for _, o := range sr.Oracle {
 		if o.Seed == sr.PlotSeed {
 			best = o.Best
 		}
 	}
-	s.text(width/2, 22, "middle", ` font-size="15" font-weight="bold"`,
-		fmt.Sprintf("%s, seed %d: the tuner (left) beside the oracle's best static setting (right)", sr.Name, sr.PlotSeed))
-
-	type col struct {
-		title string
-		ms    minuteSeries
-		res   *sim.Result
-	}
 	oracle := fmt.Sprintf("oracle: static %d", best)
 	if sr.plotOracle != nil && len(sr.plotOracle.Runs) > 1 {
 		oracle += " per run"
 	}
-	cols := []col{{title: "tuner", res: sr.plotTuner}, {title: oracle, res: sr.plotOracle}}
+	return ComparisonPlot(fmt.Sprintf("%s, seed %d: the tuner (left) beside the oracle's best static setting (right)", sr.Name, sr.PlotSeed),
+		PlotColumn{Title: "tuner", Result: sr.plotTuner}, PlotColumn{Title: oracle, Result: sr.plotOracle})
+}
+
+// PlotColumn is one run of a scenario drawn by ComparisonPlot.
+type PlotColumn struct {
+	// Title heads the column's panels, for example "tuner".
+	Title string
+	// Result is the run's figures; nil draws the column as "not run".
+	Result *sim.Result
+}
+
+// ComparisonPlot draws runs of one scenario side by side as an SVG
+// document headed by title, one column per run, left to right: the
+// maxConcurrency set, the running children and the true capacity above,
+// the items finished and the throttled calls per minute below, every
+// column on the same scales, minutes from the start on the x axes.
+func ComparisonPlot(title string, cols ...PlotColumn) []byte {
+	const colW, height = 470, 580
+	width := 60 + colW*max(len(cols), 1)
+	s := newSVG(width, height)
+	s.text(float64(width)/2, 22, "middle", ` font-size="15" font-weight="bold"`, title)
+
+	series := make([]minuteSeries, len(cols))
 	xmax, conc, capMax, flow := 1.0, 0.0, 0.0, 0.0
-	for i := range cols {
-		if cols[i].res == nil {
+	for i, c := range cols {
+		if c.Result == nil {
 			continue
 		}
-		ms := seriesOf(cols[i].res)
-		cols[i].ms = ms
+		ms := seriesOf(c.Result)
+		series[i] = ms
 		if len(ms.mins) > 0 {
 			xmax = math.Max(xmax, float64(ms.mins[len(ms.mins)-1]+1))
 		}
@@ -271,17 +283,17 @@ func scenarioPlot(sr ScenarioReport) []byte {
 	xmax, _ = niceMax(xmax)
 
 	for i, c := range cols {
-		x := 70 + float64(i)*470
+		x := 70 + float64(i)*colW
 		top := panel{x: x, y: 60, w: 410, h: 200, xmax: xmax, ymax: cTop, tick: cTick}
 		bottom := panel{x: x, y: 320, w: 410, h: 160, xmax: xmax, ymax: fTop, tick: fTick}
-		top.axes(s, c.title+": concurrency", "children")
-		bottom.axes(s, c.title+": work and throttling", "per minute")
+		top.axes(s, c.Title+": concurrency", "children")
+		bottom.axes(s, c.Title+": work and throttling", "per minute")
 		s.text(x+205, 514, "middle", ` fill="`+colAxis+`"`, "minutes from the start")
-		if c.res == nil {
+		if c.Result == nil {
 			s.text(x+205, 160, "middle", "", "not run")
 			continue
 		}
-		ms := c.ms
+		ms := series[i]
 		top.steps(s, ms.mins, ms.capacity, colCapacity, 2, "6 4")
 		top.steps(s, ms.mins, ms.running, colRunLine, 4, "")
 		top.steps(s, ms.mins, ms.limit, colLimit, 1.8, "")

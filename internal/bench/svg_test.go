@@ -98,3 +98,41 @@ func TestSummaryPlot(t *testing.T) {
 		t.Errorf("%d hollow markers, want 2 (cubic ∞, static-5 past 3)", n)
 	}
 }
+
+func TestComparisonPlot(t *testing.T) {
+	res := &sim.Result{Runs: []sim.RunResult{{Downstream: "d", Status: "SUCCEEDED", Makespan: 2 * time.Minute, Series: []sim.Point{
+		{Minute: 0, Limit: 10, Running: 9, Capacity: 60, Succeeded: 50, Throttles: 2},
+		{Minute: 1, Limit: 20, Running: 19, Capacity: 60, Succeeded: 110},
+	}}}}
+	tests := []struct {
+		name      string
+		cols      []PlotColumn
+		width     string
+		wantTexts []string
+	}{
+		{
+			name:      "two columns",
+			cols:      []PlotColumn{{Title: "maptuner", Result: res}, {Title: "static 70", Result: res}},
+			width:     `width="1000"`,
+			wantTexts: []string{">maptuner: concurrency</text>", ">static 70: work and throttling</text>"},
+		},
+		{
+			name:      "three columns, one not run",
+			cols:      []PlotColumn{{Title: "a", Result: res}, {Title: "b", Result: res}, {Title: "c <&>"}},
+			width:     `width="1470"`,
+			wantTexts: []string{">c &lt;&amp;&gt;: concurrency</text>", ">not run</text>"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := ComparisonPlot("title & more", tc.cols...)
+			checkSVG(t, tc.name, b)
+			out := string(b)
+			for _, want := range append(tc.wantTexts, tc.width, ">title &amp; more</text>") {
+				if !strings.Contains(out, want) {
+					t.Errorf("plot lacks %q", want)
+				}
+			}
+		})
+	}
+}

@@ -2,9 +2,13 @@
 // Backend serves the AWS APIs and runs a sample Distributed Map whose state
 // machine opts in with the maptuner:policy tag; the real watch and tune
 // bootstraps run under the AWS Lambda Runtime Interface Emulator; the watch
-// function gets the execution's RUNNING status-change event, and the tune
+// function gets each execution's RUNNING status-change event, and the tune
 // function is driven tick by tick, one virtual minute a tick, while the
-// demo prints each decision as it is made.
+// demo prints a live progress line and every decision that changes a
+// setting. There are two backends: Sim, a simulated account
+// (internal/simserver) on a manual virtual clock, after which Run compares
+// the tuned run with static settings on the same scenario and seed and
+// plots it; and Moto, moto_server running a small sample for real.
 package demo
 
 import (
@@ -16,6 +20,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,14 +43,21 @@ var ErrNoDecision = errors.New("the tuner made no decision")
 // ErrInvalidConfig is wrapped by the errors about a Config that cannot work.
 var ErrInvalidConfig = errors.New("invalid demo configuration")
 
+// ErrNotOptedIn is wrapped by the error Run returns when no execution the
+// backend started opts in with the maptuner:policy tag: nothing to tune.
+var ErrNotOptedIn = errors.New("no execution opts in")
+
 // Defaults of Config.
 const (
 	// DefaultTicks is the number of ticks run at most when Config.Ticks is zero.
 	DefaultTicks = 30
 	// DefaultTimeout is the wall time the ticks may take when Config.Timeout is zero.
-	DefaultTimeout = 90 * time.Second
+	DefaultTimeout = 5 * time.Minute
 	// DefaultTable is the registry table when Config.Table is empty.
 	DefaultTable = "maptuner-demo"
+	// DefaultProgressEvery is the ticks between two progress lines when
+	// Config.Live is off and Config.ProgressEvery is zero.
+	DefaultProgressEvery = 10
 )
 
 // tickPeriod is how far the virtual clock moves each tick: the tune
@@ -67,17 +80,74 @@ type Endpoints struct {
 	Region string
 }
 
-// Progress is how the sample execution stands.
-type Progress struct {
-	// Execution is the execution's status: RUNNING, SUCCEEDED, FAILED,
-	// TIMED_OUT, ABORTED or PENDING_REDRIVE.
-	Execution string
-	// Runs are the execution's Map Runs as DescribeMapRun reports them.
-	Runs []maprun.Snapshot
+// Execution is a parent execution a Backend started.
+type Execution struct {
+	// Started has its ARNs, its start date and the ARNs of the Map Runs
+	// that had started when Start returned (none when a run starts later).
+	local.Started
+	// Policy is the value of its state machine's maptuner:policy tag;
+	// empty when the state machine does not opt in.
+	Policy string
 }
 
-// Ended reports whether the execution is over.
-func (p Progress) Ended() bool { return p.Execution != "" && p.Execution != "RUNNING" }
+// Progress is how the executions a Backend started stand.
+type Progress struct {
+	// Executions are the statuses of the executions, in the order Start
+	// returned them: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or
+	// PENDING_REDRIVE.
+	Executions []string
+	// Over reports that nothing more will happen whatever the statuses
+	// say: a simulated world passed its horizon.
+	Over bool
+	// Runs are the Map Runs started so far.
+	Runs []RunProgress
+}
+
+// RunProgress is how one Map Run stands.
+type RunProgress struct {
+	// ARN is the Map Run's ARN; Status RUNNING, SUCCEEDED, FAILED or
+	// ABORTED.
+	ARN    string
+	Status string
+	// Settings are the run's maxConcurrency (0 is unlimited) and failure
+	// tolerances in effect.
+	Settings maprun.Settings
+	// Total is the run's items; Done those finished, whatever the outcome;
+	// Failed those failed or timed out.
+	Total, Done, Failed int64
+	// Running is the children running: the count DescribeMapRun reports,
+	// or, from a simulated backend, the mean over the latest minute.
+	Running float64
+	// Live reports whether the backend measures Throughput, Throttles and
+	// ETA; zero values are then measured zeros.
+	Live bool
+	// Throughput is the items finished per second over the last whole
+	// minute.
+	Throughput float64
+	// Throttles is the downstream's throttled calls in the last whole
+	// minute.
+	Throttles int64
+	// ETA is the time left at the current throughput; zero when unknown
+	// or the run ended.
+	ETA time.Duration
+}
+
+// Ended reports whether the executions are over: every one has ended, or
+// the backend will run nothing more.
+func (p Progress) Ended() bool {
+	if p.Over {
+		return true
+	}
+	if len(p.Executions) == 0 {
+		return false
+	}
+	for _, s := range p.Executions {
+		if s == "" || s == "RUNNING" {
+			return false
+		}
+	}
+	return true
+}
 
 // Backend serves the AWS APIs the functions call and runs the sample.
 type Backend interface {
@@ -85,10 +155,10 @@ type Backend interface {
 	About() string
 	// Endpoints are where the functions reach the backend.
 	Endpoints() Endpoints
-	// Start creates the sample state machine with tags, starts one
-	// execution of it, and returns once the execution's Map Runs are listed.
-	Start(ctx context.Context, tags map[string]string) (local.Started, error)
-	// Progress reports how the execution Start started stands at the tick
+	// Start starts the sample's executions and returns them once the Map
+	// Runs that start with them are listed. It works once.
+	Start(ctx context.Context) ([]Execution, error)
+	// Progress reports how the executions Start started stand at the tick
 	// instant at. A backend whose clock is simulated moves it to at first;
 	// one that runs in real time ignores at.
 	Progress(ctx context.Context, at time.Time) (Progress, error)
@@ -109,15 +179,13 @@ type Config struct {
 	// Emulator is the aws-lambda-rie executable; empty finds it as
 	// local.FunctionOptions does.
 	Emulator string
-	// PolicyFile is the policies file the functions load; required.
+	// PolicyFile is the policies file the functions load, an absolute
+	// path; empty means the built-in default policies.
 	PolicyFile string
-	// Policy is the policy the sample state machine opts into; empty means
-	// the file's default policy.
-	Policy string
 	// Table is the registry's DynamoDB table; empty means DefaultTable.
 	Table string
-	// Start is the virtual instant of the first tick; zero means the wall
-	// clock's current minute. Each tick is one minute later.
+	// Start is the virtual instant of the first tick; zero means the start
+	// date of the first execution. Each tick is one minute later.
 	Start time.Time
 	// Ticks is the most ticks run; zero means DefaultTicks.
 	Ticks int
@@ -127,22 +195,37 @@ type Config struct {
 	// Timeout bounds the wall time of the ticks; zero means DefaultTimeout.
 	// The demo stops after the tick that passes it.
 	Timeout time.Duration
+	// Live rewrites the progress line in place, for a terminal; otherwise
+	// a progress line is printed every ProgressEvery ticks.
+	Live bool
+	// ProgressEvery is the ticks between two progress lines when Live is
+	// off; zero means DefaultProgressEvery.
+	ProgressEvery int
+	// PlotFile is where Run writes the SVG plot of the comparison with the
+	// best static setting, for a backend that simulates the account; its
+	// directory is created. Empty writes no plot.
+	PlotFile string
 }
 
 // Summary is what Run did.
 type Summary struct {
 	// Ticks is the number of tune invocations.
 	Ticks int
-	// Decisions is the number of decisions made; Updates how many of them
-	// UpdateMapRun applied.
-	Decisions, Updates int
+	// Decisions is the number of decisions made; Changes how many of them
+	// changed a setting, Updates how many UpdateMapRun applied.
+	Decisions, Changes, Updates int
 	// Errors is the number of errors the tune function reported without
 	// failing the tick.
 	Errors int
-	// Stopped says why the ticks stopped: the execution ended, or a limit.
+	// Stopped says why the ticks stopped: the executions ended, or a limit.
 	Stopped string
 	// Final is the backend's last report, after the last tick.
 	Final Progress
+	// Comparison sets the run beside static settings; nil unless the
+	// backend simulates the account.
+	Comparison *Comparison
+	// PlotFile is the plot written; empty when none was.
+	PlotFile string
 	// Elapsed is the wall time of the whole demo.
 	Elapsed time.Duration
 }
@@ -153,8 +236,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RepoRoot == "" {
 		errs = append(errs, errors.New("repo root is required"))
 	}
-	if c.PolicyFile == "" {
-		errs = append(errs, errors.New("policy file is required"))
+	if c.PolicyFile != "" && !filepath.IsAbs(c.PolicyFile) {
+		errs = append(errs, fmt.Errorf("policy file %q is not an absolute path: the functions run in their own directory", c.PolicyFile))
 	}
 	if c.Ticks < 0 {
 		errs = append(errs, fmt.Errorf("ticks %d is negative", c.Ticks))
@@ -165,17 +248,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %s is negative", c.Timeout))
 	}
+	if c.ProgressEvery < 0 {
+		errs = append(errs, fmt.Errorf("progress every %d ticks is negative", c.ProgressEvery))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("demo: %w: %w", ErrInvalidConfig, err)
 	}
-	if c.Policy == "" {
-		c.Policy = policy.DefaultPolicy
-	}
 	if c.Table == "" {
 		c.Table = DefaultTable
-	}
-	if c.Start.IsZero() {
-		c.Start = time.Now().UTC().Truncate(time.Minute)
 	}
 	if c.Ticks == 0 {
 		c.Ticks = DefaultTicks
@@ -183,12 +263,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = DefaultProgressEvery
+	}
 	return c, nil
 }
 
 // Run runs the demo against b, writing what happens to out, and returns a
-// summary. It fails if any part does not start, if a function invocation
-// fails, or with ErrNoDecision if no decision was made. It does not close b.
+// summary. With a backend that simulates the account, it also compares the
+// run with the best and the definition's static settings on the same
+// scenario and seed, and writes the plot. It fails if any part does not
+// start, if a function invocation fails, or with ErrNoDecision if no
+// decision was made. It does not close b.
 func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, error) {
 	began := time.Now()
 	cfg, err := cfg.withDefaults()
@@ -202,12 +288,11 @@ func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, er
 	if ep.SFN == "" || ep.CloudWatch == "" || ep.DynamoDB == "" {
 		return Summary{}, fmt.Errorf("demo: backend %s: an endpoint is missing: %+v", b.About(), ep)
 	}
-	policies, err := policy.Load(cfg.PolicyFile)
-	if err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
-	}
-	if _, err := policies.Resolve(cfg.Policy, ""); err != nil {
-		return Summary{}, fmt.Errorf("demo: policy %q of %s: %w", cfg.Policy, cfg.PolicyFile, err)
+	policies := policy.Default()
+	if cfg.PolicyFile != "" {
+		if policies, err = policy.Load(cfg.PolicyFile); err != nil {
+			return Summary{}, fmt.Errorf("demo: %w", err)
+		}
 	}
 	running, err := os.ReadFile(filepath.Join(cfg.RepoRoot, "events", "status-running.json"))
 	if err != nil {
@@ -218,8 +303,17 @@ func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, er
 		return Summary{}, fmt.Errorf("demo: sample event: %w", err)
 	}
 
-	fmt.Fprintf(out, "backend: %s\n", b.About())
-	watchBin, tuneBin, cleanup, err := bootstraps(ctx, cfg, out)
+	p := &printer{out: out, live: cfg.Live, every: cfg.ProgressEvery}
+	p.line("backend: " + b.About())
+	// The static settings are simulated while the functions tune.
+	var comparing <-chan baselines
+	sb, simulated := b.(simulatedBackend)
+	if simulated {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		comparing = startBaselines(ctx, sb.Scenario(), sb.Seed())
+	}
+	watchBin, tuneBin, cleanup, err := bootstraps(ctx, cfg, p)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -228,16 +322,20 @@ func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, er
 	if err := registry.CreateTable(ctx, dynamoClient(ep), cfg.Table); err != nil {
 		return Summary{}, fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(out, "registry: created DynamoDB table %s\n", cfg.Table)
+	p.line("registry: created DynamoDB table " + cfg.Table)
 
-	started, err := b.Start(ctx, map[string]string{policy.TagKey: cfg.Policy})
+	execs, err := b.Start(ctx)
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: start the sample: %w", err)
 	}
-	fmt.Fprintf(out, "sample: state machine %s (tag %s=%s)\n", started.StateMachineARN, policy.TagKey, cfg.Policy)
-	fmt.Fprintf(out, "sample: execution %s\n", started.ExecutionARN)
-	for _, arn := range started.MapRunARNs {
-		fmt.Fprintf(out, "sample: map run %s\n", arn)
+	if err := checkOptIn(execs, policies, cfg.PolicyFile); err != nil {
+		return Summary{}, err
+	}
+	for _, e := range execs {
+		p.line(executionLines(e))
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = execs[0].StartDate
 	}
 
 	env := functionEnv(ep, cfg)
@@ -251,86 +349,176 @@ func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, er
 		return Summary{}, err
 	}
 	defer tuneFn.Close()
-	fmt.Fprintln(out, "functions: watch and tune are running under aws-lambda-rie")
+	p.line("functions: watch and tune are running under aws-lambda-rie")
 
-	ev, err := statusEvent(running, started, rand.Text())
-	if err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
-	}
-	var res watch.Result
-	if err := invoke(ctx, watchFn, "watch", ev, &res); err != nil {
-		return Summary{}, fmt.Errorf("demo: %w", err)
-	}
-	fmt.Fprintf(out, "watch: %s: %s\n", res.Action, res.Detail)
-	if res.Action != "registered" {
-		return Summary{}, fmt.Errorf("demo: watch answered %q to the RUNNING event, want \"registered\": %s", res.Action, res.Detail)
+	for _, e := range execs {
+		if err := register(ctx, watchFn, running, e, p); err != nil {
+			return Summary{}, err
+		}
 	}
 
-	fmt.Fprintf(out, "tune: one tick per virtual minute from %s, at most %d ticks", cfg.Start.Format("15:04 UTC"), cfg.Ticks)
-	if cfg.Interval > 0 {
-		fmt.Fprintf(out, ", one every %s of wall time", cfg.Interval)
-	}
-	fmt.Fprintln(out)
-	fmt.Fprintln(out, "tune: a decision reads: time  map run  maxConcurrency old -> new, tolerated failures percent/count old -> new  reason, outcome: why [items]")
-	sum, err := ticks(ctx, cfg, b, tuneFn, schedule, out)
-	sum.Elapsed = time.Since(began)
+	p.line(fmt.Sprintf("tune: one tick per virtual minute from %s, at most %d ticks%s",
+		cfg.Start.UTC().Format("15:04 UTC"), cfg.Ticks, every(cfg.Interval)))
+	p.line("tune: a change reads: time  map run  maxConcurrency old -> new, tolerated failures percent/count old -> new  reason, outcome: why [items]")
+	sum, err := ticks(ctx, cfg, b, tuneFn, schedule, p)
 	if err != nil {
+		sum.Elapsed = time.Since(began)
 		return sum, err
 	}
-	printSummary(out, sum)
+	if simulated {
+		if err := compare(ctx, cfg, sb, comparing, &sum); err != nil {
+			return sum, err
+		}
+	}
+	sum.Elapsed = time.Since(began)
+	printSummary(p, sum)
 	if sum.Decisions == 0 {
 		return sum, fmt.Errorf("demo: %w in %d ticks", ErrNoDecision, sum.Ticks)
 	}
 	return sum, nil
 }
 
-// ticks drives the tune function until the execution has ended and a tick
-// has seen it, or a limit is reached.
-func ticks(ctx context.Context, cfg Config, b Backend, tuneFn *local.Function, schedule []byte, out io.Writer) (Summary, error) {
+// every describes the pause between ticks.
+func every(interval time.Duration) string {
+	if interval == 0 {
+		return ", each as soon as the last one is done"
+	}
+	return ", one every " + interval.String() + " of wall time"
+}
+
+// checkOptIn checks that at least one execution opts in, and that every
+// policy named by a tag is in the policies.
+func checkOptIn(execs []Execution, policies *policy.Set, file string) error {
+	if len(execs) == 0 {
+		return fmt.Errorf("demo: start the sample: %w: the backend started no execution", ErrNotOptedIn)
+	}
+	if file == "" {
+		file = "the built-in policies"
+	}
+	opted := false
+	for _, e := range execs {
+		if e.Policy == "" {
+			continue
+		}
+		opted = true
+		if _, err := policies.Resolve(e.Policy, ""); err != nil {
+			return fmt.Errorf("demo: state machine %s: tag %s=%s: policy of %s: %w", e.StateMachineARN, policy.TagKey, e.Policy, file, err)
+		}
+	}
+	if !opted {
+		return fmt.Errorf("demo: %w: none of the %d state machines has a %s tag, so maptuner leaves them alone", ErrNotOptedIn, len(execs), policy.TagKey)
+	}
+	return nil
+}
+
+// executionLines describes an execution the backend started.
+func executionLines(e Execution) string {
+	tag := fmt.Sprintf("tag %s=%s", policy.TagKey, e.Policy)
+	if e.Policy == "" {
+		tag = "no " + policy.TagKey + " tag: not tuned"
+	}
+	lines := []string{
+		fmt.Sprintf("sample: state machine %s (%s)", e.StateMachineARN, tag),
+		"sample: execution " + e.ExecutionARN,
+	}
+	for _, arn := range e.MapRunARNs {
+		lines = append(lines, "sample: map run "+arn)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// register sends the watch function the RUNNING event of e: an opted-in
+// execution must be registered, any other ignored.
+func register(ctx context.Context, watchFn *local.Function, template []byte, e Execution, p *printer) error {
+	ev, err := statusEvent(template, e.Started, rand.Text())
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	var res watch.Result
+	if err := invoke(ctx, watchFn, "watch", ev, &res); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	p.line(fmt.Sprintf("watch: %s: %s", res.Action, res.Detail))
+	want := "registered"
+	if e.Policy == "" {
+		want = "ignored"
+	}
+	if res.Action != want {
+		return fmt.Errorf("demo: watch answered %q to the RUNNING event of %s, want %q: %s", res.Action, e.ExecutionARN, want, res.Detail)
+	}
+	return nil
+}
+
+// ticks drives the tune function until the executions have ended and a
+// tick has seen it, or a limit is reached. Each tick reads the backend
+// twice: before the tune invocation, which moves a simulated clock to the
+// tick's instant, and after it, for the lines printed.
+func ticks(ctx context.Context, cfg Config, b Backend, tuneFn *local.Function, schedule []byte, p *printer) (Summary, error) {
 	var sum Summary
 	deadline := time.Now().Add(cfg.Timeout)
 	var at time.Time
-	for tick := 1; ; tick++ {
+	for tick := 1; sum.Stopped == ""; tick++ {
 		at = cfg.Start.Add(time.Duration(tick-1) * tickPeriod)
-		prog, err := b.Progress(ctx, at)
+		seen, err := b.Progress(ctx, at)
 		if err != nil {
+			p.end()
 			return sum, fmt.Errorf("demo: tick %d: progress: %w", tick, err)
 		}
 		ev, err := scheduleEvent(schedule, at)
 		if err != nil {
+			p.end()
 			return sum, fmt.Errorf("demo: %w", err)
 		}
 		var rep tuner.Report
 		if err := invoke(ctx, tuneFn, "tune", ev, &rep); err != nil {
+			p.end()
 			return sum, fmt.Errorf("demo: tick %d: %w", tick, err)
+		}
+		if sum.Final, err = b.Progress(ctx, at); err != nil {
+			p.end()
+			return sum, fmt.Errorf("demo: tick %d: progress after it: %w", tick, err)
 		}
 		sum.Ticks = tick
 		sum.Decisions += len(rep.Decisions)
 		sum.Updates += rep.Updated
 		sum.Errors += len(rep.Errors)
-		printTick(out, at, rep, prog)
+		for _, d := range rep.Decisions {
+			if d.Decision.Update {
+				sum.Changes++
+			}
+		}
+		printTick(p, at, rep, sum.Final)
+		p.progress(tick, progressLine(at, sum.Final))
 
 		switch {
-		case prog.Ended():
-			sum.Stopped = "execution " + prog.Execution
+		case seen.Ended():
+			sum.Stopped = stoppedBy(seen)
 		case tick >= cfg.Ticks:
 			sum.Stopped = fmt.Sprintf("tick limit (%d)", cfg.Ticks)
 		case !time.Now().Before(deadline):
 			sum.Stopped = fmt.Sprintf("time limit (%s)", cfg.Timeout)
-		}
-		if sum.Stopped != "" {
-			break
-		}
-		if err := pause(ctx, cfg.Interval); err != nil {
-			return sum, fmt.Errorf("demo: %w", err)
+		default:
+			if err := pause(ctx, cfg.Interval); err != nil {
+				p.end()
+				return sum, fmt.Errorf("demo: %w", err)
+			}
 		}
 	}
-	final, err := b.Progress(ctx, at)
-	if err != nil {
-		return sum, fmt.Errorf("demo: final progress: %w", err)
-	}
-	sum.Final = final
+	p.finish(progressLine(at, sum.Final))
 	return sum, nil
+}
+
+// stoppedBy says how the executions ended.
+func stoppedBy(prog Progress) string {
+	running := slices.ContainsFunc(prog.Executions, func(s string) bool { return s == "" || s == "RUNNING" })
+	if prog.Over && running {
+		return "the end of the simulated time"
+	}
+	noun := "execution"
+	if len(prog.Executions) > 1 {
+		noun = "executions"
+	}
+	return noun + " " + strings.Join(prog.Executions, ", ")
 }
 
 // pause waits d, or until ctx ends.
@@ -351,16 +539,16 @@ func pause(ctx context.Context, d time.Duration) error {
 // bootstraps returns the watch and tune bootstraps, built into a temporary
 // directory unless cfg.Bootstraps has them, and a cleanup that removes what
 // was built.
-func bootstraps(ctx context.Context, cfg Config, out io.Writer) (watchBin, tuneBin string, cleanup func(), err error) {
+func bootstraps(ctx context.Context, cfg Config, p *printer) (watchBin, tuneBin string, cleanup func(), err error) {
 	if cfg.Bootstraps != "" {
 		watchBin = filepath.Join(cfg.Bootstraps, "watch", "bootstrap")
 		tuneBin = filepath.Join(cfg.Bootstraps, "tune", "bootstrap")
-		for _, p := range []string{watchBin, tuneBin} {
-			if _, err := os.Stat(p); err != nil {
+		for _, path := range []string{watchBin, tuneBin} {
+			if _, err := os.Stat(path); err != nil {
 				return "", "", nil, fmt.Errorf("demo: bootstrap: %w (make build writes it)", err)
 			}
 		}
-		fmt.Fprintf(out, "functions: using %s and %s\n", watchBin, tuneBin)
+		p.line(fmt.Sprintf("functions: using %s and %s", watchBin, tuneBin))
 		return watchBin, tuneBin, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "maptuner-demo-")
@@ -368,7 +556,7 @@ func bootstraps(ctx context.Context, cfg Config, out io.Writer) (watchBin, tuneB
 		return "", "", nil, fmt.Errorf("demo: %w", err)
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	fmt.Fprintln(out, "functions: building watch and tune")
+	p.line("functions: building watch and tune")
 	if watchBin, err = local.BuildBootstrap(ctx, cfg.RepoRoot, "watch", dir); err == nil {
 		tuneBin, err = local.BuildBootstrap(ctx, cfg.RepoRoot, "tune", dir)
 	}
@@ -441,17 +629,4 @@ func runName(arn string) string {
 		return arn
 	}
 	return a.StateMachine + "/" + a.Label
-}
-
-// printSummary writes the closing lines.
-func printSummary(out io.Writer, sum Summary) {
-	fmt.Fprintf(out, "summary: %d ticks, one virtual minute each, in %s of wall time; stopped by %s\n",
-		sum.Ticks, sum.Elapsed.Round(time.Second), sum.Stopped)
-	fmt.Fprintf(out, "summary: %d decisions, %d applied with UpdateMapRun, %d errors reported by the tune function\n",
-		sum.Decisions, sum.Updates, sum.Errors)
-	fmt.Fprintf(out, "summary: execution %s\n", sum.Final.Execution)
-	for _, r := range sum.Final.Runs {
-		fmt.Fprintf(out, "summary: map run %s %s: maxConcurrency %s, tolerated %s, as the backend's DescribeMapRun reports it; items %s\n",
-			runName(r.ARN), r.Status, concurrency(r.Settings.MaxConcurrency), tolerance(r.Settings), counts(r.Items))
-	}
 }

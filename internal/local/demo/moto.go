@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/maptuner/maptuner/internal/local"
-	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/observe"
+	"github.com/maptuner/maptuner/internal/policy"
 )
 
 // MotoSample is the Distributed Map the moto backend runs unless told
@@ -26,13 +26,16 @@ var MotoSample = local.DistributedMap{
 }
 
 // MotoOptions say how StartMoto starts the moto backend. The zero value
-// starts moto_server from PATH and runs MotoSample.
+// starts moto_server from PATH and runs MotoSample under the default policy.
 type MotoOptions struct {
 	// Server says how moto_server is started.
 	Server local.MotoOptions
 	// Sample is the state machine Start creates; a zero Name means
-	// MotoSample. Start sets its Tags.
+	// MotoSample.
 	Sample local.DistributedMap
+	// Policy is the value of the maptuner:policy tag Start adds to the
+	// sample's tags; empty means policy.DefaultPolicy.
+	Policy string
 	// Region is the Region the sample runs in; empty means local.DefaultRegion.
 	Region string
 }
@@ -44,6 +47,7 @@ type Moto struct {
 	client  local.SFNAPI
 	obs     *observe.Observer
 	sample  local.DistributedMap
+	policy  string
 	region  string
 	started local.Started
 }
@@ -63,6 +67,10 @@ func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
 	if region == "" {
 		region = local.DefaultRegion
 	}
+	pol := opt.Policy
+	if pol == "" {
+		pol = policy.DefaultPolicy
+	}
 	server, err := local.StartMoto(ctx, opt.Server)
 	if err != nil {
 		return nil, fmt.Errorf("demo: moto backend: %w", err)
@@ -74,6 +82,7 @@ func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
 		// No budget: the demo's own reads are not the tuner's.
 		obs:    &observe.Observer{SFN: client},
 		sample: sample,
+		policy: pol,
 		region: region,
 	}, nil
 }
@@ -98,27 +107,29 @@ func (m *Moto) Endpoints() Endpoints {
 	}
 }
 
-// Start implements Backend. moto runs one execution per Region, so Start
-// works once.
-func (m *Moto) Start(ctx context.Context, tags map[string]string) (local.Started, error) {
+// Start implements Backend: it creates the sample state machine, tagged
+// maptuner:policy with the policy of the options, and starts one execution.
+// moto runs one execution per Region, so Start works once.
+func (m *Moto) Start(ctx context.Context) ([]Execution, error) {
 	if m.started.ExecutionARN != "" {
-		return local.Started{}, fmt.Errorf("demo: moto backend: the sample was already started: %s", m.started.ExecutionARN)
+		return nil, fmt.Errorf("demo: moto backend: the sample was already started: %s", m.started.ExecutionARN)
 	}
 	d := m.sample
 	d.Tags = maps.Clone(d.Tags)
 	if d.Tags == nil {
 		d.Tags = map[string]string{}
 	}
-	maps.Copy(d.Tags, tags)
+	d.Tags[policy.TagKey] = m.policy
 	st, err := local.StartDistributedMap(ctx, m.client, d)
 	if err != nil {
-		return local.Started{}, fmt.Errorf("demo: moto backend: %w", err)
+		return nil, fmt.Errorf("demo: moto backend: %w", err)
 	}
 	m.started = st
-	return st, nil
+	return []Execution{{Started: st, Policy: m.policy}}, nil
 }
 
 // Progress implements Backend; moto runs in real time, so at is ignored.
+// The figures are DescribeMapRun's: no throughput, throttles or ETA.
 func (m *Moto) Progress(ctx context.Context, at time.Time) (Progress, error) {
 	if m.started.ExecutionARN == "" {
 		return Progress{}, errors.New("demo: moto backend: progress before the sample was started")
@@ -127,13 +138,16 @@ func (m *Moto) Progress(ctx context.Context, at time.Time) (Progress, error) {
 	if err != nil {
 		return Progress{}, fmt.Errorf("demo: moto backend: %w", err)
 	}
-	p := Progress{Execution: status, Runs: make([]maprun.Snapshot, 0, len(m.started.MapRunARNs))}
+	p := Progress{Executions: []string{status}, Runs: make([]RunProgress, 0, len(m.started.MapRunARNs))}
 	for _, arn := range m.started.MapRunARNs {
 		s, err := m.obs.Describe(ctx, arn)
 		if err != nil {
 			return Progress{}, fmt.Errorf("demo: moto backend: %w", err)
 		}
-		p.Runs = append(p.Runs, s)
+		p.Runs = append(p.Runs, RunProgress{
+			ARN: s.ARN, Status: string(s.Status), Settings: s.Settings,
+			Total: s.Items.Total, Done: s.Items.Done(), Failed: s.Items.Failures(), Running: float64(s.Items.Running),
+		})
 	}
 	return p, nil
 }

@@ -11,7 +11,7 @@ import (
 
 func TestMotoBackend(t *testing.T) {
 	ctx := context.Background()
-	m, err := StartMoto(ctx, MotoOptions{Region: "eu-west-1", Sample: local.DistributedMap{Name: "b", Items: 2, Maps: 2}})
+	m, err := StartMoto(ctx, MotoOptions{Region: "eu-west-1", Policy: "fast", Sample: local.DistributedMap{Name: "b", Items: 2, Maps: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,21 +30,30 @@ func TestMotoBackend(t *testing.T) {
 	if _, err := m.Progress(ctx, time.Now()); err == nil || !strings.Contains(err.Error(), "before the sample was started") {
 		t.Fatalf("Progress before Start: error = %v", err)
 	}
-	st, err := m.Start(ctx, map[string]string{"maptuner:policy": "default"})
+	execs, err := m.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(st.ExecutionARN, "arn:aws:states:eu-west-1:") || len(st.MapRunARNs) != 2 {
-		t.Fatalf("Start = %+v, want an execution in eu-west-1 with 2 map runs", st)
+	if len(execs) != 1 {
+		t.Fatalf("Start = %+v, want one execution", execs)
+	}
+	st := execs[0]
+	if !strings.HasPrefix(st.ExecutionARN, "arn:aws:states:eu-west-1:") || len(st.MapRunARNs) != 2 || st.Policy != "fast" || st.StartDate.IsZero() {
+		t.Fatalf("Start = %+v, want an execution in eu-west-1 with 2 map runs under policy fast", st)
 	}
 	p, err := m.Progress(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Execution == "" || len(p.Runs) != 2 || p.Runs[0].ARN != st.MapRunARNs[0] || p.Runs[1].ARN != st.MapRunARNs[1] {
+	if len(p.Executions) != 1 || p.Executions[0] == "" || len(p.Runs) != 2 || p.Runs[0].ARN != st.MapRunARNs[0] || p.Runs[1].ARN != st.MapRunARNs[1] {
 		t.Fatalf("Progress = %+v", p)
 	}
-	if _, err := m.Start(ctx, nil); err == nil || !strings.Contains(err.Error(), "already started") {
+	for _, r := range p.Runs {
+		if r.Live || r.Total != 2 || r.Status == "" {
+			t.Fatalf("run progress %+v: want 2 items, a status, nothing live", r)
+		}
+	}
+	if _, err := m.Start(ctx); err == nil || !strings.Contains(err.Error(), "already started") {
 		t.Fatalf("second Start: error = %v, want already started", err)
 	}
 }
