@@ -101,23 +101,9 @@ func (d *DynamoDB) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: list active executions: %w", err)
 	}
-	out := make([]Execution, 0, len(items))
-	var bad []error
-	for _, item := range items {
-		var it execItem
-		err := attributevalue.UnmarshalMap(item, &it)
-		var e Execution
-		if err == nil {
-			e, err = it.execution()
-		}
-		if err != nil {
-			bad = append(bad, fmt.Errorf("item %s: %w", describeKey(item), err))
-			continue
-		}
-		out = append(out, e)
-	}
-	if len(bad) > 0 {
-		return out, fmt.Errorf("registry: list active executions: %w: %w", ErrCorrupt, errors.Join(bad...))
+	out, err := decodeAll(items, decodeExecution)
+	if err != nil {
+		return out, fmt.Errorf("registry: list active executions: %w", err)
 	}
 	return out, nil
 }
@@ -179,18 +165,9 @@ func (d *DynamoDB) ActiveRuns(ctx context.Context) ([]Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: list active runs: %w", err)
 	}
-	out := make([]Run, 0, len(items))
-	var bad []error
-	for _, item := range items {
-		r, err := decodeRun(item)
-		if err != nil {
-			bad = append(bad, fmt.Errorf("item %s: %w", describeKey(item), err))
-			continue
-		}
-		out = append(out, r)
-	}
-	if len(bad) > 0 {
-		return out, fmt.Errorf("registry: list active runs: %w: %w", ErrCorrupt, errors.Join(bad...))
+	out, err := decodeAll(items, decodeRun)
+	if err != nil {
+		return out, fmt.Errorf("registry: list active runs: %w", err)
 	}
 	return out, nil
 }
@@ -480,6 +457,33 @@ func (d *DynamoDB) active(ctx context.Context, kind string) ([]map[string]types.
 }
 
 // decodeRun decodes a stored run item.
+// decodeAll decodes every item it can; the error, wrapping ErrCorrupt,
+// names the items it could not.
+func decodeAll[T any](items []map[string]types.AttributeValue, decode func(map[string]types.AttributeValue) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(items))
+	var bad []error
+	for _, item := range items {
+		v, err := decode(item)
+		if err != nil {
+			bad = append(bad, fmt.Errorf("item %s: %w", describeKey(item), err))
+			continue
+		}
+		out = append(out, v)
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("%w: %w", ErrCorrupt, errors.Join(bad...))
+	}
+	return out, nil
+}
+
+func decodeExecution(item map[string]types.AttributeValue) (Execution, error) {
+	var it execItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Execution{}, fmt.Errorf("decode: %w", err)
+	}
+	return it.execution()
+}
+
 func decodeRun(item map[string]types.AttributeValue) (Run, error) {
 	var it runItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
