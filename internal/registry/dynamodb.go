@@ -97,15 +97,7 @@ func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) 
 // ActiveExecutions returns the executions that have not ended, by ARN. It
 // reads the index, which may lag a write by a moment.
 func (d *DynamoDB) ActiveExecutions(ctx context.Context) ([]Execution, error) {
-	items, err := d.active(ctx, kindExecution)
-	if err != nil {
-		return nil, fmt.Errorf("registry: list active executions: %w", err)
-	}
-	out, err := decodeAll(items, decodeExecution)
-	if err != nil {
-		return out, fmt.Errorf("registry: list active executions: %w", err)
-	}
-	return out, nil
+	return listActive(ctx, d, kindExecution, "executions", decodeExecution)
 }
 
 // PutRun creates r if no run with its ARN is stored, and reports whether
@@ -161,15 +153,7 @@ func (d *DynamoDB) GetRun(ctx context.Context, arn string) (Run, error) {
 // ActiveRuns returns the runs that have not ended, by ARN. It reads the
 // index, which may lag a write by a moment.
 func (d *DynamoDB) ActiveRuns(ctx context.Context) ([]Run, error) {
-	items, err := d.active(ctx, kindRun)
-	if err != nil {
-		return nil, fmt.Errorf("registry: list active runs: %w", err)
-	}
-	out, err := decodeAll(items, decodeRun)
-	if err != nil {
-		return out, fmt.Errorf("registry: list active runs: %w", err)
-	}
-	return out, nil
+	return listActive(ctx, d, kindRun, "runs", decodeRun)
 }
 
 // Claim takes the lease on run arn for owner until now+ttl, and returns the
@@ -457,9 +441,13 @@ func (d *DynamoDB) active(ctx context.Context, kind string) ([]map[string]types.
 }
 
 // decodeRun decodes a stored run item.
-// decodeAll decodes every item it can; the error, wrapping ErrCorrupt,
-// names the items it could not.
-func decodeAll[T any](items []map[string]types.AttributeValue, decode func(map[string]types.AttributeValue) (T, error)) ([]T, error) {
+// listActive reads the active items of kind and decodes every one it can;
+// the error, wrapping ErrCorrupt, names the items it could not.
+func listActive[T any](ctx context.Context, d *DynamoDB, kind, what string, decode func(map[string]types.AttributeValue) (T, error)) ([]T, error) {
+	items, err := d.active(ctx, kind)
+	if err != nil {
+		return nil, fmt.Errorf("registry: list active %s: %w", what, err)
+	}
 	out := make([]T, 0, len(items))
 	var bad []error
 	for _, item := range items {
@@ -471,7 +459,7 @@ func decodeAll[T any](items []map[string]types.AttributeValue, decode func(map[s
 		out = append(out, v)
 	}
 	if len(bad) > 0 {
-		return out, fmt.Errorf("%w: %w", ErrCorrupt, errors.Join(bad...))
+		return out, fmt.Errorf("registry: list active %s: %w: %w", what, ErrCorrupt, errors.Join(bad...))
 	}
 	return out, nil
 }
