@@ -163,15 +163,21 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	obs := &observe.Observer{SFN: t.deps.SFN, Metrics: t.deps.CloudWatch, Budget: b}
 	app := &actuate.Applier{SFN: t.deps.SFN, Budget: b}
 
-	if err := t.discover(ctx, obs, now, &rep); err != nil {
+	runs, err := t.activeRuns(ctx, &rep)
+	if err != nil {
 		return rep, err
 	}
-	runs, err := t.deps.Store.ActiveRuns(ctx)
-	switch {
-	case errors.Is(err, registry.ErrCorrupt):
-		t.fail(&rep, "list tracked runs", err) // the others are tuned
-	case err != nil:
-		return rep, fmt.Errorf("tuner: list tracked runs: %w", err)
+	known := make(map[string]bool, len(runs))
+	for _, r := range runs {
+		known[r.ARN] = true
+	}
+	if err := t.discover(ctx, obs, known, now, &rep); err != nil {
+		return rep, err
+	}
+	if rep.Discovered > 0 {
+		if runs, err = t.activeRuns(ctx, &rep); err != nil {
+			return rep, err
+		}
 	}
 	rep.Tracked = len(runs)
 
@@ -222,9 +228,22 @@ func throttledSince(points []control.Datapoint, prev time.Time) int {
 	return n
 }
 
-// discover registers the Map Runs of watched executions and ends watched
-// executions that are over.
-func (t *Tuner) discover(ctx context.Context, obs *observe.Observer, now time.Time, rep *Report) error {
+// activeRuns lists the tracked runs; an undecodable one is reported and the
+// others are tuned.
+func (t *Tuner) activeRuns(ctx context.Context, rep *Report) ([]registry.Run, error) {
+	runs, err := t.deps.Store.ActiveRuns(ctx)
+	switch {
+	case errors.Is(err, registry.ErrCorrupt):
+		t.fail(rep, "list tracked runs", err)
+	case err != nil:
+		return nil, fmt.Errorf("tuner: list tracked runs: %w", err)
+	}
+	return runs, nil
+}
+
+// discover registers the Map Runs of watched executions that are not known
+// yet, and ends watched executions that are over.
+func (t *Tuner) discover(ctx context.Context, obs *observe.Observer, known map[string]bool, now time.Time, rep *Report) error {
 	execs, err := t.deps.Store.ActiveExecutions(ctx)
 	switch {
 	case errors.Is(err, registry.ErrCorrupt):
@@ -243,6 +262,9 @@ func (t *Tuner) discover(ctx context.Context, obs *observe.Observer, now time.Ti
 			continue
 		}
 		for _, arn := range arns {
+			if known[arn] {
+				continue
+			}
 			created, err := t.deps.Store.PutRun(ctx, registry.Run{ARN: arn, ExecutionARN: e.ARN, Policy: e.Policy, DiscoveredAt: now})
 			if err != nil {
 				t.fail(rep, "register "+arn, err)
