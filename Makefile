@@ -105,7 +105,7 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	cfn-lint template.yaml
 
-test: lint $(RIE)
+test: tools lint
 	$(GO) test ./...
 
 # --- benchmark ---------------------------------------------------------------
@@ -117,7 +117,7 @@ bench:
 # --- tools -------------------------------------------------------------------
 
 tools: $(RIE) $(STATICCHECK)
-	@command -v moto_server >/dev/null 2>&1 || $(PIP) install 'moto[server]==$(MOTO_VERSION)'
+	@python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1 || $(PIP) install 'moto[server]==$(MOTO_VERSION)'
 	@command -v cfn-lint >/dev/null 2>&1 || $(PIP) install 'cfn-lint==$(CFN_LINT_VERSION)'
 
 $(RIE):

@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,11 +32,18 @@ const defaultMotoStartTimeout = 30 * time.Second
 // accepts StartExecution but runs nothing.
 const motoConfig = `{"stepfunctions":{"execute_state_machine":true}}`
 
+// motoServe is the program that serves moto one request at a time; see
+// motoserve.py.
+//
+//go:embed motoserve.py
+var motoServe string
+
 // MotoOptions say how StartMoto starts moto_server. The zero value starts
-// moto_server from PATH on a free port.
+// it with python3 from PATH on a free port.
 type MotoOptions struct {
-	// Binary is the moto_server executable; empty means moto_server on PATH.
-	Binary string
+	// Python is the Python interpreter moto is installed for; empty means
+	// python3 on PATH.
+	Python string
 	// Port is the port on 127.0.0.1 to listen on; zero picks a free one.
 	Port int
 	// StartTimeout bounds how long StartMoto waits for the server to answer;
@@ -44,8 +52,10 @@ type MotoOptions struct {
 }
 
 // Moto is a running moto_server on loopback: one server for every AWS
-// service, Step Functions state machines executed for real. Its methods are
-// safe for concurrent use.
+// service, Step Functions state machines executed for real. It serves one
+// request at a time, so that a conditional write is atomic as in DynamoDB
+// (moto's own moto_server command serves requests on several threads and
+// does not serialise them). Its methods are safe for concurrent use.
 //
 // Quirks that matter to maptuner: it runs one execution per Region at a
 // time (a second StartExecution in the Region fails with HTTP 500);
@@ -72,10 +82,10 @@ func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
 	if opt.StartTimeout < 0 {
 		return nil, fmt.Errorf("local: start moto_server: start timeout %s is negative", opt.StartTimeout)
 	}
-	bin := opt.Binary
+	bin := opt.Python
 	if bin == "" {
 		var err error
-		if bin, err = findExecutable("moto_server", "make tools installs it"); err != nil {
+		if bin, err = findExecutable("python3", "make tools installs moto for it"); err != nil {
 			return nil, fmt.Errorf("local: start moto_server: %w", err)
 		}
 	}
@@ -90,7 +100,7 @@ func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
 	if timeout == 0 {
 		timeout = defaultMotoStartTimeout
 	}
-	proc, err := startProcess("moto_server", bin, []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}, "", nil)
+	proc, err := startProcess("moto_server", bin, []string{"-c", motoServe, "127.0.0.1", strconv.Itoa(port)}, "", nil)
 	if err != nil {
 		return nil, err
 	}

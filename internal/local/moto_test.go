@@ -3,7 +3,9 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,8 +47,15 @@ func TestStartMoto(t *testing.T) {
 
 func TestStartMotoFailures(t *testing.T) {
 	dir := t.TempDir()
-	exits := filepath.Join(dir, "moto_server")
+	exits := filepath.Join(dir, "python3")
 	writeExecutable(t, exits, "#!/bin/sh\necho cannot bind >&2\nexit 1\n")
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	// An interpreter without its site-packages, where moto is installed.
+	noMoto := filepath.Join(dir, "python-without-moto")
+	writeExecutable(t, noMoto, fmt.Sprintf("#!/bin/sh\nexec %s -S \"$@\"\n", python))
 	tests := []struct {
 		name    string
 		opt     MotoOptions
@@ -54,12 +63,13 @@ func TestStartMotoFailures(t *testing.T) {
 		wantErr string
 		wantIs  error
 	}{
-		{name: "not installed", path: t.TempDir(), wantErr: "moto_server is not on PATH (make tools installs it)", wantIs: ErrNotInstalled},
-		{name: "server that exits", opt: MotoOptions{Binary: exits}, wantErr: "the process exited"},
-		{name: "server output shown", opt: MotoOptions{Binary: exits}, wantErr: "cannot bind"},
+		{name: "not installed", path: t.TempDir(), wantErr: "python3 is not on PATH (make tools installs moto for it)", wantIs: ErrNotInstalled},
+		{name: "moto not installed", opt: MotoOptions{Python: noMoto}, wantErr: "moto is not installed for"},
+		{name: "server that exits", opt: MotoOptions{Python: exits}, wantErr: "the process exited"},
+		{name: "server output shown", opt: MotoOptions{Python: exits}, wantErr: "cannot bind"},
 		{name: "bad port", opt: MotoOptions{Port: 70000}, wantErr: "port 70000 is not in [0, 65535]"},
 		{name: "negative timeout", opt: MotoOptions{StartTimeout: -time.Second}, wantErr: "start timeout -1s is negative"},
-		{name: "missing binary", opt: MotoOptions{Binary: filepath.Join(dir, "missing")}, wantErr: "start moto_server"},
+		{name: "missing binary", opt: MotoOptions{Python: filepath.Join(dir, "missing")}, wantErr: "start moto_server"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -65,6 +65,14 @@ func startSim(t *testing.T, sc sim.Scenario) *Sim {
 	return b
 }
 
+// hangGuard and hangGuardTicks bound a demo run in a test only against a
+// hang: a run stops as soon as its executions have ended, and a loaded
+// machine must not fail a test by being slow.
+const (
+	hangGuard      = 10 * time.Minute
+	hangGuardTicks = 1200
+)
+
 // TestRunSimulated runs the whole demo on the simulated backend with a
 // short scenario: the real bootstraps tune it to the end, the summary
 // compares the run with the static settings, and the plot is written.
@@ -77,7 +85,7 @@ func TestRunSimulated(t *testing.T) {
 		RepoRoot:   repoRoot(t),
 		PolicyFile: b.PolicyFile(),
 		Ticks:      120,
-		Timeout:    time.Minute,
+		Timeout:    hangGuard,
 		PlotFile:   plot,
 	}, b, &out)
 	t.Logf("demo output:\n%s", out.String())
@@ -194,9 +202,11 @@ func TestRunAgainstMoto(t *testing.T) {
 	sum, err := Run(ctx, Config{
 		RepoRoot:      repoRoot(t),
 		PolicyFile:    demoPolicies(t),
-		Ticks:         20,
+		// The run stops when the execution ends, however long moto takes on
+		// a loaded machine: the limits only guard against a hang.
+		Ticks:         hangGuardTicks,
 		Interval:      500 * time.Millisecond,
-		Timeout:       40 * time.Second,
+		Timeout:       hangGuard,
 		ProgressEvery: 2,
 		PlotFile:      filepath.Join(t.TempDir(), "never.svg"),
 	}, b, &out)

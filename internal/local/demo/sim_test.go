@@ -161,7 +161,7 @@ func TestStartSimFailures(t *testing.T) {
 	}{
 		{name: "zero scenario", opt: SimOptions{}, wantErr: "demo: simulated backend: "},
 		{name: "policy the tuner refuses", opt: SimOptions{Scenario: badPolicy}, wantErr: `scenario bare: `},
-		{name: "no moto_server", opt: SimOptions{Scenario: noPolicy, Moto: local.MotoOptions{Binary: filepath.Join(t.TempDir(), "no-moto_server")}}, wantErr: "DynamoDB: "},
+		{name: "no moto_server", opt: SimOptions{Scenario: noPolicy, Moto: local.MotoOptions{Python: filepath.Join(t.TempDir(), "no-python3")}}, wantErr: "DynamoDB: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestStartSimFailures(t *testing.T) {
 func TestRunSimulatedTwoRuns(t *testing.T) {
 	b := startSim(t, parseScenario(t, "two.yaml", twoRuns))
 	var out bytes.Buffer
-	sum, err := Run(context.Background(), Config{RepoRoot: repoRoot(t), PolicyFile: b.PolicyFile(), Ticks: 60, Timeout: time.Minute}, b, &out)
+	sum, err := Run(context.Background(), Config{RepoRoot: repoRoot(t), PolicyFile: b.PolicyFile(), Ticks: 60, Timeout: hangGuard}, b, &out)
 	t.Logf("demo output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("Run: %v", err)

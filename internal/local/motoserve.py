@@ -1,0 +1,22 @@
+# Serves moto, every AWS service in one in-memory server, one request at a
+# time: a conditional write is checked and stored before the next request is
+# read, as DynamoDB does for one item. moto_server itself serves requests on
+# several threads and lets two conditional UpdateItem calls both succeed.
+#
+# Usage: python3 motoserve.py HOST PORT (or python3 -c "$(cat motoserve.py)" HOST PORT)
+import os
+import signal
+import sys
+
+try:
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import run_simple
+except ImportError as e:
+    sys.exit("moto is not installed for %s (make tools installs it): %s" % (sys.executable, e))
+
+host, port = sys.argv[1], int(sys.argv[2])
+os.environ.setdefault("MOTO_PORT", str(port))
+# The state is in memory and thrown away: stop at once, without waiting for
+# the threads of running state machine executions.
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False)
