@@ -200,8 +200,8 @@ func TestRunAgainstMoto(t *testing.T) {
 	})
 	var out bytes.Buffer
 	sum, err := Run(ctx, Config{
-		RepoRoot:      repoRoot(t),
-		PolicyFile:    demoPolicies(t),
+		RepoRoot:   repoRoot(t),
+		PolicyFile: demoPolicies(t),
 		// The run stops when the execution ends, however long moto takes on
 		// a loaded machine: the limits only guard against a hang.
 		Ticks:         hangGuardTicks,
