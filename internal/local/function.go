@@ -23,7 +23,7 @@ import (
 const invokePath = "/2015-03-31/functions/function/invocations"
 
 // defaultFunctionStartTimeout is FunctionOptions.StartTimeout's zero value.
-const defaultFunctionStartTimeout = 30 * time.Second
+const defaultFunctionStartTimeout = 2 * time.Minute
 
 // defaultFunctionTimeout is the function timeout, in whole seconds, that the
 // emulator enforces unless the environment sets AWS_LAMBDA_FUNCTION_TIMEOUT.
@@ -76,7 +76,7 @@ type FunctionOptions struct {
 	// installs), else aws-lambda-rie on PATH.
 	Emulator string
 	// StartTimeout bounds how long StartFunction waits for the emulator to
-	// listen; zero means 30 seconds.
+	// listen; zero means 2 minutes.
 	StartTimeout time.Duration
 }
 

@@ -26,7 +26,7 @@ const (
 )
 
 // defaultMotoStartTimeout is MotoOptions.StartTimeout's zero value.
-const defaultMotoStartTimeout = 30 * time.Second
+const defaultMotoStartTimeout = 2 * time.Minute
 
 // motoConfig turns on the execution of state machines: without it moto
 // accepts StartExecution but runs nothing.
@@ -47,7 +47,7 @@ type MotoOptions struct {
 	// Port is the port on 127.0.0.1 to listen on; zero picks a free one.
 	Port int
 	// StartTimeout bounds how long StartMoto waits for the server to answer;
-	// zero means 30 seconds.
+	// zero means 2 minutes.
 	StartTimeout time.Duration
 }
 

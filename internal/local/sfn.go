@@ -22,7 +22,7 @@ const RoleARN = "arn:aws:iam::123456789012:role/maptuner-local"
 
 // mapRunsTimeout bounds how long StartDistributedMap waits for the Map Runs
 // of the execution it started to be listed.
-const mapRunsTimeout = 15 * time.Second
+const mapRunsTimeout = 2 * time.Minute
 
 // SFNAPI is the part of the Step Functions client that StartDistributedMap
 // and WaitExecution use.
@@ -170,7 +170,7 @@ func floatLiteral(v float64) json.Number {
 }
 
 // StartDistributedMap creates the state machine d describes, starts one
-// named execution of it and waits, polling for at most 15 seconds, until
+// named execution of it and waits, polling for at most 2 minutes, until
 // all its Map Runs are listed.
 //
 // moto_server runs only one execution per account and Region: a second

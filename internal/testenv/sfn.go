@@ -22,7 +22,7 @@ type DistributedMap = local.DistributedMap
 type Started = local.Started
 
 // startTimeout bounds StartDistributedMap's calls.
-const startTimeout = 30 * time.Second
+const startTimeout = 5 * time.Minute
 
 // StartDistributedMap creates the state machine d describes, starts one
 // named execution of it and waits until all its Map Runs are listed; see

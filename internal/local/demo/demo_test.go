@@ -352,7 +352,7 @@ func TestRunFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard only
 			defer cancel()
 			var out bytes.Buffer
 			_, err := Run(ctx, tc.cfg, tc.backend, &out)
