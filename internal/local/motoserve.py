@@ -19,4 +19,9 @@ os.environ.setdefault("MOTO_PORT", str(port))
 # The state is in memory and thrown away: stop at once, without waiting for
 # the threads of running state machine executions.
 signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False)
+app = DomainDispatcherApplication(create_backend_app)
+# Build the services maptuner calls before listening, so that their first
+# requests are not the ones that wait for Python to load them.
+for service in ("stepfunctions", "dynamodb", "cloudwatch"):
+    app.app_instances[service] = create_backend_app(service)
+run_simple(host, port, app, threaded=False)
