@@ -382,3 +382,40 @@ func TestUnapplied(t *testing.T) {
 		t.Fatalf("after an unapplied cut: %s %s", d2.Reason, d2.Message)
 	}
 }
+
+// TestClimbsWhateverTheMetricTiming drives a run against a clean downstream
+// of 400 children, one tick a minute at a fixed offset in the minute, with
+// each minute's datapoint published a fixed latency after the minute ends: a
+// minute must be judged once it is settled, however early it was first read,
+// so the limit climbs to the capacity at every offset and latency.
+func TestClimbsWhateverTheMetricTiming(t *testing.T) {
+	const capacity, ticks = 400, 60
+	for _, offset := range []time.Duration{0, 5 * time.Second, 20 * time.Second, 40 * time.Second, 59 * time.Second} {
+		for _, latency := range []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute} {
+			cfg := testConfig()
+			cfg.StaleAfter = 6 * time.Minute // the newest datapoint is at most latency + 2 minutes old
+			w := newWorld(capacity, latency, maprun.Settings{MaxConcurrency: 10}, 1_000_000)
+			var st State
+			var limits []int32
+			reached := -1
+			for k := range ticks {
+				now := at(k).Add(offset)
+				d := Decide(cfg, st, w.observe(now))
+				if d.Update {
+					w.set(now, d.New)
+				}
+				st = d.State
+				limits = append(limits, d.New.MaxConcurrency)
+				if reached < 0 && float64(d.New.MaxConcurrency) >= 0.9*capacity {
+					reached = k
+				}
+			}
+			last := limits[len(limits)-1]
+			t.Logf("ticks at :%02d, latency %s: 90%% of capacity at tick %d, limit %d after %d ticks", int(offset.Seconds()), latency, reached, last, ticks)
+			if reached < 0 || reached > 30 || float64(last) < 0.8*capacity || float64(last) > 1.1*capacity {
+				t.Errorf("ticks at :%02d, datapoints %s after the minute: reached 90%% of capacity %d at tick %d (want by tick 30), limit %d after %d ticks (want within [0.8, 1.1] x capacity); limits %v",
+					int(offset.Seconds()), latency, capacity, reached, last, ticks, limits)
+			}
+		}
+	}
+}

@@ -154,9 +154,12 @@ type State struct {
 	History []Setting `json:"history,omitempty"`
 	// Ticks are the recent observations, oldest first, pruned like History.
 	Ticks []Tick `json:"ticks,omitempty"`
-	// Seen are the datapoint minutes already judged, oldest first, with the
-	// value they were judged on: a minute read clean while CloudWatch was
-	// still filling it is judged again if it turns out throttled.
+	// Seen are the datapoint minutes judged for good, oldest first, with the
+	// value they were judged on: a throttled minute once charged to the
+	// limit of its time, any other once settled (CloudWatch may add to a
+	// minute for a while after it ends). A minute not in Seen is judged
+	// each time it is read; one judged clean is judged again if it turns
+	// out throttled.
 	Seen []Datapoint `json:"seen,omitempty"`
 	// Sample is the last classified sample of failed children, and SampleAt
 	// when it was taken.
