@@ -696,6 +696,11 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 		}
 	}
 
+	if !tc.RaiseUnset && st.Start.ToleratedFailurePercentage == 0 && st.Start.ToleratedFailureCount == 0 {
+		// The run's definition fails it on its first failed item: that is
+		// what the job means, unless the policy says otherwise.
+		return cur, "", ""
+	}
 	baseline := tolerance{max(tc.BaselinePercent, st.Start.ToleratedFailurePercentage), max(tc.BaselineCount, st.Start.ToleratedFailureCount)}
 	baseline = baseline.only(tolerance{st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount}, st.Start, tc)
 	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails ||

@@ -288,7 +288,19 @@ func TestScripts(t *testing.T) {
 			// Failures stop; after the recovery time the tolerances come down, never to what already failed.
 			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 294, reason: ReasonProbe, update: true},
 		}},
-		{"tolerances return to the baseline after throttling without failures", nil, []step{
+		{"a run that sets no tolerance keeps failing on its first failed item", func(c *Config) { c.Tolerance.BaselinePercent = 2 }, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData, wantTol: tol(0, 0)},
+			// Neither the baseline nor a throttled minute changes its tolerances...
+			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, reason: ReasonThrottled, wantTol: tol(0, 0), update: true},
+			// ...nor failures that are throttling.
+			{min: 3, limit: 70, running: 70, failed: 1, watched: true, throttles: map[int]float64{0: 3}, sample: FailureSample{Sampled: 1, Throttle: 1}, wantLimit: 70, reason: ReasonThrottleFails, wantTol: tol(0, 0)},
+		}},
+		{"a run that sets no tolerance has it raised when the policy opts in", func(c *Config) { c.Tolerance.RaiseUnset = true }, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData, wantTol: tol(0, 0)},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, reason: ReasonThrottled, tolReason: ReasonThrottleFails, wantTol: tol(1, 0), update: true},
+			{min: 3, limit: 70, running: 70, failed: 1, tol: *tol(1, 0), watched: true, throttles: map[int]float64{0: 3}, sample: FailureSample{Sampled: 1, Throttle: 1}, wantLimit: 70, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 0), update: true},
+		}},
+		{"tolerances return to the baseline after throttling without failures", func(c *Config) { c.Tolerance.RaiseUnset = true }, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
 			// A run that set no tolerance gets a percentage, not a count.
 			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 0), update: true},

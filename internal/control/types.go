@@ -59,6 +59,11 @@ type Tolerance struct {
 	// while failures are classified as throttling.
 	CeilingPercent float64 `json:"ceilingPercent"`
 	CeilingCount   int64   `json:"ceilingCount"`
+	// RaiseUnset lets the tolerances of a run whose definition sets none
+	// (percentage and count 0: it fails on its first failed item) be
+	// changed: set to the baseline and raised while throttling. Off by
+	// default: such a run keeps failing on its first failed item.
+	RaiseUnset bool `json:"raiseUnset,omitempty"`
 	// FailFast lowers the tolerances to what the run has already failed, so
 	// that it fails now, once non-throttle failures exceed FailFastRate of
 	// finished items over at least FailFastMinItems finished items.

@@ -50,6 +50,7 @@
 //	tolerance.baselineCount    integer 0     healthy tolerated failure count, >= 0
 //	tolerance.ceilingPercent   number  10    highest % while failures are throttling, >= baseline
 //	tolerance.ceilingCount     integer 1000  highest count while failures are throttling, >= baseline
+//	tolerance.raiseUnset       bool    false also change the tolerances of a run that sets none
 //	tolerance.failFast         bool    false fail a broken run at once
 //	tolerance.failFastRate     number  0.5   share of non-throttle failures that is broken, in (0, 1]
 //	tolerance.failFastMinItems integer 100   finished items before fail-fast may act, >= 1

@@ -94,6 +94,7 @@ func TestParseRejects(t *testing.T) {
 		{"number not finite", "backoff: .nan", []string{p + "backoff: want a finite number, got .nan"}},
 		{"bool as yes", "dryRun: yes", []string{p + `dryRun: want true or false, got "yes"`}},
 		{"bool as 1", "unlimited: 1", []string{p + "unlimited: want true or false, got 1"}},
+		{"raise unset as string", "tolerance:\n  raiseUnset: \"true\"", []string{fmt.Sprintf(p, 6) + `tolerance.raiseUnset: want true or false, got "true"`}},
 		{"null value", "maxConcurrency:", []string{p + "maxConcurrency: want an integer, got null"}},
 		{"unknown field suggested", "minConcurency: 3", []string{p + "minConcurency: unknown field; did you mean minConcurrency?"}},
 		{"unknown field case", "MaxConcurrency: 3", []string{p + "MaxConcurrency: unknown field; did you mean maxConcurrency?"}},
