@@ -11,23 +11,24 @@ import (
 
 // randomConfig returns a random policy within the rules a policies file
 // must meet (internal/policy checks them): 1 <= min <= initial <= max <=
-// 10,000, growthFactor in (1, 10], backoff in (0, 1), maxStepUp >= 1,
-// maxStepDown in (0, 1], band in [0, 1), recoveryTime > 0, staleAfter >=
-// 1m, baselines at most their ceilings, failFastRate in (0, 1],
-// failFastMinItems >= 1.
+// 10,000, band in [0, 1), growthFactor in (1 + band, 10], maxStepUp > 1 +
+// band, backoff in (0, 1), maxStepDown in (0, 1], recoveryTime > 0,
+// staleAfter >= 1m, baselines at most their ceilings, failFastRate in (0,
+// 1], failFastMinItems >= 1. Growth steps are at least 5 % above the band,
+// so that the slowest policy still reaches its maximum in a few hundred ticks.
 func randomConfig(rng *rand.Rand) Config {
 	c := Config{
 		MinConcurrency:    int32(1 + rng.IntN(20)),
 		Unlimited:         rng.IntN(4) == 0,
-		GrowthFactor:      1.1 + 2.9*rng.Float64(),
 		Backoff:           0.1 + 0.85*rng.Float64(),
-		MaxStepUp:         1 + 2*rng.Float64(),
 		MaxStepDown:       0.1 + 0.9*rng.Float64(),
 		Band:              0.1 * rng.Float64(),
 		RecoveryTime:      time.Duration(1+rng.IntN(30)) * time.Minute,
 		ThrottleThreshold: float64(rng.IntN(2)) * 20 * rng.Float64(),
 		StaleAfter:        time.Minute + time.Duration(rng.IntN(600))*time.Second,
 	}
+	c.GrowthFactor = 1.05 + c.Band + 2.9*rng.Float64()
+	c.MaxStepUp = 1.05 + c.Band + 2*rng.Float64()
 	c.MaxConcurrency = c.MinConcurrency + int32(rng.IntN(3000))
 	c.InitialConcurrency = c.MinConcurrency + int32(rng.IntN(int(min(c.MaxConcurrency-c.MinConcurrency, 100))+1))
 	t := &c.Tolerance
@@ -203,4 +204,60 @@ func FuzzDecideIsSafe(f *testing.F) {
 		f.Add(seed, seed%2 == 0)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, unlimitedOK bool) { safeSequence(t, seed, unlimitedOK) })
+}
+
+// liveSequence drives a run of a random valid policy against a clean
+// downstream (nothing throttles) with fresh metrics: ticks about once a
+// minute at a random offset in the minute, each up to 15 s late, each
+// minute's datapoint published a random
+// 10 s to 4 min after it ends, and staleAfter long enough for that. The
+// limit must come within the band of the policy's maximum (or go unlimited,
+// when allowed) in a bounded number of ticks: per growth step, the latency
+// plus four ticks (a whole minute at the new limit, a minute to settle, a
+// tick either side).
+func liveSequence(t *testing.T, seed uint64) int {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	cfg := randomConfig(rng)
+	latency := 10*time.Second + time.Duration(rng.IntN(231))*time.Second
+	offset := time.Duration(rng.IntN(60)) * time.Second
+	cfg.StaleAfter = max(cfg.StaleAfter, latency+2*minute) // the newest datapoint is at most latency + 2 minutes old
+	startAt := int32(0)
+	if rng.IntN(4) > 0 {
+		startAt = int32(1 + rng.IntN(4000))
+	}
+	w := newWorld(unlimited+1, latency, maprun.Settings{MaxConcurrency: startAt}, 1e12)
+	base := startAt
+	if base < cfg.MinConcurrency || base > cfg.MaxConcurrency {
+		base = cfg.InitialConcurrency
+	}
+	g := min(cfg.GrowthFactor, cfg.MaxStepUp)
+	steps := int(math.Ceil(math.Log(float64(cfg.MaxConcurrency)/float64(base))/math.Log(g))) + 1
+	bound := (steps + 1) * (int(math.Ceil(latency.Minutes())) + 4)
+	var st State
+	var limits []int32
+	for k := range bound {
+		now := at(k).Add(offset + time.Duration(rng.IntN(16))*time.Second)
+		d := Decide(cfg, st, w.observe(now))
+		if d.Update {
+			w.set(now, d.New)
+		}
+		st = d.State
+		limits = append(limits, d.New.MaxConcurrency)
+		if l := d.New.MaxConcurrency; l == 0 && cfg.Unlimited || float64(l)*(1+cfg.Band) >= float64(cfg.MaxConcurrency) {
+			return k + 1
+		}
+	}
+	t.Fatalf("seed %d (reproduce: liveSequence(t, %d)): ticks at :%02d, datapoints %s late, policy %+v: limit %d after %d ticks, short of the maximum %d; limits %v",
+		seed, seed, int(offset.Seconds()), latency, cfg, limits[len(limits)-1], bound, cfg.MaxConcurrency, limits)
+	return bound
+}
+
+// TestPropertyLiveness checks liveSequence from fixed seeds: a failure names its seed.
+func TestPropertyLiveness(t *testing.T) {
+	const sequences = 2000
+	decisions := 0
+	for seed := range uint64(sequences) {
+		decisions += liveSequence(t, seed)
+	}
+	t.Logf("%d sequences, %d decisions", sequences, decisions)
 }
