@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/maptuner/maptuner/internal/control"
 )
@@ -111,9 +112,10 @@ func aboveBand(c *crossChecker, f string, v, band float64) {
 	if !c.usable(f) || v > 1+band || c.onlyHere && !c.here(f) && !c.here("band") {
 		return
 	}
+	round := func(x float64) string { return showFloat(math.Round(x*1e9) / 1e9) } // 0.2, not 0.19999999999999996
 	if c.here("band") && !c.here(f) {
-		c.out = append(c.out, problem{field: "band", msg: fmt.Sprintf("%s is not below %s - 1 (%s): no growth step would be sent", showFloat(band), f, showFloat(v-1))})
+		c.out = append(c.out, problem{field: "band", msg: fmt.Sprintf("%s is not below %s - 1 (%s): no growth step would be sent", showFloat(band), f, round(v-1))})
 		return
 	}
-	c.out = append(c.out, problem{field: f, msg: fmt.Sprintf("%s is not above 1 + band (%s): a step within the band is never sent, so the limit could never grow", showFloat(v), showFloat(1+band))})
+	c.out = append(c.out, problem{field: f, msg: fmt.Sprintf("%s is not above 1 + band (%s): a step within the band is never sent, so the limit could never grow", showFloat(v), round(1+band))})
 }

@@ -67,7 +67,7 @@ func TestParseRejects(t *testing.T) {
 		{"step up 1", "maxStepUp: 1", []string{p + "maxStepUp: 1 is not above 1 + band (1.05): a step within the band is never sent, so the limit could never grow"}},
 		{"growth within band", "growthFactor: 1.2\nband: 0.2", []string{p + "growthFactor: 1.2 is not above 1 + band (1.2): a step within the band is never sent, so the limit could never grow"}},
 		{"growth above band", "growthFactor: 1.2\nmaxStepUp: 1.2\nband: 0.1", nil},
-		{"label band within policy growth", "growthFactor: 1.5\nlabels:\n  Export:\n    band: 0.5", []string{fmt.Sprintf(p, 8) + "labels.Export.band: 0.5 is not below growthFactor - 1 (0.5): no growth step would be sent"}},
+		{"label band within policy growth", "growthFactor: 1.2\nlabels:\n  Export:\n    band: 0.25", []string{fmt.Sprintf(p, 8) + "labels.Export.band: 0.25 is not below growthFactor - 1 (0.2): no growth step would be sent"}},
 		{"step down 0", "maxStepDown: 0", []string{p + "maxStepDown: 0 is not in (0, 1]"}},
 		{"step down above 1", "maxStepDown: 1.5", []string{p + "maxStepDown: 1.5 is not in (0, 1]"}},
 		{"band 1", "band: 1", []string{p + "band: 1 is not in [0, 1)"}},
