@@ -290,50 +290,17 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	slices.SortFunc(points, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
 	target := int32(math.MaxInt32)
 	for _, p := range points {
-		throttled := p.Value > cfg.ThrottleThreshold
 		i, seen := slices.BinarySearchFunc(st.Seen, p, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
-		switch {
-		case !seen:
+		if seen && (p.Value <= cfg.ThrottleThreshold || st.Seen[i].Value > cfg.ThrottleThreshold) {
+			continue // judged for good; one judged clean is judged again if it turns out throttled
+		}
+		if !judgeMinute(cfg, st, p, at, sig, &target) {
+			continue // not settled yet: judged again each time it is read
+		}
+		if seen {
+			st.Seen[i] = p
+		} else {
 			st.Seen = slices.Insert(st.Seen, i, p)
-		case throttled && st.Seen[i].Value <= cfg.ThrottleThreshold:
-			st.Seen[i] = p // read clean while still filling: judge it again
-		default:
-			continue
-		}
-		from, to := p.Minute.Add(-settle), p.Minute.Add(minute)
-		if throttled {
-			st.ThrottledAt = at
-			then := limitDuring(st.History, from, to)
-			if r := raisedBy(st.History, from, to); p.Value <= 3*float64(r) {
-				// The children a raise starts all call at once: a burst
-				// the downstream may refuse for a moment, a few retries
-				// each. The limit is judged by the steady minute after it.
-				continue
-			}
-			est := estimate(st, p.Minute, from, to)
-			if t := throttledAt(cfg, st, then, est, at); t < target {
-				target = t
-				sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est.value
-			}
-			continue
-		}
-		l, ok := steadyDuring(st.History, p.Minute, to)
-		if !ok || !used(st.Ticks, p.Minute, l) || at.Before(to.Add(settled)) {
-			// Only a whole, settled minute confirms: CloudWatch may still be
-			// adding to the newest ones.
-			continue
-		}
-		if l > st.Lo {
-			st.Lo, st.LoAt = l, p.Minute
-		}
-		if rate, running, ok := minuteRate(st.Ticks, p.Minute); ok && rate > 0 {
-			// Little's law on a clean, busy minute: how long a child holds its place.
-			d := running / rate
-			if st.ItemTime == 0 {
-				st.ItemTime = d
-			} else {
-				st.ItemTime = 0.7*st.ItemTime + 0.3*d
-			}
 		}
 	}
 	if st.Hi > 0 && st.Lo >= st.Hi {
@@ -383,6 +350,53 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseProbe, 0
 	}
 	return grow(cfg, st, obs, sig)
+}
+
+// judgeMinute takes in the throttle datapoint p at instant at, lowering
+// target to the limit a throttled minute calls for, and reports whether its
+// verdict is final. A throttled minute charged to the limits of its time is
+// acted on at once and is final; any other verdict is final only once the
+// minute has settled, since CloudWatch may still be adding to it: until then
+// the minute is judged again each time it is read, whenever the tick falls.
+func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals, target *int32) bool {
+	from, to := p.Minute.Add(-settle), p.Minute.Add(minute)
+	whole := !at.Before(to.Add(settled))
+	if p.Value > cfg.ThrottleThreshold {
+		st.ThrottledAt = at
+		then := limitDuring(st.History, from, to)
+		if r := raisedBy(st.History, from, to); p.Value <= 3*float64(r) {
+			// The children a raise starts all call at once: a burst the
+			// downstream may refuse for a moment, a few retries each. The
+			// limit is judged by the steady minute after it.
+			return whole
+		}
+		est := estimate(st, p.Minute, from, to)
+		if t := throttledAt(cfg, st, then, est, at); t < *target {
+			*target = t
+			sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est.value
+		}
+		return true
+	}
+	if !whole {
+		return false
+	}
+	l, ok := steadyDuring(st.History, p.Minute, to)
+	if !ok || !used(st.Ticks, p.Minute, l) {
+		return true // a whole minute that confirms nothing
+	}
+	if l > st.Lo {
+		st.Lo, st.LoAt = l, p.Minute
+	}
+	if rate, running, ok := minuteRate(st.Ticks, p.Minute); ok && rate > 0 {
+		// Little's law on a clean, busy minute: how long a child holds its place.
+		d := running / rate
+		if st.ItemTime == 0 {
+			st.ItemTime = d
+		} else {
+			st.ItemTime = 0.7*st.ItemTime + 0.3*d
+		}
+	}
+	return true
 }
 
 // confirmByThroughput confirms the current limit without waiting for the
@@ -682,6 +696,11 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 		}
 	}
 
+	if !tc.RaiseUnset && st.Start.ToleratedFailurePercentage == 0 && st.Start.ToleratedFailureCount == 0 {
+		// The run's definition fails it on its first failed item: that is
+		// what the job means, unless the policy says otherwise.
+		return cur, "", ""
+	}
 	baseline := tolerance{max(tc.BaselinePercent, st.Start.ToleratedFailurePercentage), max(tc.BaselineCount, st.Start.ToleratedFailureCount)}
 	baseline = baseline.only(tolerance{st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount}, st.Start, tc)
 	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails ||

@@ -288,7 +288,19 @@ func TestScripts(t *testing.T) {
 			// Failures stop; after the recovery time the tolerances come down, never to what already failed.
 			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 294, reason: ReasonProbe, update: true},
 		}},
-		{"tolerances return to the baseline after throttling without failures", nil, []step{
+		{"a run that sets no tolerance keeps failing on its first failed item", func(c *Config) { c.Tolerance.BaselinePercent = 2 }, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData, wantTol: tol(0, 0)},
+			// Neither the baseline nor a throttled minute changes its tolerances...
+			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, reason: ReasonThrottled, wantTol: tol(0, 0), update: true},
+			// ...nor failures that are throttling.
+			{min: 3, limit: 70, running: 70, failed: 1, watched: true, throttles: map[int]float64{0: 3}, sample: FailureSample{Sampled: 1, Throttle: 1}, wantLimit: 70, reason: ReasonThrottleFails, wantTol: tol(0, 0)},
+		}},
+		{"a run that sets no tolerance has it raised when the policy opts in", func(c *Config) { c.Tolerance.RaiseUnset = true }, []step{
+			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData, wantTol: tol(0, 0)},
+			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, reason: ReasonThrottled, tolReason: ReasonThrottleFails, wantTol: tol(1, 0), update: true},
+			{min: 3, limit: 70, running: 70, failed: 1, tol: *tol(1, 0), watched: true, throttles: map[int]float64{0: 3}, sample: FailureSample{Sampled: 1, Throttle: 1}, wantLimit: 70, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 0), update: true},
+		}},
+		{"tolerances return to the baseline after throttling without failures", func(c *Config) { c.Tolerance.RaiseUnset = true }, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
 			// A run that set no tolerance gets a percentage, not a count.
 			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 0), update: true},
@@ -380,5 +392,42 @@ func TestUnapplied(t *testing.T) {
 	d2 := Decide(cfg, u, Observation{At: at(4), Run: run(100, 100, 50000), MetricsWatched: true, Throttles: points(map[int]float64{1: 500})})
 	if d2.Reason == ReasonOverride || d2.Reason == ReasonThrottled {
 		t.Fatalf("after an unapplied cut: %s %s", d2.Reason, d2.Message)
+	}
+}
+
+// TestClimbsWhateverTheMetricTiming drives a run against a clean downstream
+// of 400 children, one tick a minute at a fixed offset in the minute, with
+// each minute's datapoint published a fixed latency after the minute ends: a
+// minute must be judged once it is settled, however early it was first read,
+// so the limit climbs to the capacity at every offset and latency.
+func TestClimbsWhateverTheMetricTiming(t *testing.T) {
+	const capacity, ticks = 400, 60
+	for _, offset := range []time.Duration{0, 5 * time.Second, 20 * time.Second, 40 * time.Second, 59 * time.Second} {
+		for _, latency := range []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute} {
+			cfg := testConfig()
+			cfg.StaleAfter = 6 * time.Minute // the newest datapoint is at most latency + 2 minutes old
+			w := newWorld(capacity, latency, maprun.Settings{MaxConcurrency: 10}, 1_000_000)
+			var st State
+			var limits []int32
+			reached := -1
+			for k := range ticks {
+				now := at(k).Add(offset)
+				d := Decide(cfg, st, w.observe(now))
+				if d.Update {
+					w.set(now, d.New)
+				}
+				st = d.State
+				limits = append(limits, d.New.MaxConcurrency)
+				if reached < 0 && float64(d.New.MaxConcurrency) >= 0.9*capacity {
+					reached = k
+				}
+			}
+			last := limits[len(limits)-1]
+			t.Logf("ticks at :%02d, latency %s: 90%% of capacity at tick %d, limit %d after %d ticks", int(offset.Seconds()), latency, reached, last, ticks)
+			if reached < 0 || reached > 30 || float64(last) < 0.8*capacity || float64(last) > 1.1*capacity {
+				t.Errorf("ticks at :%02d, datapoints %s after the minute: reached 90%% of capacity %d at tick %d (want by tick 30), limit %d after %d ticks (want within [0.8, 1.1] x capacity); limits %v",
+					int(offset.Seconds()), latency, capacity, reached, last, ticks, limits)
+			}
+		}
 	}
 }

@@ -59,6 +59,11 @@ type Tolerance struct {
 	// while failures are classified as throttling.
 	CeilingPercent float64 `json:"ceilingPercent"`
 	CeilingCount   int64   `json:"ceilingCount"`
+	// RaiseUnset lets the tolerances of a run whose definition sets none
+	// (percentage and count 0: it fails on its first failed item) be
+	// changed: set to the baseline and raised while throttling. Off by
+	// default: such a run keeps failing on its first failed item.
+	RaiseUnset bool `json:"raiseUnset,omitempty"`
 	// FailFast lowers the tolerances to what the run has already failed, so
 	// that it fails now, once non-throttle failures exceed FailFastRate of
 	// finished items over at least FailFastMinItems finished items.
@@ -154,9 +159,12 @@ type State struct {
 	History []Setting `json:"history,omitempty"`
 	// Ticks are the recent observations, oldest first, pruned like History.
 	Ticks []Tick `json:"ticks,omitempty"`
-	// Seen are the datapoint minutes already judged, oldest first, with the
-	// value they were judged on: a minute read clean while CloudWatch was
-	// still filling it is judged again if it turns out throttled.
+	// Seen are the datapoint minutes judged for good, oldest first, with the
+	// value they were judged on: a throttled minute once charged to the
+	// limit of its time, any other once settled (CloudWatch may add to a
+	// minute for a while after it ends). A minute not in Seen is judged
+	// each time it is read; one judged clean is judged again if it turns
+	// out throttled.
 	Seen []Datapoint `json:"seen,omitempty"`
 	// Sample is the last classified sample of failed children, and SampleAt
 	// when it was taken.

@@ -35,9 +35,9 @@
 //	maxConcurrency      integer  1000   highest limit ever set
 //	initialConcurrency  integer  10     where a run with no usable limit starts
 //	unlimited           bool     false  may send 0 (no limit) once at max, unthrottled
-//	growthFactor        number   2      slow-start multiplier per step, in (1, 10]
+//	growthFactor        number   2      slow-start multiplier per step, in (1, 10], > 1 + band
 //	backoff             number   0.7    multiplier on a throttled minute, in (0, 1)
-//	maxStepUp           number   2      new <= old * maxStepUp, >= 1
+//	maxStepUp           number   2      new <= old * maxStepUp, > 1 + band
 //	maxStepDown         number   0.5    new >= old * maxStepDown, in (0, 1]
 //	band                number   0.05   relative change not worth an update, in [0, 1)
 //	recoveryTime        duration 10m    how long a throttled limit bounds growth, > 0
@@ -50,6 +50,7 @@
 //	tolerance.baselineCount    integer 0     healthy tolerated failure count, >= 0
 //	tolerance.ceilingPercent   number  10    highest % while failures are throttling, >= baseline
 //	tolerance.ceilingCount     integer 1000  highest count while failures are throttling, >= baseline
+//	tolerance.raiseUnset       bool    false also change the tolerances of a run that sets none
 //	tolerance.failFast         bool    false fail a broken run at once
 //	tolerance.failFastRate     number  0.5   share of non-throttle failures that is broken, in (0, 1]
 //	tolerance.failFastMinItems integer 100   finished items before fail-fast may act, >= 1

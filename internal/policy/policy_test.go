@@ -111,6 +111,7 @@ func TestEveryFieldWritten(t *testing.T) {
 				BaselineCount:    10,
 				CeilingPercent:   20,
 				CeilingCount:     50000,
+				RaiseUnset:       true,
 				FailFast:         true,
 				FailFastRate:     0.8,
 				FailFastMinItems: 500,
@@ -160,6 +161,8 @@ func TestLabelOverrides(t *testing.T) {
 		{"label tolerance field by field", "tolerance: {ceilingPercent: 10, ceilingCount: 50, failFast: true}\nlabels:\n  A:\n    tolerance: {ceilingCount: 7}", "A", func(r *Resolved) {
 			r.Control.Tolerance.CeilingPercent, r.Control.Tolerance.CeilingCount, r.Control.Tolerance.FailFast = 10, 7, true
 		}},
+		{"raising unset tolerances is opted into by a policy", "tolerance: {raiseUnset: true}", "", func(r *Resolved) { r.Control.Tolerance.RaiseUnset = true }},
+		{"and out of by a label", "tolerance: {raiseUnset: true}\nlabels:\n  A:\n    tolerance: {raiseUnset: false}", "A", func(*Resolved) {}},
 		{"label replaces the signal list", "throttleSignals:\n  - {namespace: A, metric: M, stat: Sum}\n  - {namespace: B, metric: M, stat: Sum}\nlabels:\n  A:\n    throttleSignals: [{namespace: C, metric: M, stat: Maximum}]", "A", func(r *Resolved) {
 			r.Signals = []Signal{{Namespace: "C", Metric: "M", Stat: "Maximum"}}
 		}},

@@ -56,6 +56,7 @@ type toleranceSpec struct {
 	BaselineCount    *int64
 	CeilingPercent   *float64
 	CeilingCount     *int64
+	RaiseUnset       *bool
 	FailFast         *bool
 	FailFastRate     *float64
 	FailFastMinItems *int64
@@ -89,6 +90,7 @@ var builtin = spec{
 		BaselineCount:    new(int64(0)),
 		CeilingPercent:   new(10.0),
 		CeilingCount:     new(int64(1000)),
+		RaiseUnset:       new(false),
 		FailFast:         new(false),
 		FailFastRate:     new(0.5),
 		FailFastMinItems: new(int64(100)),
@@ -180,6 +182,7 @@ var fields = []field{
 	newField("tolerance.baselineCount", (*decoder).integer, func(s *spec) **int64 { return &s.Tolerance.BaselineCount }, intRange(0, -1), showInt),
 	newField("tolerance.ceilingPercent", (*decoder).number, func(s *spec) **float64 { return &s.Tolerance.CeilingPercent }, closed(0, 100), showFloat),
 	newField("tolerance.ceilingCount", (*decoder).integer, func(s *spec) **int64 { return &s.Tolerance.CeilingCount }, intRange(0, -1), showInt),
+	newField("tolerance.raiseUnset", (*decoder).boolean, func(s *spec) **bool { return &s.Tolerance.RaiseUnset }, nil, strconv.FormatBool),
 	newField("tolerance.failFast", (*decoder).boolean, func(s *spec) **bool { return &s.Tolerance.FailFast }, nil, strconv.FormatBool),
 	newField("tolerance.failFastRate", (*decoder).number, func(s *spec) **float64 { return &s.Tolerance.FailFastRate }, openClosed(0, 1), showFloat),
 	newField("tolerance.failFastMinItems", (*decoder).integer, func(s *spec) **int64 { return &s.Tolerance.FailFastMinItems }, intRange(1, -1), showInt),
@@ -254,6 +257,7 @@ func (s *spec) resolved(policy, label string) Resolved {
 				BaselineCount:    *t.BaselineCount,
 				CeilingPercent:   *t.CeilingPercent,
 				CeilingCount:     *t.CeilingCount,
+				RaiseUnset:       *t.RaiseUnset,
 				FailFast:         *t.FailFast,
 				FailFastRate:     *t.FailFastRate,
 				FailFastMinItems: *t.FailFastMinItems,
@@ -288,6 +292,7 @@ func fromConfig(c control.Config) spec {
 			BaselineCount:   new(t.BaselineCount),
 			CeilingPercent:  new(t.CeilingPercent),
 			CeilingCount:    new(t.CeilingCount),
+			RaiseUnset:      new(t.RaiseUnset),
 			FailFast:        new(t.FailFast),
 		},
 	}

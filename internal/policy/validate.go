@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/maptuner/maptuner/internal/control"
 )
@@ -17,12 +18,14 @@ import (
 func ValidateConfig(c control.Config) error {
 	s := fromConfig(c)
 	var errs []error
+	bad := map[string]bool{}
 	for _, f := range fields {
 		if msg := f.check(&s); msg != "" {
 			errs = append(errs, &FieldError{Field: f.name, Problem: msg})
+			bad[f.name] = true
 		}
 	}
-	for _, p := range crossCheck(&s, func(string) bool { return false }, func(string) bool { return true }, false) {
+	for _, p := range crossCheck(&s, func(string) bool { return false }, func(name string) bool { return !bad[name] }, false) {
 		errs = append(errs, &FieldError{Field: p.field, Problem: p.msg})
 	}
 	return errors.Join(errs...)
@@ -71,6 +74,10 @@ func crossCheck(s *spec, here, usable func(string) bool, onlyHere bool) []proble
 		ordered(c, "minConcurrency", *s.MinConcurrency, "initialConcurrency", *s.InitialConcurrency)
 		ordered(c, "initialConcurrency", *s.InitialConcurrency, "maxConcurrency", *s.MaxConcurrency)
 	}
+	if c.usable("band") {
+		aboveBand(c, "growthFactor", *s.GrowthFactor, *s.Band)
+		aboveBand(c, "maxStepUp", *s.MaxStepUp, *s.Band)
+	}
 	t := &s.Tolerance
 	ordered(c, "tolerance.baselinePercent", *t.BaselinePercent, "tolerance.ceilingPercent", *t.CeilingPercent)
 	ordered(c, "tolerance.baselineCount", *t.BaselineCount, "tolerance.ceilingCount", *t.CeilingCount)
@@ -96,4 +103,19 @@ func ordered[T cmp.Ordered](c *crossChecker, lo string, lv T, hi string, hv T) b
 		c.out = append(c.out, problem{field: lo, msg: fmt.Sprintf("%v is above %s %v", lv, hi, hv)})
 	}
 	return false
+}
+
+// aboveBand checks that a growth factor v, the value of field f, is above 1
+// + band: a smaller step is never sent, so the limit could never grow. The
+// problem is blamed on band when only band is set at the level checked.
+func aboveBand(c *crossChecker, f string, v, band float64) {
+	if !c.usable(f) || v > 1+band || c.onlyHere && !c.here(f) && !c.here("band") {
+		return
+	}
+	round := func(x float64) string { return showFloat(math.Round(x*1e9) / 1e9) } // 0.2, not 0.19999999999999996
+	if c.here("band") && !c.here(f) {
+		c.out = append(c.out, problem{field: "band", msg: fmt.Sprintf("%s is not below %s - 1 (%s): no growth step would be sent", showFloat(band), f, round(v-1))})
+		return
+	}
+	c.out = append(c.out, problem{field: f, msg: fmt.Sprintf("%s is not above 1 + band (%s): a step within the band is never sent, so the limit could never grow", showFloat(v), round(1+band))})
 }
