@@ -4,6 +4,7 @@
 # several threads and lets two conditional UpdateItem calls both succeed.
 #
 # Usage: python3 motoserve.py HOST PORT (or python3 -c "$(cat motoserve.py)" HOST PORT)
+import logging
 import os
 import signal
 import sys
@@ -19,6 +20,8 @@ os.environ.setdefault("MOTO_PORT", str(port))
 # The state is in memory and thrown away: stop at once, without waiting for
 # the threads of running state machine executions.
 signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+# One line per request would bury what a failing test shows of the log.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 app = DomainDispatcherApplication(create_backend_app)
 # Build the services maptuner calls before listening, so that their first
 # requests are not the ones that wait for Python to load them.
