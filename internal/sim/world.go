@@ -114,15 +114,22 @@ const (
 	causePoison
 )
 
-// child is one child execution: a batch of n items from first.
+// child is one child execution: a batch of n items from first. It is
+// also the compact record its history is rendered from (history.go):
+// its first call falls at start plus the run's StartLatency (called
+// tells whether it was made), every later call is in the run's retries
+// list, newest at lastRetry, and attempts against the calls made tells
+// whether the last call was throttled. A child takes 40 bytes.
 type child struct {
-	first    int64
-	start    time.Duration
-	stop     time.Duration
-	n        int32
-	attempts int32
-	status   childStatus
-	cause    failCause
+	first     int64
+	start     time.Duration
+	stop      time.Duration
+	n         int32
+	attempts  int32
+	lastRetry int32
+	status    childStatus
+	cause     failCause
+	called    bool
 }
 
 // minuteAcc accumulates one run's figures over the current minute.
@@ -166,6 +173,12 @@ type run struct {
 	nextItem     int64
 	children     []child
 	running      int
+	// retries are the calls after the first of every Standard child,
+	// each linked to the child's previous one; live indexes, in start
+	// order, the children started and not yet seen finished (history.go).
+	retries      []retryCall
+	live         []int32
+	dead         int
 	runningItems int64
 
 	succeeded, failed, failedThrottle, failedPoison, aborted int64
@@ -623,6 +636,7 @@ func (w *World) startChild(r *run, delayed bool) {
 	r.touch(w.now)
 	r.running++
 	r.runningItems += n
+	r.live = append(r.live, ci)
 	r.cur.started++
 	r.mStarted.add(w.now, 1)
 	throttled := 0.0
@@ -639,6 +653,7 @@ func (w *World) attempt(r *run, ci int32) {
 	if c.status != childRunning {
 		return
 	}
+	r.recordCall(c, w.now)
 	ok, stretch := r.ds.admit(w.now)
 	r.calls++
 	r.cur.calls++
@@ -718,6 +733,7 @@ func (w *World) endChild(r *run, ci int32, st childStatus, cause failCause) {
 	r.touch(w.now)
 	r.running--
 	r.runningItems -= n
+	r.forget()
 	ms := float64(c.stop-c.start) / float64(time.Millisecond)
 	if st == childSucceeded {
 		r.succeeded += n
@@ -781,6 +797,7 @@ func (w *World) failMapRun(r *run) {
 		r.mAborted.add(w.now, 1)
 	}
 	r.running, r.runningItems = 0, 0
+	r.live, r.dead = nil, 0
 	w.endMapRun(r, types.MapRunStatusFailed)
 }
 
