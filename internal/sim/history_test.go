@@ -31,15 +31,6 @@ runs:
     retry: {interval: 2s, backoffRate: 2, maxAttempts: 5}
 `
 
-// eventTypes lists the types of events.
-func eventTypes(events []types.HistoryEvent) []types.HistoryEventType {
-	out := make([]types.HistoryEventType, len(events))
-	for i, e := range events {
-		out[i] = e.Type
-	}
-	return out
-}
-
 // fullHistory reads a whole history, a page of size at a time.
 func fullHistory(t *testing.T, api *SFN, arn string, reverse bool, size int32) []types.HistoryEvent {
 	t.Helper()

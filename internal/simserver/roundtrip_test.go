@@ -384,6 +384,20 @@ func TestDescribeStateMachine(t *testing.T) {
 		items.ItemProcessor.ProcessorConfig["Mode"] != "DISTRIBUTED" || items.ItemProcessor.States["Call"].Retry[0].MaxAttempts != 1 || items.ItemProcessor.States["Call"].Retry[0].BackoffRate != 1.5 || !items.End {
 		t.Errorf("definition %s", *out.Definition)
 	}
+	if call := items.ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.LambdaInvokeResource || call.Parameters["FunctionName"] != "fn" {
+		t.Errorf("the Task of etl/Items: %+v, want the Lambda service integration", call)
+	}
+	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:broken")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var brokenDef asl
+	if err := json.Unmarshal([]byte(*out.Definition), &brokenDef); err != nil {
+		t.Fatalf("definition %s: %v", *out.Definition, err)
+	}
+	if call := brokenDef.States["Work"].ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.FunctionARN("fn") || call.Parameters != nil {
+		t.Errorf("the Task of broken/Work: %+v, want the function's ARN", call)
+	}
 	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn + "/Items")})
 	if err != nil || aws.ToString(out.Label) != "Items" || *out.StateMachineArn != arn+"/Items" {
 		t.Errorf("DescribeStateMachine of the labelled ARN = %+v, %v", out, err)
