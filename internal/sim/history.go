@@ -261,17 +261,18 @@ func (w *World) listChildren(r *run, status types.ExecutionStatus, maxResults in
 		return nil, err
 	}
 	items := make([]types.ExecutionListItem, 0, to-from)
+	a := newItemArena(r, to-from)
 	if n == length {
 		// Every child of the list has the status: index it directly.
 		for k := from; k < to; k++ {
-			items = append(items, w.childItem(r, at(length-1-k)))
+			items = append(items, w.childItem(r, at(length-1-k), a))
 		}
 	} else {
 		seen := 0
 		for i := length - 1; i >= 0 && seen < to; i-- {
 			if ci := at(i); match(ci) {
 				if seen >= from {
-					items = append(items, w.childItem(r, ci))
+					items = append(items, w.childItem(r, ci, a))
 				}
 				seen++
 			}
@@ -280,20 +281,56 @@ func (w *World) listChildren(r *run, status types.ExecutionStatus, maxResults in
 	return &sfn.ListExecutionsOutput{Executions: items, NextToken: next}, nil
 }
 
-// childItem is a child as ListExecutions lists it by Map Run.
-func (w *World) childItem(r *run, ci int32) types.ExecutionListItem {
+// childItem is a child as ListExecutions lists it by Map Run; its
+// members point into a, and the Map Run's ARNs are shared by the page.
+func (w *World) childItem(r *run, ci int32, a *itemArena) types.ExecutionListItem {
 	c := r.children[ci]
+	name := w.childName(r, ci)
 	it := types.ExecutionListItem{
-		ExecutionArn:    aws.String(w.childARN(r, ci)),
-		Name:            aws.String(w.childName(r, ci)),
-		StateMachineArn: aws.String(r.labelled),
-		MapRunArn:       aws.String(r.mapRunARN),
-		ItemCount:       aws.Int32(c.n),
+		ExecutionArn:    a.str(w.childARNNamed(r, ci, name)),
+		Name:            a.str(name),
+		StateMachineArn: a.labelled,
+		MapRunArn:       a.mapRun,
+		ItemCount:       a.count(c.n),
 		Status:          childExecutionStatus(c.status),
-		StartDate:       aws.Time(w.at(c.start)),
+		StartDate:       a.time(w.at(c.start)),
 	}
 	if c.status != childRunning {
-		it.StopDate = aws.Time(w.at(c.stop))
+		it.StopDate = a.time(w.at(c.stop))
 	}
 	return it
+}
+
+// itemArena holds the values the items of one page point to, in a few
+// allocations rather than several per item.
+type itemArena struct {
+	labelled, mapRun *string
+	strs             []string
+	times            []time.Time
+	counts           []int32
+}
+
+func newItemArena(r *run, n int) *itemArena {
+	return &itemArena{
+		labelled: aws.String(r.labelled),
+		mapRun:   aws.String(r.mapRunARN),
+		strs:     make([]string, 0, 2*n),
+		times:    make([]time.Time, 0, 2*n),
+		counts:   make([]int32, 0, n),
+	}
+}
+
+func (a *itemArena) str(s string) *string {
+	a.strs = append(a.strs, s)
+	return &a.strs[len(a.strs)-1]
+}
+
+func (a *itemArena) time(t time.Time) *time.Time {
+	a.times = append(a.times, t)
+	return &a.times[len(a.times)-1]
+}
+
+func (a *itemArena) count(n int32) *int32 {
+	a.counts = append(a.counts, n)
+	return &a.counts[len(a.counts)-1]
 }

@@ -451,3 +451,46 @@ runs: [{stateMachine: sm, label: L, downstream: fn, items: 1000000, maxConcurren
 		runtime.KeepAlive(w)
 	}
 }
+
+// BenchmarkSampleChildren measures one sample of a Map Run's children as
+// the live throttle signal takes it: ListExecutions of up to 1,000
+// RUNNING children, newest first, then the 5 newest events of the 10
+// newest and the 5 oldest, among 1,000 running children of a 100,000-item
+// run that are being throttled.
+func BenchmarkSampleChildren(b *testing.B) {
+	ctx := context.Background()
+	w := started(b, `
+downstreams: [{name: fn, concurrency: 900}]
+runs: [{stateMachine: sm, label: L, downstream: fn, items: 100000, maxConcurrency: 1000, toleratedFailurePercentage: 100, duration: {dist: fixed, value: 60s}, retry: {interval: 2s, maxAttempts: 6, jitter: FULL}}]
+`, 1)
+	w.Advance(5 * time.Minute)
+	api := w.SFN()
+	mr := aws.String(w.MapRunARNs()[0])
+	for b.Loop() {
+		w.quota.init()
+		out, err := api.ListExecutions(ctx, &sfn.ListExecutionsInput{MapRunArn: mr, StatusFilter: types.ExecutionStatusRunning, MaxResults: 1000})
+		if err != nil || len(out.Executions) != 1000 {
+			b.Fatalf("list: %d, %v", len(out.Executions), err)
+		}
+		sample := append(out.Executions[:10:10], out.Executions[995:]...)
+		for _, c := range sample {
+			if _, err := api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: c.ExecutionArn, ReverseOrder: true, MaxResults: 5}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestUUIDFormat checks the UUID formatter against fmt over many values.
+func TestUUIDFormat(t *testing.T) {
+	for i := range uint64(2000) {
+		a, b := hashSeed(i, 1), hashSeed(i, 2)
+		if i < 4 {
+			a, b = []uint64{0, ^uint64(0), 1 << 63, 0x0123456789abcdef}[i], []uint64{0, ^uint64(0), 1, 0xfedcba9876543210}[i]
+		}
+		want := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xffff, b>>48, b&0xffffffffffff)
+		if got := uuid(a, b); got != want {
+			t.Fatalf("uuid(%#x, %#x) = %s, want %s", a, b, got, want)
+		}
+	}
+}
