@@ -10,7 +10,9 @@
 // policy, tolerances and failures, how CloudWatch publishes, and the
 // maptuner policy to use. New builds a World from it and a seed; its clock
 // moves only in Advance, so hours of job take milliseconds and the same
-// seed gives the same figures, byte for byte. World.SFN and
+// seed gives the same figures, byte for byte. A Standard child's history
+// records each call of its Task state, throttled attempts included, as
+// Step Functions does; Express children have none. World.SFN and
 // World.CloudWatch are the account's APIs, each call spending the account's
 // API quota; the scenario's fault knobs fail, throttle and slow calls and
 // leave gaps in metrics. Run drives a World with a Strategy, one step per tick, and

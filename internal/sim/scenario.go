@@ -200,6 +200,12 @@ type RunSpec struct {
 	// ExecutionType is the children's type, STANDARD (started at up to
 	// 100/s) or EXPRESS (1,000/s); empty means STANDARD.
 	ExecutionType string `yaml:"executionType" json:"executionType"`
+	// Task is how the children's Task state names the downstream, a
+	// Lambda function: TaskInvoke through the service integration
+	// arn:aws:states:::lambda:invoke, or TaskFunction by the function's
+	// ARN. It picks the events of a Standard child's history; empty means
+	// TaskInvoke.
+	Task string `yaml:"task" json:"task"`
 	// MaxConcurrency is the definition's value; 0 means no limit (10,000).
 	MaxConcurrency int32 `yaml:"maxConcurrency" json:"maxConcurrency"`
 	// ToleratedFailurePercentage and ToleratedFailureCount are the
@@ -461,6 +467,9 @@ func (s *Scenario) applyDefaults() {
 		if r.ExecutionType == "" {
 			r.ExecutionType = ExecutionStandard
 		}
+		if r.Task == "" {
+			r.Task = TaskInvoke
+		}
 		if r.StartLatency == 0 {
 			r.StartLatency = DefaultStartLatency
 		}
@@ -670,6 +679,9 @@ func (r *RunSpec) validate(p *problems, at string, downstreams, names map[string
 	}
 	if r.ExecutionType != ExecutionStandard && r.ExecutionType != ExecutionExpress {
 		p.add(at+".executionType", "%q is not STANDARD or EXPRESS", r.ExecutionType)
+	}
+	if r.Task != TaskInvoke && r.Task != TaskFunction {
+		p.add(at+".task", "%q is not invoke or function", r.Task)
 	}
 	if r.MaxConcurrency < 0 {
 		p.add(at+".maxConcurrency", "%d is negative", r.MaxConcurrency)

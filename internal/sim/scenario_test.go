@@ -176,6 +176,7 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"poison batch outside", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, failures: {poisonBatch: {from: 3, count: 3}}, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].failures.poisonBatch: items [3, 6)"}},
 		{"broken after", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, failures: {brokenAfter: 5}, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].failures.brokenAfter: 5"}},
 		{"execution type", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, executionType: FAST, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].executionType"}},
+		{"task", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, task: arn, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].task"}},
 		{"duplicate run", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, duration: {dist: fixed, value: 1s}}, {stateMachine: sm, label: L, downstream: fn, items: 5, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[1].name: \"sm/L\" is used by another run"}},
 		{"cloudwatch", ds + run + "cloudwatch: {delay: {min: 3m, max: 1m}, missing: 1, outages: [{at: 1m, for: 0s}]}\n", []string{"cloudwatch.delay", "cloudwatch.missing", "cloudwatch.outages[0]"}},
 		{"start not whole minute", ds + run + "start: 2026-01-05T00:00:30Z\n", []string{"start: 2026-01-05T00:00:30Z is not a whole minute"}},

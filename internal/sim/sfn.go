@@ -220,7 +220,10 @@ func (c *SFN) ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, _ ...fu
 // MapStateEntered, MapStateStarted, MapRunStarted with the Map Run ARN,
 // then MapRunSucceeded, MapStateSucceeded, MapStateExited and
 // ExecutionSucceeded, or MapRunFailed, MapStateFailed and ExecutionFailed)
-// or of a child. Errors: InvalidArn, ExecutionDoesNotExist, InvalidToken.
+// or of a Standard child (every call of its Task state, failed attempts
+// included; see childHistory), a page at a time. Errors: InvalidArn (also
+// for an Express execution, which has no history), ExecutionDoesNotExist,
+// InvalidToken.
 func (c *SFN) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	w := c.w
 	w.mu.Lock()
@@ -228,49 +231,34 @@ func (c *SFN) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHisto
 	if err := w.begin(ctx, apiGetExecutionHistory, "GetExecutionHistoryInput", missing(in == nil || in.ExecutionArn == nil, "ExecutionArn")...); err != nil {
 		return nil, err
 	}
-	ref, err := w.lookupExecution(*in.ExecutionArn)
+	arn := *in.ExecutionArn
+	if isExpressARN(arn) {
+		return nil, opError(apiGetExecutionHistory, errExpressHistory())
+	}
+	ref, err := w.lookupExecution(arn)
 	if err != nil {
 		return nil, opError(apiGetExecutionHistory, err)
 	}
-	events := w.history(ref)
-	if in.ReverseOrder {
-		for l, r := 0, len(events)-1; l < r; l, r = l+1, r-1 {
-			events[l], events[r] = events[r], events[l]
-		}
+	var events []types.HistoryEvent
+	if ref.child >= 0 {
+		events = w.childHistory(ref.r, ref.child)
+	} else {
+		events = w.parentHistory(ref.r)
 	}
-	from, to, next, err := page(len(events), in.MaxResults, in.NextToken, *in.ExecutionArn)
+	events, next, err := pageEvents(events, in.ReverseOrder, in.MaxResults, in.NextToken, arn)
 	if err != nil {
 		return nil, opError(apiGetExecutionHistory, err)
 	}
-	return &sfn.GetExecutionHistoryOutput{Events: events[from:to], NextToken: next}, nil
+	return &sfn.GetExecutionHistoryOutput{Events: events, NextToken: next}, nil
 }
 
-func (w *World) history(ref execRef) []types.HistoryEvent {
+func (w *World) parentHistory(r *run) []types.HistoryEvent {
 	var events []types.HistoryEvent
 	add := func(at time.Duration, e types.HistoryEvent) {
 		e.Id = int64(len(events) + 1)
 		e.PreviousEventId = int64(len(events))
 		e.Timestamp = aws.Time(w.at(at))
 		events = append(events, e)
-	}
-	r := ref.r
-	if ref.child >= 0 {
-		c := r.children[ref.child]
-		add(c.start, types.HistoryEvent{Type: types.HistoryEventTypeExecutionStarted,
-			ExecutionStartedEventDetails: &types.ExecutionStartedEventDetails{Input: aws.String(w.childInput(r, c))}})
-		switch c.status {
-		case childSucceeded:
-			add(c.stop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionSucceeded,
-				ExecutionSucceededEventDetails: &types.ExecutionSucceededEventDetails{Output: aws.String("{}")}})
-		case childFailed:
-			e, cause := r.childError(c)
-			add(c.stop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionFailed,
-				ExecutionFailedEventDetails: &types.ExecutionFailedEventDetails{Error: aws.String(e), Cause: optional(cause)}})
-		case childAborted:
-			add(c.stop, types.HistoryEvent{Type: types.HistoryEventTypeExecutionAborted,
-				ExecutionAbortedEventDetails: &types.ExecutionAbortedEventDetails{}})
-		}
-		return events
 	}
 	add(r.parentStart, types.HistoryEvent{Type: types.HistoryEventTypeExecutionStarted,
 		ExecutionStartedEventDetails: &types.ExecutionStartedEventDetails{Input: aws.String("{}")}})
@@ -345,45 +333,46 @@ func (c *SFN) ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, _
 		}
 		return &sfn.ListExecutionsOutput{Executions: []types.ExecutionListItem{}}, nil
 	}
-	var all []types.ExecutionListItem
-	var key string
 	if in.MapRunArn != nil {
-		key = *in.MapRunArn
-		r, err := w.lookupMapRun(key)
+		r, err := w.lookupMapRun(*in.MapRunArn)
 		if err != nil {
 			return fail(err)
 		}
-		all = w.listChildren(r, status)
-	} else {
-		key = *in.StateMachineArn
-		parts := strings.Split(key, ":")
-		if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
-			return fail(invalidARN(key))
+		out, err := w.listChildren(r, status, in.MaxResults, in.NextToken, *in.MapRunArn)
+		if err != nil {
+			return fail(err)
 		}
-		if strings.Contains(parts[6], "/") {
-			return fail(validation(types.ValidationExceptionReasonApiDoesNotSupportLabeledArns, "ListExecutions does not take the labelled state machine ARN %s; use mapRunArn", key))
+		return out, nil
+	}
+	key := *in.StateMachineArn
+	parts := strings.Split(key, ":")
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
+		return fail(invalidARN(key))
+	}
+	if strings.Contains(parts[6], "/") {
+		return fail(validation(types.ValidationExceptionReasonApiDoesNotSupportLabeledArns, "ListExecutions does not take the labelled state machine ARN %s; use mapRunArn", key))
+	}
+	runs := w.byMachine[key]
+	if len(runs) == 0 {
+		return fail(&types.StateMachineDoesNotExist{Message: aws.String("State Machine Does Not Exist: '" + key + "'")})
+	}
+	var all []types.ExecutionListItem
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		if !w.started || (status != "" && r.parentStatus != status) {
+			continue
 		}
-		runs := w.byMachine[key]
-		if len(runs) == 0 {
-			return fail(&types.StateMachineDoesNotExist{Message: aws.String("State Machine Does Not Exist: '" + key + "'")})
+		item := types.ExecutionListItem{
+			ExecutionArn:    aws.String(r.execARN),
+			Name:            aws.String(r.execName),
+			StateMachineArn: aws.String(r.smARN),
+			Status:          r.parentStatus,
+			StartDate:       aws.Time(w.at(r.parentStart)),
 		}
-		for i := len(runs) - 1; i >= 0; i-- {
-			r := runs[i]
-			if !w.started || (status != "" && r.parentStatus != status) {
-				continue
-			}
-			item := types.ExecutionListItem{
-				ExecutionArn:    aws.String(r.execARN),
-				Name:            aws.String(r.execName),
-				StateMachineArn: aws.String(r.smARN),
-				Status:          r.parentStatus,
-				StartDate:       aws.Time(w.at(r.parentStart)),
-			}
-			if r.parentStatus != types.ExecutionStatusRunning {
-				item.StopDate = aws.Time(w.at(r.parentStop))
-			}
-			all = append(all, item)
+		if r.parentStatus != types.ExecutionStatusRunning {
+			item.StopDate = aws.Time(w.at(r.parentStop))
 		}
+		all = append(all, item)
 	}
 	from, to, next, err := page(len(all), in.MaxResults, in.NextToken, key)
 	if err != nil {
@@ -399,38 +388,6 @@ func validExecutionStatus(s types.ExecutionStatus) bool {
 		}
 	}
 	return false
-}
-
-// listChildren lists a Map Run's children of a status, newest first.
-func (w *World) listChildren(r *run, status types.ExecutionStatus) []types.ExecutionListItem {
-	item := func(ci int32) types.ExecutionListItem {
-		c := r.children[ci]
-		it := types.ExecutionListItem{
-			ExecutionArn:    aws.String(w.childARN(r, ci)),
-			Name:            aws.String(w.childName(r, ci)),
-			StateMachineArn: aws.String(r.labelled),
-			MapRunArn:       aws.String(r.mapRunARN),
-			Status:          childExecutionStatus(c.status),
-			StartDate:       aws.Time(w.at(c.start)),
-		}
-		if c.status != childRunning {
-			it.StopDate = aws.Time(w.at(c.stop))
-		}
-		return it
-	}
-	var out []types.ExecutionListItem
-	if status == types.ExecutionStatusFailed {
-		for i := len(r.failedChildren) - 1; i >= 0; i-- {
-			out = append(out, item(r.failedChildren[i]))
-		}
-		return out
-	}
-	for ci := int32(len(r.children)) - 1; ci >= 0; ci-- {
-		if status == "" || childExecutionStatus(r.children[ci].status) == status {
-			out = append(out, item(ci))
-		}
-	}
-	return out
 }
 
 func childExecutionStatus(s childStatus) types.ExecutionStatus {
@@ -592,12 +549,9 @@ func (w *World) lookupExecution(arn string) (execRef, error) {
 // page resolves MaxResults and NextToken over n items: the slice
 // [from, to) to return and the next token. Tokens are bound to key.
 func page(n int, maxResults int32, token *string, key string) (from, to int, next *string, err error) {
-	if maxResults < 0 || maxResults > maxPageSize {
-		return 0, 0, nil, validation("", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 0 and %d", maxResults, maxPageSize)
-	}
-	size := int(maxResults)
-	if size == 0 {
-		size = defaultPageSize
+	size, err := pageSize(maxResults)
+	if err != nil {
+		return 0, 0, nil, err
 	}
 	if token != nil {
 		off, tag, ok := strings.Cut(*token, ".")
@@ -612,6 +566,17 @@ func page(n int, maxResults int32, token *string, key string) (from, to int, nex
 		next = aws.String(strconv.Itoa(to) + "." + tokenTag(key))
 	}
 	return from, to, next, nil
+}
+
+// pageSize is the page size MaxResults asks for: 0 for the default.
+func pageSize(maxResults int32) (int, error) {
+	if maxResults < 0 || maxResults > maxPageSize {
+		return 0, validation("", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 0 and %d", maxResults, maxPageSize)
+	}
+	if maxResults == 0 {
+		return defaultPageSize, nil
+	}
+	return int(maxResults), nil
 }
 
 func tokenTag(key string) string {

@@ -61,6 +61,14 @@ func TestAPIQuotas(t *testing.T) {
 			_, err := w.SFN().ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(stateMachineARN("etl"))})
 			return err
 		}},
+		{"ListExecutions", 200, 5, func(w *World) error {
+			_, err := w.SFN().ListExecutions(ctx, &sfn.ListExecutionsInput{MapRunArn: aws.String(w.runs[0].mapRunARN), StatusFilter: types.ExecutionStatusRunning, MaxResults: 10})
+			return err
+		}},
+		{"GetExecutionHistory", 400, 20, func(w *World) error {
+			_, err := w.SFN().GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(w.childARN(w.runs[0], 0)), ReverseOrder: true, MaxResults: 5})
+			return err
+		}},
 		{"DescribeExecution", 300, 15, func(w *World) error {
 			_, err := w.SFN().DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(ex)})
 			return err

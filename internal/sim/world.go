@@ -114,15 +114,22 @@ const (
 	causePoison
 )
 
-// child is one child execution: a batch of n items from first.
+// child is one child execution: a batch of n items from first. It is
+// also the compact record its history is rendered from (history.go):
+// its first call falls at start plus the run's StartLatency (called
+// tells whether it was made), every later call is in the run's retries
+// list, newest at lastRetry, and attempts against the calls made tells
+// whether the last call was throttled. A child takes 40 bytes.
 type child struct {
-	first    int64
-	start    time.Duration
-	stop     time.Duration
-	n        int32
-	attempts int32
-	status   childStatus
-	cause    failCause
+	first     int64
+	start     time.Duration
+	stop      time.Duration
+	n         int32
+	attempts  int32
+	lastRetry int32
+	status    childStatus
+	cause     failCause
+	called    bool
 }
 
 // minuteAcc accumulates one run's figures over the current minute.
@@ -166,6 +173,12 @@ type run struct {
 	nextItem     int64
 	children     []child
 	running      int
+	// retries are the calls after the first of every Standard child,
+	// each linked to the child's previous one; live indexes, in start
+	// order, the children started and not yet seen finished (history.go).
+	retries      []retryCall
+	live         []int32
+	dead         int
 	runningItems int64
 
 	succeeded, failed, failedThrottle, failedPoison, aborted int64
@@ -623,6 +636,7 @@ func (w *World) startChild(r *run, delayed bool) {
 	r.touch(w.now)
 	r.running++
 	r.runningItems += n
+	r.live = append(r.live, ci)
 	r.cur.started++
 	r.mStarted.add(w.now, 1)
 	throttled := 0.0
@@ -639,6 +653,7 @@ func (w *World) attempt(r *run, ci int32) {
 	if c.status != childRunning {
 		return
 	}
+	r.recordCall(c, w.now)
 	ok, stretch := r.ds.admit(w.now)
 	r.calls++
 	r.cur.calls++
@@ -718,6 +733,7 @@ func (w *World) endChild(r *run, ci int32, st childStatus, cause failCause) {
 	r.touch(w.now)
 	r.running--
 	r.runningItems -= n
+	r.forget()
 	ms := float64(c.stop-c.start) / float64(time.Millisecond)
 	if st == childSucceeded {
 		r.succeeded += n
@@ -781,6 +797,7 @@ func (w *World) failMapRun(r *run) {
 		r.mAborted.add(w.now, 1)
 	}
 	r.running, r.runningItems = 0, 0
+	r.live, r.dead = nil, 0
 	w.endMapRun(r, types.MapRunStatusFailed)
 }
 
@@ -874,8 +891,24 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
+// uuid formats 128 bits as a UUID: a's hex digits as 8-4-4, then b's as
+// 4-12 (the hot path of listing children, so no fmt).
 func uuid(a, b uint64) string {
-	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xffff, b>>48, b&0xffffffffffff)
+	const hexDigits = "0123456789abcdef"
+	var buf [36]byte
+	put := func(v uint64, digits, at int) {
+		for i := at + digits - 1; i >= at; i-- {
+			buf[i] = hexDigits[v&0xf]
+			v >>= 4
+		}
+	}
+	put(a>>32, 8, 0)
+	put(a>>16, 4, 9)
+	put(a, 4, 14)
+	put(b>>48, 4, 19)
+	put(b, 12, 24)
+	buf[8], buf[13], buf[18], buf[23] = '-', '-', '-', '-'
+	return string(buf[:])
 }
 
 // childName is the execution name of child ci of r: a UUID whose last 32
@@ -887,7 +920,11 @@ func (w *World) childName(r *run, ci int32) string {
 }
 
 func (w *World) childARN(r *run, ci int32) string {
-	name := w.childName(r, ci)
+	return w.childARNNamed(r, ci, w.childName(r, ci))
+}
+
+// childARNNamed is childARN given the child's name.
+func (w *World) childARNNamed(r *run, ci int32, name string) string {
 	if r.spec.ExecutionType == ExecutionExpress {
 		return arnPrefix + "express:" + r.spec.StateMachine + "/" + r.spec.Label + ":" + name + ":" + uuid(w.hash(uint64(r.idx), 10, uint64(ci)), w.hash(uint64(r.idx), 11, uint64(ci)))
 	}

@@ -19,8 +19,8 @@ import (
 )
 
 // testScenario has a run that is throttled, retries and has poison items,
-// and a broken one that fails on its first item, on a CloudWatch that
-// publishes at once.
+// and a broken one, whose Task names its function by ARN, that fails on
+// its first item, on a CloudWatch that publishes at once.
 const testScenario = `
 name: server-test
 downstreams: [{name: fn, concurrency: 5}]
@@ -38,6 +38,7 @@ runs:
   - stateMachine: broken
     label: Work
     downstream: fn
+    task: function
     items: 20
     maxConcurrency: 2
     failures: {brokenAfter: 0}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -46,7 +47,19 @@ func session(w *sim.World) []scriptStep {
 		}
 		return *out.Executions[0].ExecutionArn, nil
 	}
-	pageToken := new(string)
+	// newest lists a run's newest child of a status.
+	newest := func(ctx context.Context, s sim.StepFunctionsAPI, mapRun string, status types.ExecutionStatus) (string, error) {
+		out, err := s.ListExecutions(ctx, &sfn.ListExecutionsInput{MapRunArn: aws.String(mapRun), StatusFilter: status, MaxResults: 1})
+		if err != nil {
+			return "", err
+		}
+		if len(out.Executions) == 0 {
+			return "", fmt.Errorf("no %s child", status)
+		}
+		return *out.Executions[0].ExecutionArn, nil
+	}
+	pageToken, childToken := new(string), new(string)
+	var runningChild string
 	return []scriptStep{
 		{name: "ListTagsForResource", call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
 			return s.ListTagsForResource(ctx, &sfn.ListTagsForResourceInput{ResourceArn: aws.String(etl.StateMachineARN)})
@@ -65,6 +78,37 @@ func session(w *sim.World) []scriptStep {
 		}},
 		{name: "DescribeMapRun", advance: 90 * time.Second, call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
 			return s.DescribeMapRun(ctx, &sfn.DescribeMapRunInput{MapRunArn: aws.String(run)})
+		}},
+		{name: "ListExecutions of running children", call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
+			out, err := s.ListExecutions(ctx, &sfn.ListExecutionsInput{MapRunArn: aws.String(run), StatusFilter: types.ExecutionStatusRunning, MaxResults: 3})
+			if err == nil && len(out.Executions) > 0 {
+				runningChild = *out.Executions[len(out.Executions)-1].ExecutionArn
+			}
+			return out, err
+		}},
+		{name: "GetExecutionHistory of a running child, newest first", call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
+			out, err := s.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(runningChild), ReverseOrder: true, MaxResults: 3})
+			if err == nil && out.NextToken != nil {
+				*childToken = *out.NextToken
+			}
+			return out, err
+		}},
+		{name: "GetExecutionHistory of a running child, next page", call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
+			return s.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(runningChild), ReverseOrder: true, MaxResults: 3, NextToken: childToken})
+		}},
+		{name: "GetExecutionHistory of a succeeded child", call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
+			arn, err := newest(ctx, s, run, types.ExecutionStatusSucceeded)
+			if err != nil {
+				return nil, err
+			}
+			return s.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
+		}},
+		{name: "GetExecutionHistory of a failed child calling its function by ARN", call: func(ctx context.Context, s sim.StepFunctionsAPI, _ sim.CloudWatchAPI) (any, error) {
+			arn, err := newest(ctx, s, brokenRun, types.ExecutionStatusFailed)
+			if err != nil {
+				return nil, err
+			}
+			return s.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
 		}},
 		{name: "GetMetricData in CBOR", call: func(ctx context.Context, _ sim.StepFunctionsAPI, c sim.CloudWatchAPI) (any, error) {
 			return c.GetMetricData(ctx, metricsInput())
@@ -339,6 +383,20 @@ func TestDescribeStateMachine(t *testing.T) {
 	if def.StartAt != "Items" || items.Type != "Map" || items.MaxConcurrency != 6 || *items.ToleratedFailurePercentage != 100 ||
 		items.ItemProcessor.ProcessorConfig["Mode"] != "DISTRIBUTED" || items.ItemProcessor.States["Call"].Retry[0].MaxAttempts != 1 || items.ItemProcessor.States["Call"].Retry[0].BackoffRate != 1.5 || !items.End {
 		t.Errorf("definition %s", *out.Definition)
+	}
+	if call := items.ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.LambdaInvokeResource || call.Parameters["FunctionName"] != "fn" {
+		t.Errorf("the Task of etl/Items: %+v, want the Lambda service integration", call)
+	}
+	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:broken")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var brokenDef asl
+	if err := json.Unmarshal([]byte(*out.Definition), &brokenDef); err != nil {
+		t.Fatalf("definition %s: %v", *out.Definition, err)
+	}
+	if call := brokenDef.States["Work"].ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.FunctionARN("fn") || call.Parameters != nil {
+		t.Errorf("the Task of broken/Work: %+v, want the function's ARN", call)
 	}
 	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn + "/Items")})
 	if err != nil || aws.ToString(out.Label) != "Items" || *out.StateMachineArn != arn+"/Items" {

@@ -123,7 +123,8 @@ func newStateMachines(sc sim.Scenario) (*stateMachines, error) {
 }
 
 // mapState is the Distributed Map state of a run: its children call the
-// downstream as a Lambda function, with the run's Retry policy.
+// downstream as a Lambda function, through the service integration or by
+// the function's ARN as the run's task says, with the run's Retry policy.
 func mapState(r sim.RunSpec, d sim.Downstream) aslState {
 	retry := aslRetry{
 		ErrorEquals:     []string{d.ThrottleError},
@@ -133,18 +134,19 @@ func mapState(r sim.RunSpec, d sim.Downstream) aslState {
 		MaxDelaySeconds: int64(r.Retry.MaxDelay.Seconds()),
 		JitterStrategy:  r.Retry.Jitter,
 	}
+	call := aslState{Type: "Task", Retry: []aslRetry{retry}, End: true}
+	if r.Task == sim.TaskFunction {
+		call.Resource = sim.FunctionARN(d.Name)
+	} else {
+		call.Resource = sim.LambdaInvokeResource
+		call.Parameters = map[string]any{"FunctionName": d.Name, "Payload.$": "$"}
+	}
 	st := aslState{
 		Type: "Map",
 		ItemProcessor: &aslProcessor{
 			ProcessorConfig: map[string]string{"Mode": "DISTRIBUTED", "ExecutionType": r.ExecutionType},
-			StartAt:         "Call",
-			States: map[string]aslState{"Call": {
-				Type:       "Task",
-				Resource:   "arn:aws:states:::lambda:invoke",
-				Parameters: map[string]any{"FunctionName": d.Name, "Payload.$": "$"},
-				Retry:      []aslRetry{retry},
-				End:        true,
-			}},
+			StartAt:         sim.TaskStateName,
+			States:          map[string]aslState{sim.TaskStateName: call},
 		},
 		MaxConcurrency:             r.MaxConcurrency,
 		ToleratedFailurePercentage: r.ToleratedFailurePercentage,
