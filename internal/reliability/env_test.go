@@ -16,6 +16,7 @@ import (
 	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/sim"
 	"github.com/maptuner/maptuner/internal/tuner"
+	"github.com/maptuner/maptuner/internal/watch"
 )
 
 // matrixScenario is one Map Run of 20,000 items against a function of
@@ -49,6 +50,14 @@ policy:
           stat: Sum
 `
 
+// store is the registry as both functions use it.
+type store interface {
+	tuner.Store
+	watch.Store
+}
+
+var _ store = (*registry.DynamoDB)(nil)
+
 // env is one simulated account with the tuner wired to it through the
 // fault injector: Step Functions and CloudWatch from the world, the
 // registry on the given DynamoDB API (or in memory), every outside call
@@ -57,7 +66,7 @@ type env struct {
 	world    *sim.World
 	in       *injector
 	sfn      *recordingSFN
-	store    tuner.Store
+	store    store
 	policies *policy.Set
 	tuner    *tuner.Tuner
 	logs     *logBuffer
@@ -66,7 +75,7 @@ type env struct {
 
 // newEnv starts the world and registers its parent execution as the watch
 // function would.
-func newEnv(t *testing.T, sc sim.Scenario, store func(*injector) tuner.Store) *env {
+func newEnv(t *testing.T, sc sim.Scenario, newStore func(*injector) store) *env {
 	t.Helper()
 	e := &env{world: sim.New(sc, 1), in: &injector{}, logs: &logBuffer{}}
 	doc, err := sc.PolicyYAML()
@@ -77,7 +86,7 @@ func newEnv(t *testing.T, sc sim.Scenario, store func(*injector) tuner.Store) *e
 		t.Fatal(err)
 	}
 	e.sfn = &recordingSFN{faultySFN: faultySFN{next: e.world.SFN(), in: e.in}}
-	e.store = store(e.in)
+	e.store = newStore(e.in)
 	e.tuner = e.newTuner(t, "tuner-1")
 	ctx := context.Background()
 	for _, p := range e.world.Start() {
