@@ -209,7 +209,9 @@ type faultySFN struct {
 var _ tuner.SFNAPI = (*faultySFN)(nil)
 
 func (s *faultySFN) DescribeMapRun(ctx context.Context, p *sfn.DescribeMapRunInput, o ...func(*sfn.Options)) (*sfn.DescribeMapRunOutput, error) {
-	return call(ctx, s.in, svcSFN, "DescribeMapRun", func(ctx context.Context) (*sfn.DescribeMapRunOutput, error) { return s.next.DescribeMapRun(ctx, p, o...) })
+	return call(ctx, s.in, svcSFN, "DescribeMapRun", func(ctx context.Context) (*sfn.DescribeMapRunOutput, error) {
+		return s.next.DescribeMapRun(ctx, p, o...)
+	})
 }
 
 func (s *faultySFN) UpdateMapRun(ctx context.Context, p *sfn.UpdateMapRunInput, o ...func(*sfn.Options)) (*sfn.UpdateMapRunOutput, error) {
@@ -227,7 +229,9 @@ func (s *faultySFN) GetExecutionHistory(ctx context.Context, p *sfn.GetExecution
 }
 
 func (s *faultySFN) ListExecutions(ctx context.Context, p *sfn.ListExecutionsInput, o ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
-	return call(ctx, s.in, svcSFN, "ListExecutions", func(ctx context.Context) (*sfn.ListExecutionsOutput, error) { return s.next.ListExecutions(ctx, p, o...) })
+	return call(ctx, s.in, svcSFN, "ListExecutions", func(ctx context.Context) (*sfn.ListExecutionsOutput, error) {
+		return s.next.ListExecutions(ctx, p, o...)
+	})
 }
 
 func (s *faultySFN) DescribeExecution(ctx context.Context, p *sfn.DescribeExecutionInput, o ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
