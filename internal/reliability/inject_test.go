@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,6 +58,19 @@ type injector struct {
 	// kill then fails every later call: the process died.
 	after  string
 	killed bool
+	// rng, when set, fails each call with probability rate, with one of
+	// kinds drawn uniformly.
+	rng   *rand.Rand
+	rate  float64
+	kinds []fault
+}
+
+// random fails each call with probability rate, with one of kinds: the
+// same calls in the same order meet the same faults.
+func (in *injector) random(rng *rand.Rand, rate float64, kinds []fault) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.rng, in.rate, in.kinds = rng, rate, kinds
 }
 
 // arm makes the next n calls of op fail with f; n < 0 means every call.
@@ -97,6 +111,10 @@ func (in *injector) before(op string) (fault, error) {
 	in.calls[op]++
 	if in.killed {
 		return "", context.Canceled
+	}
+	if in.rng != nil && in.rng.Float64() < in.rate {
+		in.hit++
+		return in.kinds[in.rng.IntN(len(in.kinds))], nil
 	}
 	if op != in.op || in.left == 0 {
 		return "", nil
