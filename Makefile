@@ -14,6 +14,9 @@
 #   make tools                     install what lint and the tests need
 #   make bench                     run the benchmark suite; writes BENCHMARKS.md
 #                                  and the plots in docs/bench/
+#   make reliability               run the fault matrix, fault scenarios and
+#                                  soak; rewrites their tables in
+#                                  docs/RELIABILITY.md (make test checks them)
 #
 # sam build calls build-WatchFunction and build-TuneFunction (BuildMethod:
 # makefile) with ARTIFACTS_DIR set.
@@ -107,6 +110,12 @@ lint: $(STATICCHECK)
 
 test: tools lint
 	$(GO) test ./...
+
+# --- reliability -------------------------------------------------------------
+
+.PHONY: reliability
+reliability: tools
+	$(GO) test ./internal/reliability -count=1 -update
 
 # --- benchmark ---------------------------------------------------------------
 
