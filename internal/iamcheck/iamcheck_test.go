@@ -3,6 +3,7 @@ package iamcheck
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,7 @@ func checkTemplate(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	uses := map[string]map[string][]string{}
-	problems := code.Problems
+	problems := slices.Clone(code.Problems)
 	for _, fn := range s.Functions {
 		dir := functionDir(fn)
 		u, ok := code.Uses[dir]

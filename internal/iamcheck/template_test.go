@@ -190,8 +190,13 @@ func (s *stack) readStatements(id string, statements *yaml.Node) {
 			sid = fmt.Sprintf("#%d", i)
 		}
 		where := fmt.Sprintf("function %s, statement %s", id, sid)
-		if scalar(get(st, "Effect")) != "Allow" {
-			continue // Deny only takes away.
+		switch effect := scalar(get(st, "Effect")); effect {
+		case "Allow":
+		case "Deny":
+			continue // it only takes away
+		default:
+			s.Problems = append(s.Problems, fmt.Sprintf("%s: Effect %q is neither Allow nor Deny", where, effect))
+			continue
 		}
 		for _, key := range []string{"NotAction", "NotResource", "Principal"} {
 			if get(st, key) != nil {
