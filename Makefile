@@ -129,7 +129,7 @@ fuzz:
 		else \
 			result="FAIL ($$(awk '/Failing input written to/ { print $$NF }' "$$log"))"; failed=1; \
 		fi; \
-		execs=$$(awk '{ for (i = 1; i < NF; i++) if ($$i == "execs:") n = $$(i + 1) } END { print n + 0 }' "$$log"); \
+		execs=$$(awk '{ for (i = 1; i < NF; i++) if ($$i == "execs:") n = $$(i + 1) } END { print (n == "" ? "-" : n) }' "$$log"); \
 		printf '%s %s execs=%s %s\n' "$$pkg" "$$name" "$$execs" "$$result" | tee -a out/fuzz/summary; \
 	done < out/fuzz/targets; \
 	exit $$failed
