@@ -44,11 +44,12 @@ func FuzzItemDecoding(f *testing.F) {
 	} {
 		data := encodeItem(item)
 		if back := buildItem(data); !reflect.DeepEqual(back, item) {
-			f.Fatalf("seed item %v encodes to an input that builds %v", item, back)
+			f.Fatalf("seed item %s encodes to an input that builds %s", showItem(item), showItem(back))
 		}
 		f.Add(data)
 	}
 	f.Add([]byte{})
+	// kind S "run", version N "1e": not a number.
 	f.Add([]byte{2, 0, 0, 3, 'r', 'u', 'n', 19, 1, 0, 2, '1', 'e'})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
