@@ -11,6 +11,8 @@
 #                                  (go run ./cmd/maptuner-demo -h lists them)
 #   make lint                      gofmt, go vet, staticcheck, cfn-lint
 #   make test                      lint, then go test ./... (what CI runs)
+#   make fuzz                      run every fuzz target FUZZTIME (60s) each;
+#                                  a summary line per target, logs in out/fuzz/
 #   make tools                     install what lint and the tests need
 #   make bench                     run the benchmark suite; writes BENCHMARKS.md
 #                                  and the plots in docs/bench/
@@ -116,6 +118,30 @@ test: tools lint
 .PHONY: reliability
 reliability: tools
 	$(GO) test ./internal/reliability -count=1 -update
+
+# Every Fuzz function of the module, one after the other: go test -list
+# names them per package. A failing target leaves its input in the
+# package's testdata/fuzz/<Name>/; the others still run, and the target
+# fails at the end.
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz:
+	@mkdir -p out/fuzz && : > out/fuzz/summary
+	@$(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { names[n++] = $$1; next } \
+		/^ok / { for (i = 0; i < n; i++) print $$2, names[i] } { n = 0 }' > out/fuzz/targets
+	@failed=0; \
+	while read -r pkg name; do \
+		log="out/fuzz/$${pkg##*/}.$$name.log"; \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime '$(FUZZTIME)' "$$pkg" < /dev/null > "$$log" 2>&1; then \
+			result=ok; \
+		else \
+			result="FAIL ($$(awk '/Failing input written to/ { print $$NF }' "$$log"))"; failed=1; \
+		fi; \
+		execs=$$(awk '{ for (i = 1; i < NF; i++) if ($$i == "execs:") n = $$(i + 1) } END { print (n == "" ? "-" : n) }' "$$log"); \
+		printf '%s %s execs=%s %s\n' "$$pkg" "$$name" "$$execs" "$$result" | tee -a out/fuzz/summary; \
+	done < out/fuzz/targets; \
+	exit $$failed
 
 # --- benchmark ---------------------------------------------------------------
 
