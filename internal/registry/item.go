@@ -170,6 +170,12 @@ func (it execItem) execution() (Execution, error) {
 	if it.Kind != kindExecution {
 		return Execution{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindExecution)
 	}
+	switch {
+	case it.ARN == "":
+		return Execution{}, fmt.Errorf("item %s: attribute arn is empty", it.PK)
+	case !validStatus(it.Status):
+		return Execution{}, fmt.Errorf("item %s: attribute status %q is not an execution status", it.PK, it.Status)
+	}
 	e := Execution{ARN: it.ARN, StateMachineARN: it.StateMachineARN, Status: it.Status, Policy: it.Policy}
 	var err error
 	if e.StartedAt, err = parseTime("startedAt", it.StartedAt); err != nil {
@@ -305,6 +311,9 @@ func (it runItem) saveable(owner, now string, version int64) bool {
 func (it runItem) run() (Run, error) {
 	if it.Kind != kindRun {
 		return Run{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindRun)
+	}
+	if it.ARN == "" {
+		return Run{}, fmt.Errorf("item %s: attribute arn is empty", it.PK)
 	}
 	r := Run{
 		ARN: it.ARN, ExecutionARN: it.ExecutionARN, Policy: it.Policy,
