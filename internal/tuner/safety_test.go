@@ -3,11 +3,16 @@ package tuner
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/registry"
@@ -114,5 +119,182 @@ func TestLostSaveAfterUpdateIsNotAnOverride(t *testing.T) {
 	t.Logf("next tick at 5,000 throttles a minute: %s %d -> %d: %s", d.Reason, d.Old.MaxConcurrency, d.New.MaxConcurrency, d.Message)
 	if d.Reason == control.ReasonOverride || d.New.MaxConcurrency >= raised || !rep.Decisions[0].Applied {
 		t.Fatalf("next tick decided %s %d -> %d (applied %v), want a cut below %d", d.Reason, d.Old.MaxConcurrency, d.New.MaxConcurrency, rep.Decisions[0].Applied, raised)
+	}
+}
+
+// stall is the fake account with calls that hang: the calls named in ops
+// do their work, then hold until their context ends, as a call that hangs
+// or whose answer is lost does. onCall, if set, runs when one starts to
+// hold: a test ends the tick's context there, as a deadline would.
+type stall struct {
+	*fakeAccount
+	ops    map[string]bool
+	onCall func()
+
+	mu      sync.Mutex
+	metrics int // GetMetricData calls
+}
+
+func (s *stall) hold(ctx context.Context, op string) error {
+	if !s.ops[op] {
+		return nil
+	}
+	if s.onCall != nil {
+		s.onCall()
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *stall) DescribeMapRun(ctx context.Context, in *sfn.DescribeMapRunInput, opts ...func(*sfn.Options)) (*sfn.DescribeMapRunOutput, error) {
+	if err := s.hold(ctx, "DescribeMapRun"); err != nil {
+		return nil, err
+	}
+	return s.fakeAccount.DescribeMapRun(ctx, in, opts...)
+}
+
+func (s *stall) UpdateMapRun(ctx context.Context, in *sfn.UpdateMapRunInput, opts ...func(*sfn.Options)) (*sfn.UpdateMapRunOutput, error) {
+	out, err := s.fakeAccount.UpdateMapRun(ctx, in, opts...)
+	if err := s.hold(ctx, "UpdateMapRun"); err != nil {
+		return nil, err // applied, but the answer never comes
+	}
+	return out, err
+}
+
+func (s *stall) ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, opts ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
+	if err := s.hold(ctx, "discovery"); err != nil {
+		return nil, err
+	}
+	return s.fakeAccount.ListMapRuns(ctx, in, opts...)
+}
+
+func (s *stall) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	if err := s.hold(ctx, "discovery"); err != nil {
+		return nil, err
+	}
+	return s.fakeAccount.GetExecutionHistory(ctx, in, opts...)
+}
+
+func (s *stall) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	s.mu.Lock()
+	s.metrics++
+	s.mu.Unlock()
+	return s.fakeAccount.GetMetricData(ctx, in, opts...)
+}
+
+// TestHangingCalls ticks over two tracked runs while calls hang, until
+// their own timeout or until the tick's context ends. Whatever hangs,
+// nothing is applied without a save that records it, no lease is left
+// held, and nothing is read once the tick's context has ended.
+func TestHangingCalls(t *testing.T) {
+	const other = runARN + "-2"
+	tests := []struct {
+		name string
+		ops  string
+		// cancel ends the tick's context when the stalled call starts;
+		// otherwise the call's own timeout ends it.
+		cancel      bool
+		wantUpdates int // UpdateMapRun calls that reached the account
+		wantSkipped map[string]int
+		wantMetrics int
+	}{
+		{"update answer lost, call timeout", "UpdateMapRun", false, 2, nil, 1},
+		{"update answer lost, tick ended", "UpdateMapRun", true, 1, map[string]int{"deadline": 1}, 1},
+		{"describe hangs, call timeout", "DescribeMapRun", false, 0, nil, 1},
+		{"describe hangs, tick ended", "DescribeMapRun", true, 0, map[string]int{"deadline": 1}, 1},
+		{"discovery hangs, tick ended", "discovery", true, 0, map[string]int{"deadline": 2}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			acct := &stall{fakeAccount: e.acct, ops: map[string]bool{tt.ops: true}}
+			if tt.cancel {
+				acct.onCall = cancel
+			}
+			for _, arn := range []string{runARN, other} {
+				e.acct.addRun(execARN, arn, 0, 5, 1000)
+				if _, err := e.store.PutRun(context.Background(), registry.Run{ARN: arn, Policy: "watched", DiscoveredAt: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.watchExec(t, "watched")
+			e.acct.throttles = minutes(now, 5, 0)
+			pols := e.tuner(t, Config{}).deps.Policies
+			callTimeout := time.Hour // only the tick's end stops a stalled call
+			if !tt.cancel {
+				callTimeout = 10 * time.Millisecond
+			}
+			tu, err := New(Config{Owner: "tuner-a", Region: "us-east-1", CallTimeout: callTimeout},
+				Deps{SFN: acct, CloudWatch: acct, Store: e.store, Policies: pols, Log: slog.New(slog.NewJSONHandler(e.logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := tu.Tick(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.acct.updates) != tt.wantUpdates || !maps.Equal(rep.Skipped, tt.wantSkipped) || acct.metrics != tt.wantMetrics {
+				t.Fatalf("updates %d, skipped %v, metric reads %d; want %d, %v, %d\nreport %+v",
+					len(e.acct.updates), rep.Skipped, acct.metrics, tt.wantUpdates, tt.wantSkipped, tt.wantMetrics, rep)
+			}
+			sent := map[string]int32{}
+			for _, u := range e.acct.updates {
+				sent[aws.ToString(u.MapRunArn)] = aws.ToInt32(u.MaxConcurrency)
+			}
+			for _, arn := range []string{runARN, other} {
+				r, err := e.store.GetRun(context.Background(), arn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.LeaseOwner != "" {
+					t.Errorf("%s: lease left held by %q", arn, r.LeaseOwner)
+				}
+				limit, updated := sent[arn]
+				if updated && (r.State.Sent == nil || r.State.Sent.MaxConcurrency != limit) {
+					t.Errorf("%s: %d applied, saved state records %+v", arn, limit, r.State.Sent)
+				}
+				if !updated && r.State.Sent != nil {
+					t.Errorf("%s: nothing applied, saved state records %+v", arn, r.State.Sent)
+				}
+			}
+			if strings.Contains(e.logs.String(), `"level":"ERROR"`) {
+				t.Errorf("a hanging call is logged as an error:\n%s", e.logs)
+			}
+			if tt.wantUpdates == 0 {
+				return
+			}
+			// The next tick, without hanging calls, knows the limits it sent
+			// for its own.
+			acct.ops = nil
+			rep, err = tu.Tick(context.Background(), now.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range rep.Decisions {
+				if _, updated := sent[d.MapRunARN]; updated && d.Decision.Reason == control.ReasonOverride {
+					t.Errorf("%s: next tick takes the limit it sent for an override: %s", d.MapRunARN, d.Decision.Message)
+				}
+			}
+		})
+	}
+}
+
+func TestPhases(t *testing.T) {
+	deadline := time.Now().Add(time.Hour)
+	parent, cancel := context.WithDeadline(context.Background(), deadline)
+	work, finish, stop := phases(parent, 3*time.Second)
+	defer stop()
+	if d, ok := work.Deadline(); !ok || !d.Equal(deadline.Add(-3*time.Second)) {
+		t.Errorf("work deadline %v %v, want %v", d, ok, deadline.Add(-3*time.Second))
+	}
+	if d, ok := finish.Deadline(); !ok || !d.Equal(deadline) {
+		t.Errorf("finish deadline %v %v, want %v", d, ok, deadline)
+	}
+	cancel()
+	<-work.Done()
+	if finish.Err() != nil {
+		t.Errorf("finish ended with the tick's context: %v", finish.Err())
 	}
 }
