@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/registry"
@@ -296,5 +297,79 @@ func TestPhases(t *testing.T) {
 	<-work.Done()
 	if finish.Err() != nil {
 		t.Errorf("finish ended with the tick's context: %v", finish.Err())
+	}
+}
+
+// deny is the fake account where DescribeMapRun fails with err while it is set.
+type deny struct {
+	*fakeAccount
+	err error
+}
+
+func (d *deny) DescribeMapRun(ctx context.Context, in *sfn.DescribeMapRunInput, opts ...func(*sfn.Options)) (*sfn.DescribeMapRunOutput, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	return d.fakeAccount.DescribeMapRun(ctx, in, opts...)
+}
+
+// TestUntunableRunsRetire ticks once a minute over a run that cannot be
+// tuned: it is retired after RetireAfter ticks in a row, with a warning; a
+// tick that tunes it starts the count again, and a passing error does not
+// count.
+func TestUntunableRunsRetire(t *testing.T) {
+	denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: states:DescribeMapRun"}
+	unavailable := &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "try again", Fault: smithy.FaultServer}
+	tests := []struct {
+		name   string
+		policy string
+		// errs is what DescribeMapRun fails with at each tick; nil answers.
+		errs        []error
+		wantEnded   bool
+		wantStrikes int
+	}{
+		{"policy gone", "gone-from-the-file", make([]error, 3), true, 3},
+		{"access denied", "default", []error{denied, denied, denied}, true, 3},
+		{"tuned between denials", "default", []error{denied, denied, nil, denied, denied}, false, 2},
+		{"service errors do not count", "default", []error{denied, unavailable, unavailable, denied}, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			e.acct.addRun(execARN, runARN, 10, 5, 1000)
+			if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: tt.policy, DiscoveredAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			acct := &deny{fakeAccount: e.acct}
+			tu, err := New(Config{Owner: "tuner-a", Region: "us-east-1", RetireAfter: 3},
+				Deps{SFN: acct, CloudWatch: acct, Store: e.store, Policies: e.tuner(t, Config{}).deps.Policies, Log: slog.New(slog.NewJSONHandler(e.logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, err := range tt.errs {
+				acct.err = err
+				if _, err := tu.Tick(ctx, now.Add(time.Duration(i)*time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := e.store.GetRun(ctx, runARN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Ended != tt.wantEnded || r.Failures != tt.wantStrikes || r.LeaseOwner != "" {
+				t.Fatalf("run ended %v (%q), failures %d, lease %q; want ended %v, failures %d, no lease",
+					r.Ended, r.EndReason, r.Failures, r.LeaseOwner, tt.wantEnded, tt.wantStrikes)
+			}
+			logs := e.logs.String()
+			if tt.wantEnded && (!strings.HasPrefix(r.EndReason, "retired: ") || !strings.Contains(logs, `"level":"WARN","msg":"run retired: tracking ended"`)) {
+				t.Errorf("end reason %q; want a retirement, logged as a warning:\n%s", r.EndReason, logs)
+			}
+			for l := range strings.Lines(logs) {
+				if strings.Contains(l, `"level":"ERROR"`) && !strings.Contains(l, "ServiceUnavailable") {
+					t.Errorf("an expected condition is logged as an error: %s", l)
+				}
+			}
+		})
 	}
 }
