@@ -2,16 +2,20 @@
 // same way everywhere: the default credential and Region chain, per-service
 // endpoint overrides from the environment (AWS_ENDPOINT_URL_SFN,
 // AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL_DYNAMODB), and the SDK's
-// adaptive retry mode, which retries throttling errors and slows the client
-// down while the service throttles it.
+// adaptive retry mode, kept apart per API operation: it retries throttling
+// errors and slows an operation down while the service throttles it, and
+// only that operation, since AWS throttles each API in its own bucket.
 package awsapi
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -75,15 +79,7 @@ func Load(ctx context.Context, opt Options) (Clients, error) {
 		return Clients{}, fmt.Errorf("%w: max attempts %d is negative", ErrInvalidOptions, opt.MaxAttempts)
 	}
 	loadOpts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				if opt.MaxAttempts > 0 {
-					o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-						so.MaxAttempts = opt.MaxAttempts
-					})
-				}
-			})
-		}),
+		config.WithRetryer(func() aws.Retryer { return newRetryer(opt.MaxAttempts) }),
 	}
 	if opt.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opt.Region))
@@ -121,4 +117,75 @@ func cloudWatchProtocol(name string) (smithyhttp.ClientProtocol, error) {
 		return nil, fmt.Errorf("%w: cloudwatch protocol %q, want %q, %q or %q",
 			ErrInvalidOptions, name, CloudWatchCBOR, CloudWatchJSON, CloudWatchQuery)
 	}
+}
+
+// newRetryer returns the retryer of one client: adaptive mode, one per
+// operation, with maxAttempts attempts per call (0 keeps the SDK default).
+// opts apply to each operation's retryer.
+func newRetryer(maxAttempts int, opts ...func(*retry.AdaptiveModeOptions)) *perOperation {
+	adaptive := func() aws.RetryerV2 {
+		return retry.NewAdaptiveMode(append(opts, func(o *retry.AdaptiveModeOptions) {
+			if maxAttempts > 0 {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+					so.MaxAttempts = maxAttempts
+				})
+			}
+		})...)
+	}
+	return &perOperation{newRetryer: adaptive, base: adaptive(), ops: map[string]aws.RetryerV2{}}
+}
+
+// perOperation is a retryer that keeps one retryer per API operation, so
+// that the throttling of one operation (its rate limit, its retry quota)
+// never delays another: Step Functions throttles GetExecutionHistory and
+// DescribeMapRun in separate buckets.
+type perOperation struct {
+	newRetryer func() aws.RetryerV2
+	// base answers what does not depend on the operation.
+	base aws.Retryer
+
+	mu  sync.Mutex
+	ops map[string]aws.RetryerV2 // by operation name
+}
+
+var _ aws.RetryerV2 = (*perOperation)(nil)
+
+// of returns the retryer of the operation the SDK names in ctx.
+func (p *perOperation) of(ctx context.Context) aws.RetryerV2 {
+	op := awsmiddleware.GetOperationName(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.ops[op]
+	if !ok {
+		r = p.newRetryer()
+		p.ops[op] = r
+	}
+	return r
+}
+
+// IsErrorRetryable reports whether err is worth another attempt.
+func (p *perOperation) IsErrorRetryable(err error) bool { return p.base.IsErrorRetryable(err) }
+
+// MaxAttempts is the number of attempts per call.
+func (p *perOperation) MaxAttempts() int { return p.base.MaxAttempts() }
+
+// RetryDelay is the backoff before the next attempt.
+func (p *perOperation) RetryDelay(attempt int, err error) (time.Duration, error) {
+	return p.base.RetryDelay(attempt, err)
+}
+
+// GetRetryToken takes a retry from the operation's quota.
+func (p *perOperation) GetRetryToken(ctx context.Context, err error) (func(error) error, error) {
+	return p.of(ctx).GetRetryToken(ctx, err)
+}
+
+// GetAttemptToken waits for the operation's rate limit.
+func (p *perOperation) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	return p.of(ctx).GetAttemptToken(ctx)
+}
+
+// GetInitialToken is the deprecated form of GetAttemptToken, which the SDK
+// calls instead; it returns a release that does nothing.
+func (p *perOperation) GetInitialToken() func(error) error {
+	return func(error) error { return nil }
 }

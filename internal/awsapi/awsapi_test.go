@@ -95,8 +95,8 @@ func TestLoadRetryer(t *testing.T) {
 				"cloudwatch": c.CloudWatch.Options().Retryer,
 				"dynamodb":   c.DynamoDB.Options().Retryer,
 			} {
-				if _, ok := r.(*retry.AdaptiveMode); !ok {
-					t.Errorf("%s retryer is %T, want *retry.AdaptiveMode", name, r)
+				if _, ok := r.(*perOperation); !ok {
+					t.Errorf("%s retryer is %T, want *perOperation", name, r)
 					continue
 				}
 				if got := r.MaxAttempts(); got != tt.want {
@@ -306,4 +306,97 @@ func FuzzCloudWatchProtocol(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestThrottleSlowsOnlyItsOperation throttles GetExecutionHistory against
+// a local endpoint until its rate limit engages, then calls DescribeMapRun.
+// The retryers are set to fail, instead of waiting, when their rate limit
+// has no token for an attempt: a DescribeMapRun slowed by the other
+// operation's throttling fails here. With one adaptive retryer for the
+// whole client, as the SDK makes, it does; with a retryer per operation,
+// every DescribeMapRun goes through on its first attempt.
+func TestThrottleSlowsOnlyItsOperation(t *testing.T) {
+	const (
+		mapRun = "arn:aws:states:us-east-1:123456789012:mapRun:sm/Map:0f4b"
+		exec   = "arn:aws:states:us-east-1:123456789012:execution:sm:e"
+	)
+	failFast := func(o *retry.AdaptiveModeOptions) { o.FailOnNoAttemptTokens = true }
+	tests := []struct {
+		name    string
+		retryer aws.Retryer
+		// wantDescribed is whether DescribeMapRun goes through.
+		wantDescribed bool
+	}{
+		{"one retryer per operation", newRetryer(0, failFast), true},
+		{"one retryer per client", retry.NewAdaptiveMode(failFast), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				mu       sync.Mutex
+				attempts = map[string]int{}
+			)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
+				mu.Lock()
+				attempts[op]++
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				switch op {
+				case "GetExecutionHistory":
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+				case "DescribeMapRun":
+					_, _ = io.WriteString(w, `{"mapRunArn":"`+mapRun+`","executionArn":"`+exec+`",`+
+						`"status":"RUNNING","startDate":1.7e9,"maxConcurrency":10,"toleratedFailurePercentage":0,"toleratedFailureCount":0}`)
+				default:
+					w.WriteHeader(http.StatusNotFound)
+				}
+			}))
+			defer srv.Close()
+			isolate(t, "us-east-1", srv.URL)
+			c, err := Load(context.Background(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			withRetryer := func(o *sfn.Options) { o.Retryer = tt.retryer }
+
+			// Throttle GetExecutionHistory until its rate limit refuses an attempt.
+			engaged := false
+			for range 50 {
+				_, err := c.SFN.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(exec)}, withRetryer)
+				if err == nil {
+					t.Fatal("GetExecutionHistory against a throttling endpoint succeeded")
+				}
+				if engaged = strings.Contains(err.Error(), "attempt token"); engaged {
+					break
+				}
+			}
+			if !engaged {
+				t.Fatal("50 throttled GetExecutionHistory calls never engaged its rate limit")
+			}
+
+			const describes = 20
+			described := 0
+			for range describes {
+				if _, err := c.SFN.DescribeMapRun(ctx, &sfn.DescribeMapRunInput{MapRunArn: aws.String(mapRun)}, withRetryer); err == nil {
+					described++
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("attempts reaching the endpoint %v; %d of %d DescribeMapRun went through", attempts, described, describes)
+			if !tt.wantDescribed {
+				if described == describes {
+					t.Errorf("every DescribeMapRun went through the client-wide rate limit: the test cannot tell")
+				}
+				return
+			}
+			if described != describes || attempts["DescribeMapRun"] != describes {
+				t.Errorf("%d of %d DescribeMapRun went through in %d attempts; want all, one attempt each",
+					described, describes, attempts["DescribeMapRun"])
+			}
+		})
+	}
 }

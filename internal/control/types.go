@@ -204,6 +204,11 @@ type State struct {
 	// Prev are the item counts at the previous observation, and PrevAt its instant.
 	Prev   maprun.Counts `json:"prev"`
 	PrevAt time.Time     `json:"prevAt,omitzero"`
+	// Sent is the limit maptuner asked UpdateMapRun for, and when, written
+	// before the call and kept while its outcome is unknown; nil when no
+	// call is in doubt. The tuner takes a limit found equal to it for its
+	// own change, not for someone else's.
+	Sent *Setting `json:"sent,omitempty"`
 	// Raised is true while the tolerances are raised above the baseline for throttling.
 	Raised bool `json:"raised,omitempty"`
 	// FailedFast is true once fail-fast has lowered the tolerances.

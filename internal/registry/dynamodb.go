@@ -105,7 +105,7 @@ func (d *DynamoDB) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 // has Version 0 and no lease, whatever r says. An ended r whose EndedAt is
 // zero ends at its DiscoveredAt; it must have one of them.
 func (d *DynamoDB) PutRun(ctx context.Context, r Run) (bool, error) {
-	it, err := newRunItem(r, d.cfg.EndedTTL)
+	it, err := newRunItem(r, d.cfg.ActiveTTL, d.cfg.EndedTTL)
 	if err != nil {
 		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
 	}
@@ -202,19 +202,35 @@ func (d *DynamoDB) Claim(ctx context.Context, arn, owner string, now time.Time, 
 	return r, nil
 }
 
-// Save writes r.State, r.LastDecision and, when r.Ended, the end of the run
-// (EndedAt, now if zero; EndReason; expiresAt, Config.EndedTTL after), then
-// increments the version and releases the lease. It writes only if owner
-// holds the lease (LeaseUntil > now), r.Version is the stored version and
-// the run has not ended; otherwise it writes nothing and the error wraps
-// ErrConflict, or ErrNotFound for a run not stored.
+// Save writes r.State, r.LastDecision, r.Failures and, when r.Ended, the
+// end of the run (EndedAt, now if zero; EndReason; expiresAt,
+// Config.EndedTTL after), then increments the version and releases the
+// lease. A run that goes on gets expiresAt Config.ActiveTTL after now. It
+// writes only if owner holds the lease (LeaseUntil > now), r.Version is the
+// stored version and the run has not ended; otherwise it writes nothing and
+// the error wraps ErrConflict, or ErrNotFound for a run not stored.
 func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time) error {
+	_, err := d.save(ctx, r, owner, now, false)
+	return err
+}
+
+// Checkpoint writes what Save writes, under the same condition, but keeps
+// the lease, and returns the run as stored: r with the next version. The
+// owner records there what it is about to do, so that a later Save lost
+// does not lose it.
+func (d *DynamoDB) Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
+	return d.save(ctx, r, owner, now, true)
+}
+
+// save is Save, or Checkpoint when keep.
+func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time, keep bool) (Run, error) {
+	op := opName(keep)
 	if err := checkSave(r, owner, now); err != nil {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
-	u, err := newRunUpdate(r, now, d.cfg.EndedTTL)
+	u, err := newRunUpdate(r, now, d.cfg.ActiveTTL, d.cfg.EndedTTL)
 	if err != nil {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	x := newExpr()
 	ended, leaseOwner, leaseUntil, version := x.name("ended"), x.name("leaseOwner"), x.name("leaseUntil"), x.name("version")
@@ -225,7 +241,15 @@ func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time)
 		x.name("state") + " = " + x.str(u.State),
 		version + " = " + x.num(r.Version+1),
 	}
-	remove := []string{leaseOwner, leaseUntil}
+	var remove []string
+	if !keep {
+		remove = append(remove, leaseOwner, leaseUntil)
+	}
+	if u.Failures != 0 {
+		set = append(set, x.name("failures")+" = "+x.num(u.Failures))
+	} else {
+		remove = append(remove, x.name("failures"))
+	}
 	if u.LastDecision != "" {
 		set = append(set, x.name("lastDecision")+" = "+x.str(u.LastDecision))
 	} else {
@@ -234,6 +258,8 @@ func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time)
 	if u.Ended {
 		s, rm := x.end(u)
 		set, remove = append(set, s...), append(remove, rm...)
+	} else if u.ExpiresAt != 0 {
+		set = append(set, x.name(TTLAttribute)+" = "+x.num(u.ExpiresAt))
 	}
 	_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.cfg.Table),
@@ -246,19 +272,20 @@ func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time)
 	})
 	if old, failed := conditionFailed(err); failed {
 		if len(old) == 0 {
-			return fmt.Errorf("registry: save run %s: %w", r.ARN, ErrNotFound)
+			return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, ErrNotFound)
 		}
 		var it runItem
 		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
-			return fmt.Errorf("registry: save run %s: decode: %w", r.ARN, err)
+			return Run{}, fmt.Errorf("registry: %s run %s: decode: %w", op, r.ARN, err)
 		}
-		return fmt.Errorf("registry: save run %s: %w", r.ARN,
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN,
 			saveConflict(it, owner, now.UTC().Format(timeLayout), r.Version))
 	}
 	if err != nil {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
-	return nil
+	r.Version++
+	return r, nil
 }
 
 // EndRun marks run arn ended at instant at for reason, sets its expiresAt

@@ -207,29 +207,36 @@ type runItem struct {
 	State        string `dynamodbav:"state"`
 	LastDecision string `dynamodbav:"lastDecision,omitempty"`
 	Version      int64  `dynamodbav:"version"`
+	Failures     int64  `dynamodbav:"failures,omitempty"`
 	LeaseOwner   string `dynamodbav:"leaseOwner,omitempty"`
 	LeaseUntil   string `dynamodbav:"leaseUntil,omitempty"`
 }
 
 // runUpdate is what Save writes: the controller state, the last decision
-// ("" removes it) and, when the run ended, the end fields.
+// ("" removes it), the failure count, the expiry and, when the run ended,
+// the end fields.
 type runUpdate struct {
 	State        string
 	LastDecision string
+	Failures     int64
 	Ended        bool
 	EndedAt      string
 	EndReason    string
 	ExpiresAt    int64
 }
 
-// newRunUpdate validates r and encodes what Save writes of it. An ended run
-// with a zero EndedAt ends at now.
-func newRunUpdate(r Run, now time.Time, endedTTL time.Duration) (runUpdate, error) {
+// newRunUpdate validates r and encodes what Save writes of it at now. A
+// run that goes on expires activeTTL after now; an ended run endedTTL
+// after its end, and with a zero EndedAt it ends at now.
+func newRunUpdate(r Run, now time.Time, activeTTL, endedTTL time.Duration) (runUpdate, error) {
+	if r.Failures < 0 {
+		return runUpdate{}, fmt.Errorf("%w: failure count %d is negative", ErrInvalid, r.Failures)
+	}
 	state, err := json.Marshal(r.State)
 	if err != nil {
 		return runUpdate{}, fmt.Errorf("%w: encode state: %w", ErrInvalid, err)
 	}
-	u := runUpdate{State: string(state)}
+	u := runUpdate{State: string(state), Failures: int64(r.Failures)}
 	if r.LastDecision != nil {
 		d, err := json.Marshal(r.LastDecision)
 		if err != nil {
@@ -238,6 +245,9 @@ func newRunUpdate(r Run, now time.Time, endedTTL time.Duration) (runUpdate, erro
 		u.LastDecision = string(d)
 	}
 	if !r.Ended {
+		if !now.IsZero() {
+			u.ExpiresAt = expiry(now, activeTTL)
+		}
 		return u, nil
 	}
 	at := r.EndedAt
@@ -251,12 +261,15 @@ func newRunUpdate(r Run, now time.Time, endedTTL time.Duration) (runUpdate, erro
 	return u, nil
 }
 
-// apply writes u into it, as Save does, and moves the version on.
-func (it *runItem) apply(u runUpdate) {
-	it.State, it.LastDecision = u.State, u.LastDecision
+// apply writes u into it, as Save does, and moves the version on; the
+// lease is released unless keep.
+func (it *runItem) apply(u runUpdate, keep bool) {
+	it.State, it.LastDecision, it.Failures, it.ExpiresAt = u.State, u.LastDecision, u.Failures, u.ExpiresAt
 	it.setEnd(u)
 	it.Version++
-	it.LeaseOwner, it.LeaseUntil = "", ""
+	if !keep {
+		it.LeaseOwner, it.LeaseUntil = "", ""
+	}
 }
 
 // setEnd writes the end fields of u into it when u ends the run.
@@ -267,9 +280,10 @@ func (it *runItem) setEnd(u runUpdate) {
 }
 
 // newRunItem validates r and builds the item PutRun creates: version 0, no
-// lease. An ended run with a zero EndedAt ends at its DiscoveredAt; it must
-// have one of them.
-func newRunItem(r Run, endedTTL time.Duration) (runItem, error) {
+// lease, expiring activeTTL after DiscoveredAt (no expiry when that is
+// zero: the first Save sets one). An ended run with a zero EndedAt ends at
+// its DiscoveredAt; it must have one of them.
+func newRunItem(r Run, activeTTL, endedTTL time.Duration) (runItem, error) {
 	if r.ARN == "" {
 		return runItem{}, fmt.Errorf("%w: empty run arn", ErrInvalid)
 	}
@@ -280,14 +294,14 @@ func newRunItem(r Run, endedTTL time.Duration) (runItem, error) {
 	if r.Ended && r.EndedAt.IsZero() && r.DiscoveredAt.IsZero() {
 		return runItem{}, fmt.Errorf("%w: ended run with neither EndedAt nor DiscoveredAt: its expiry is unknown", ErrInvalid)
 	}
-	u, err := newRunUpdate(r, r.DiscoveredAt, endedTTL)
+	u, err := newRunUpdate(r, r.DiscoveredAt, activeTTL, endedTTL)
 	if err != nil {
 		return runItem{}, err
 	}
 	it := runItem{
 		PK: pkRun + r.ARN, SK: skRun, Kind: kindRun, Active: kindRun,
 		ARN: r.ARN, ExecutionARN: r.ExecutionARN, Policy: r.Policy, DiscoveredAt: discovered,
-		State: u.State, LastDecision: u.LastDecision,
+		State: u.State, LastDecision: u.LastDecision, Failures: u.Failures, ExpiresAt: u.ExpiresAt,
 	}
 	it.setEnd(u)
 	return it, nil
@@ -317,7 +331,7 @@ func (it runItem) run() (Run, error) {
 	}
 	r := Run{
 		ARN: it.ARN, ExecutionARN: it.ExecutionARN, Policy: it.Policy,
-		Ended: it.Ended, EndReason: it.EndReason, Version: it.Version, LeaseOwner: it.LeaseOwner,
+		Ended: it.Ended, EndReason: it.EndReason, Version: it.Version, Failures: int(it.Failures), LeaseOwner: it.LeaseOwner,
 	}
 	var err error
 	for _, f := range []struct {

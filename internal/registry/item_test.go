@@ -56,13 +56,13 @@ func TestInstants(t *testing.T) {
 
 // sampleItems are run items as the registry stores them.
 func sampleItems(t testing.TB) []runItem {
-	it, err := newRunItem(sampleRun(runARN), DefaultEndedTTL)
+	it, err := newRunItem(sampleRun(runARN), DefaultActiveTTL, DefaultEndedTTL)
 	if err != nil {
 		t.Fatalf("newRunItem: %v", err)
 	}
 	leased := it
 	leased.LeaseOwner, leased.LeaseUntil, leased.Version = "tuner-1", t0.Add(time.Minute).Format(timeLayout), 3
-	fresh, err := newRunItem(Run{ARN: runARN, DiscoveredAt: t0}, DefaultEndedTTL)
+	fresh, err := newRunItem(Run{ARN: runARN, DiscoveredAt: t0}, DefaultActiveTTL, DefaultEndedTTL)
 	if err != nil {
 		t.Fatalf("newRunItem: %v", err)
 	}

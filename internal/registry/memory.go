@@ -92,7 +92,7 @@ func (m *Memory) PutRun(ctx context.Context, r Run) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
 	}
-	it, err := newRunItem(r, m.cfg.EndedTTL)
+	it, err := newRunItem(r, m.cfg.ActiveTTL, m.cfg.EndedTTL)
 	if err != nil {
 		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
 	}
@@ -174,31 +174,44 @@ func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, tt
 	return r, nil
 }
 
-// Save writes r's state, last decision and end as DynamoDB.Save does.
+// Save writes r's state, last decision, failures and end as DynamoDB.Save does.
 func (m *Memory) Save(ctx context.Context, r Run, owner string, now time.Time) error {
+	_, err := m.save(ctx, r, owner, now, false)
+	return err
+}
+
+// Checkpoint writes r as DynamoDB.Checkpoint does, keeping the lease.
+func (m *Memory) Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
+	return m.save(ctx, r, owner, now, true)
+}
+
+// save is Save, or Checkpoint when keep.
+func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, keep bool) (Run, error) {
+	op := opName(keep)
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	if err := checkSave(r, owner, now); err != nil {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
-	u, err := newRunUpdate(r, now, m.cfg.EndedTTL)
+	u, err := newRunUpdate(r, now, m.cfg.ActiveTTL, m.cfg.EndedTTL)
 	if err != nil {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, err)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	nowS := now.UTC().Format(timeLayout)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it, ok := m.runs[r.ARN]
 	if !ok {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, ErrNotFound)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, ErrNotFound)
 	}
 	if !it.saveable(owner, nowS, r.Version) {
-		return fmt.Errorf("registry: save run %s: %w", r.ARN, saveConflict(it, owner, nowS, r.Version))
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, saveConflict(it, owner, nowS, r.Version))
 	}
-	it.apply(u)
+	it.apply(u, keep)
 	m.runs[r.ARN] = it
-	return nil
+	r.Version++
+	return r, nil
 }
 
 // EndRun marks run arn ended as DynamoDB.EndRun does.

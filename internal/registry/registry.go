@@ -25,8 +25,9 @@
 //	map run        RUN#<arn>     RUN             kind=run, arn, executionArn, policy, discoveredAt, ended (BOOL),
 //	                                             endedAt, endReason, state (S, JSON of control.State),
 //	                                             lastDecision (S, JSON of control.Decision), version (N),
-//	                                             leaseOwner, leaseUntil; active=run while not ended,
-//	                                             expiresAt once ended
+//	                                             failures (N), leaseOwner, leaseUntil; active=run while
+//	                                             not ended; expiresAt, ActiveTTL after the last write
+//	                                             while not ended, EndedTTL after the end once ended
 //	decision       RUN#<arn>     DEC#<instant>   kind=decision, at, decision (S, JSON of control.Decision), expiresAt
 //	state machine  SM#<arn>      SM              kind=stateMachine, arn, policy, optedIn (BOOL), checkedAt, expiresAt
 //
@@ -132,8 +133,13 @@ type Run struct {
 	State control.State
 	// LastDecision is the last decision made, stored as JSON; nil before any.
 	LastDecision *control.Decision
-	// Version starts at 0 and is incremented by every Save and by EndRun.
+	// Version starts at 0 and is incremented by every Save, Checkpoint and
+	// EndRun.
 	Version int64
+	// Failures counts the ticks in a row that could not tune the run for a
+	// reason that does not pass by itself (its policy is gone, access to
+	// it is denied); 0 once a tick tunes it. Never negative.
+	Failures int
 	// LeaseOwner holds the lease until LeaseUntil; empty and zero when the
 	// run is not leased.
 	LeaseOwner string
@@ -164,6 +170,11 @@ type Config struct {
 	// EndedTTL is how long ended runs and executions live after they end;
 	// default 3 days.
 	EndedTTL time.Duration
+	// ActiveTTL is how long a run that has not ended lives after it was
+	// last written (PutRun, Save, Checkpoint): a backstop for runs no tick
+	// tunes any more. Every tick that tunes a run saves it, so the default,
+	// 7 days, only removes runs left untouched for a week.
+	ActiveTTL time.Duration
 	// TagCacheTTL is how long a state machine entry stays fresh after
 	// CheckedAt; default 10 minutes.
 	TagCacheTTL time.Duration
@@ -173,6 +184,7 @@ type Config struct {
 const (
 	DefaultDecisionTTL = 7 * 24 * time.Hour
 	DefaultEndedTTL    = 3 * 24 * time.Hour
+	DefaultActiveTTL   = 7 * 24 * time.Hour
 	DefaultTagCacheTTL = 10 * time.Minute
 )
 
@@ -185,6 +197,7 @@ func (c Config) resolve() (Config, error) {
 	}{
 		{"DecisionTTL", &c.DecisionTTL, DefaultDecisionTTL},
 		{"EndedTTL", &c.EndedTTL, DefaultEndedTTL},
+		{"ActiveTTL", &c.ActiveTTL, DefaultActiveTTL},
 		{"TagCacheTTL", &c.TagCacheTTL, DefaultTagCacheTTL},
 	} {
 		switch {
@@ -217,7 +230,15 @@ func checkClaim(arn, owner string, now time.Time, ttl time.Duration) error {
 	return checkInstant("lease end", now.Add(ttl))
 }
 
-// checkSave validates the arguments of Save.
+// opName names Save, or Checkpoint when keep, in errors.
+func opName(keep bool) string {
+	if keep {
+		return "checkpoint"
+	}
+	return "save"
+}
+
+// checkSave validates the arguments of Save and Checkpoint.
 func checkSave(r Run, owner string, now time.Time) error {
 	switch {
 	case r.ARN == "":

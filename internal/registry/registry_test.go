@@ -31,6 +31,7 @@ type store interface {
 	ActiveRuns(ctx context.Context) ([]Run, error)
 	Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (Run, error)
 	Save(ctx context.Context, r Run, owner string, now time.Time) error
+	Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error)
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
 	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
@@ -167,6 +168,8 @@ func TestRegistry(t *testing.T) {
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Save", testSave},
 		{"SaveConflict", testSaveConflict},
+		{"Checkpoint", testCheckpoint},
+		{"ActiveExpiry", testActiveExpiry},
 		{"EndRun", testEndRun},
 		{"Decisions", testDecisions},
 		{"StateMachines", testStateMachines},
@@ -408,8 +411,8 @@ func testPutRun(t *testing.T, b backend) {
 	if got, _ := f.GetRun(ctx, runARN); got.Policy != r.Policy {
 		t.Errorf("second PutRun overwrote policy: %q", got.Policy)
 	}
-	if item := f.raw(t, pkRun+runARN, skRun); item[TTLAttribute] != nil {
-		t.Errorf("active run has %s %v", TTLAttribute, item[TTLAttribute])
+	if got, want := expiresAt(t, f, pkRun+runARN, skRun), t0.Add(DefaultActiveTTL).Unix(); got != want {
+		t.Errorf("active run expiresAt = %d, want %d (DiscoveredAt + ActiveTTL)", got, want)
 	}
 
 	if _, err := f.GetRun(ctx, runARN+"x"); !errors.Is(err, ErrNotFound) {
@@ -749,6 +752,103 @@ func testSaveConflict(t *testing.T, b backend) {
 	}
 }
 
+// testCheckpoint writes under the lease and keeps it: the owner saves
+// again without claiming, and nobody else can claim meanwhile.
+func testCheckpoint(t *testing.T, b backend) {
+	ctx := context.Background()
+	f := b.open(t, Config{})
+	if _, err := f.PutRun(ctx, sampleRun(runARN)); err != nil {
+		t.Fatal(err)
+	}
+	r := mustClaim(t, f, "a", t0)
+	r.State.Hi, r.Failures = 77, 2
+	got, err := f.Checkpoint(ctx, r, "a", t0.Add(time.Second))
+	if err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	if got.Version != r.Version+1 {
+		t.Errorf("Checkpoint returned version %d, want %d", got.Version, r.Version+1)
+	}
+	stored, err := f.GetRun(ctx, runARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.State.Hi != 77 || stored.Failures != 2 || stored.Version != got.Version || stored.LeaseOwner != "a" {
+		t.Errorf("stored after Checkpoint %+v, want Hi 77, Failures 2, version %d, lease kept by a", stored, got.Version)
+	}
+	if _, err := f.Claim(ctx, runARN, "b", t0.Add(2*time.Second), time.Minute); !errors.Is(err, ErrLeased) {
+		t.Errorf("Claim by b during the checkpointed lease = %v, want ErrLeased", err)
+	}
+	if _, err := f.Checkpoint(ctx, r, "a", t0.Add(2*time.Second)); !errors.Is(err, ErrConflict) {
+		t.Errorf("Checkpoint of the old version = %v, want ErrConflict", err)
+	}
+	got.Failures = 0
+	if err := f.Save(ctx, got, "a", t0.Add(3*time.Second)); err != nil {
+		t.Fatalf("Save after Checkpoint: %v", err)
+	}
+	if stored, _ := f.GetRun(ctx, runARN); stored.LeaseOwner != "" || stored.Failures != 0 || stored.Version != got.Version+1 {
+		t.Errorf("stored after Save %+v, want released, Failures 0, version %d", stored, got.Version+1)
+	}
+	if item := f.raw(t, pkRun+runARN, skRun); item["failures"] != nil {
+		t.Errorf("failures = %v stored for a count of 0, want absent", item["failures"])
+	}
+	bad := got
+	bad.Version, bad.Failures = got.Version+1, -1
+	mustClaim(t, f, "a", t0.Add(4*time.Second))
+	if _, err := f.Checkpoint(ctx, bad, "a", t0.Add(5*time.Second)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "failure count -1") {
+		t.Errorf("Checkpoint with failures -1 = %v, want ErrInvalid naming the count", err)
+	}
+}
+
+// testActiveExpiry checks the backstop on runs no tick tunes any more:
+// every write of a run that goes on moves its expiry ActiveTTL after the
+// write; its end replaces it with EndedTTL after the end.
+func testActiveExpiry(t *testing.T, b backend) {
+	ctx := context.Background()
+	f := b.open(t, Config{ActiveTTL: 48 * time.Hour, EndedTTL: time.Hour})
+	if _, err := f.PutRun(ctx, sampleRun(runARN)); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name  string
+		write func(t *testing.T) time.Time // returns the instant of the write
+		want  time.Duration                // after that instant
+	}{
+		{"put", func(*testing.T) time.Time { return t0 }, 48 * time.Hour},
+		{"checkpoint", func(t *testing.T) time.Time {
+			at := t0.Add(5 * 24 * time.Hour)
+			if _, err := f.Checkpoint(ctx, mustClaim(t, f, "a", at), "a", at); err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}, 48 * time.Hour},
+		{"save", func(t *testing.T) time.Time {
+			at := t0.Add(9 * 24 * time.Hour)
+			if err := f.Save(ctx, mustClaim(t, f, "a", at), "a", at); err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}, 48 * time.Hour},
+		{"claim leaves it", func(t *testing.T) time.Time {
+			mustClaim(t, f, "a", t0.Add(10*24*time.Hour))
+			return t0.Add(9 * 24 * time.Hour)
+		}, 48 * time.Hour},
+		{"end", func(t *testing.T) time.Time {
+			at := t0.Add(10*24*time.Hour + time.Second)
+			if err := f.EndRun(ctx, runARN, "retired", at); err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}, time.Hour},
+	}
+	for _, s := range steps {
+		at := s.write(t)
+		if got, want := expiresAt(t, f, pkRun+runARN, skRun), at.Add(s.want).Unix(); got != want {
+			t.Errorf("after %s: expiresAt = %d, want %d (%s after %s)", s.name, got, want, s.want, at)
+		}
+	}
+}
+
 // mustClaim has owner claim runARN at now for a minute.
 func mustClaim(t *testing.T, f fixture, owner string, now time.Time) Run {
 	t.Helper()
@@ -926,6 +1026,7 @@ func TestConfig(t *testing.T) {
 		{"negative decision ttl", Config{Table: "t", DecisionTTL: -time.Second}, "DecisionTTL"},
 		{"negative ended ttl", Config{Table: "t", EndedTTL: -time.Second}, "EndedTTL"},
 		{"negative tag cache ttl", Config{Table: "t", TagCacheTTL: -time.Second}, "TagCacheTTL"},
+		{"negative active ttl", Config{Table: "t", ActiveTTL: -time.Second}, "ActiveTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -947,7 +1048,7 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL}); m.cfg != want {
+	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL, ActiveTTL: DefaultActiveTTL}); m.cfg != want {
 		t.Errorf("defaults = %+v, want %+v", m.cfg, want)
 	}
 }

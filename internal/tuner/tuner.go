@@ -17,6 +17,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/maptuner/maptuner/internal/actuate"
 	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/control"
@@ -41,6 +43,7 @@ type Store interface {
 	ActiveRuns(ctx context.Context) ([]registry.Run, error)
 	Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (registry.Run, error)
 	Save(ctx context.Context, r registry.Run, owner string, now time.Time) error
+	Checkpoint(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error)
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
 }
@@ -69,7 +72,26 @@ type Config struct {
 	// MetricWindow is how far back throttle datapoints are read; zero means
 	// 15 minutes.
 	MetricWindow time.Duration
+	// CallTimeout bounds each outside call (Step Functions, CloudWatch, the
+	// store), its retries included; zero means 10 seconds.
+	CallTimeout time.Duration
+	// SaveReserve is the time kept before the deadline of the tick's
+	// context to save what the tick did: reading and updating stop that
+	// long before it. Zero means 3 seconds.
+	SaveReserve time.Duration
+	// RetireAfter is how many ticks in a row a run may go untuned for a
+	// reason that does not pass by itself (its policy is gone, its ARN does
+	// not parse, access to it is denied) before its tracking ends; zero
+	// means 30.
+	RetireAfter int
 }
+
+// The Config defaults.
+const (
+	DefaultCallTimeout = 10 * time.Second
+	DefaultSaveReserve = 3 * time.Second
+	DefaultRetireAfter = 30
+)
 
 // Deps are the tuner's collaborators.
 type Deps struct {
@@ -104,6 +126,16 @@ func New(cfg Config, deps Deps) (*Tuner, error) {
 	if cfg.MetricWindow == 0 {
 		cfg.MetricWindow = 15 * time.Minute
 	}
+	if cfg.CallTimeout < 0 || cfg.SaveReserve < 0 || cfg.RetireAfter < 0 {
+		return nil, fmt.Errorf("tuner: config: call timeout %s, save reserve %s and retire after %d must not be negative",
+			cfg.CallTimeout, cfg.SaveReserve, cfg.RetireAfter)
+	}
+	cfg.CallTimeout = cmp.Or(cfg.CallTimeout, DefaultCallTimeout)
+	cfg.SaveReserve = cmp.Or(cfg.SaveReserve, DefaultSaveReserve)
+	cfg.RetireAfter = cmp.Or(cfg.RetireAfter, DefaultRetireAfter)
+	deps.SFN = timedSFN{deps.SFN, cfg.CallTimeout}
+	deps.CloudWatch = timedMetrics{deps.CloudWatch, cfg.CallTimeout}
+	deps.Store = timedStore{deps.Store, cfg.CallTimeout}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
@@ -125,7 +157,8 @@ type Report struct {
 	Updated int `json:"updated"`
 	// Ended is the number of runs whose tracking ended.
 	Ended int `json:"ended"`
-	// Skipped counts runs not decided on, by reason (leased, budget, policy, error).
+	// Skipped counts runs not decided on, by reason (leased, fresh, budget,
+	// deadline, policy, bad-arn, denied).
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Decisions are the decisions made, in order.
 	Decisions []RunDecision `json:"decisions,omitempty"`
@@ -151,19 +184,36 @@ func (r *Report) skip(why string) {
 	r.Skipped[why]++
 }
 
+// tick is what one tick's steps share.
+type tick struct {
+	// work bounds reading and updating; finish bounds saving what was done
+	// (see phases).
+	work, finish context.Context
+	now          time.Time
+	obs          *observe.Observer
+	app          *actuate.Applier
+	rep          *Report
+}
+
 // Tick runs one tick at the instant now. It returns an error only when it
 // could do nothing at all (the store is unreadable); errors about single runs
 // are in the Report and the log, and leave that run's state as it was.
+//
+// Every phase stops at the deadline of ctx less Config.SaveReserve, and
+// every call has its own Config.CallTimeout. A run acted on is saved even
+// when ctx is done, in the time reserved before its deadline.
 func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
 	b, err := budget.New(budget.Config{Region: t.cfg.Region, Fraction: t.cfg.BudgetFraction, Period: t.cfg.Period})
 	if err != nil {
 		return rep, fmt.Errorf("tuner: %w", err)
 	}
+	work, finish, cancel := phases(ctx, t.cfg.SaveReserve)
+	defer cancel()
 	obs := &observe.Observer{SFN: t.deps.SFN, Metrics: t.deps.CloudWatch, Budget: b}
-	app := &actuate.Applier{SFN: t.deps.SFN, Budget: b}
+	tc := &tick{work: work, finish: finish, now: now, obs: obs, app: &actuate.Applier{SFN: t.deps.SFN, Budget: b}, rep: &rep}
 
-	runs, err := t.activeRuns(ctx, &rep)
+	runs, err := t.activeRuns(work, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -171,18 +221,21 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	for _, r := range runs {
 		known[r.ARN] = true
 	}
-	if err := t.discover(ctx, obs, known, now, &rep); err != nil {
+	if err := t.discover(work, obs, known, now, &rep); err != nil {
 		return rep, err
 	}
 	if rep.Discovered > 0 {
-		if runs, err = t.activeRuns(ctx, &rep); err != nil {
+		if runs, err = t.activeRuns(work, &rep); err != nil {
 			return rep, err
 		}
 	}
 	rep.Tracked = len(runs)
 
-	plans := t.plan(runs, &rep)
-	throttles := t.throttles(ctx, obs, plans, now, &rep)
+	plans := t.plan(tc, runs)
+	var throttles map[string][]control.Datapoint
+	if work.Err() == nil {
+		throttles = t.throttles(work, obs, plans, now, &rep)
+	}
 	// Runs throttled since they were last observed first, then the least
 	// recently observed, so that a short budget goes where it matters and
 	// then round.
@@ -193,13 +246,11 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 			cmp.Compare(a.run.ARN, b.run.ARN))
 	})
 	for _, p := range plans {
-		if deadline, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(deadline) < deadlineMargin {
-			// Not enough time left to observe, apply and save: an update
-			// whose state is not saved would be decided again.
+		if work.Err() != nil {
 			rep.skip("deadline")
 			continue
 		}
-		t.tune(ctx, obs, app, p, throttles, now, &rep)
+		t.tune(tc, p, throttles[p.run.ARN])
 	}
 	rep.Calls = b.Spent()
 	return rep, nil
@@ -211,10 +262,6 @@ const sparseSettle = 2 * time.Minute
 
 // maxMetricWindow bounds how far back throttle datapoints are read.
 const maxMetricWindow = 3 * time.Hour
-
-// deadlineMargin is the time a run needs, at the least, to be observed,
-// decided, applied and saved before the invocation's deadline.
-const deadlineMargin = 5 * time.Second
 
 // throttledSince counts the throttled minutes among points since the run
 // was last observed (a minute before, for the datapoints published late).
@@ -252,6 +299,9 @@ func (t *Tuner) discover(ctx context.Context, obs *observe.Observer, known map[s
 		return fmt.Errorf("tuner: list watched executions: %w", err)
 	}
 	for _, e := range execs {
+		if ctx.Err() != nil {
+			break // out of time: the others are discovered next tick
+		}
 		arns, err := obs.MapRuns(ctx, e.ARN)
 		if err != nil {
 			t.fail(rep, "discover map runs of "+e.ARN, err)
@@ -307,20 +357,21 @@ type plan struct {
 }
 
 // plan resolves each run's policy and metric queries; runs whose ARN or
-// policy is bad are left untouched and logged.
-func (t *Tuner) plan(runs []registry.Run, rep *Report) []plan {
+// policy is bad are left untouched, and retired once that has lasted
+// Config.RetireAfter ticks.
+func (t *Tuner) plan(tc *tick, runs []registry.Run) []plan {
 	plans := make([]plan, 0, len(runs))
 	for _, r := range runs {
 		arn, err := maprun.ParseARN(r.ARN)
 		if err != nil {
-			t.fail(rep, "tracked run", err)
-			rep.skip("bad-arn")
+			tc.rep.skip("bad-arn")
+			t.untunable(tc, r.ARN, err.Error())
 			continue
 		}
 		res, err := t.deps.Policies.Resolve(r.Policy, arn.Label)
 		if err != nil {
-			t.deps.Log.Warn("run left untouched: its policy does not resolve", "run", r.ARN, "policy", r.Policy, "error", err.Error())
-			rep.skip("policy")
+			tc.rep.skip("policy")
+			t.untunable(tc, r.ARN, fmt.Sprintf("its policy %q does not resolve: %v", r.Policy, err))
 			continue
 		}
 		p := plan{run: r, arn: arn, policy: res}
@@ -394,105 +445,211 @@ runs:
 	return out
 }
 
-// tune observes, decides, applies and records for one run.
-func (t *Tuner) tune(ctx context.Context, obs *observe.Observer, app *actuate.Applier, p plan, throttles map[string][]control.Datapoint, now time.Time, rep *Report) {
-	arn := p.run.ARN
-	run, err := t.deps.Store.Claim(ctx, arn, t.cfg.Owner, now, t.cfg.Period)
-	if errors.Is(err, registry.ErrLeased) {
-		rep.skip("leased")
+// tune observes, decides, applies and records for one run, whose throttle
+// datapoints are points.
+func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
+	arn, rep := p.run.ARN, tc.rep
+	run, ok := t.claim(tc, arn)
+	if !ok {
 		return
 	}
-	if err != nil {
-		t.fail(rep, "claim "+arn, err)
-		return
-	}
-	if !run.State.PrevAt.IsZero() && now.Sub(run.State.PrevAt) < t.cfg.Period/2 {
-		// An overlapping invocation decided on this run moments ago.
-		rep.skip("fresh")
-		t.release(ctx, run, now, rep)
-		return
-	}
-	snap, err := obs.Describe(ctx, arn)
+	snap, err := tc.obs.Describe(tc.work, arn)
 	switch {
 	case errors.Is(err, observe.ErrNotFound):
-		t.end(ctx, arn, "not found", now, rep)
+		t.end(tc, arn, "not found")
 		return
 	case errors.Is(err, budget.ErrExhausted):
 		rep.skip("budget")
-		t.release(ctx, run, now, rep)
+		t.release(tc, run)
+		return
+	case denied(err):
+		rep.skip("denied")
+		t.strike(tc, run, err.Error())
 		return
 	case err != nil:
 		t.fail(rep, "describe "+arn, err)
-		t.release(ctx, run, now, rep)
+		t.release(tc, run)
 		return
 	}
-	o := control.Observation{At: now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: throttles[arn]}
-	if n := p.policy.FailureSample; n > 0 && snap.Items.Failures() > run.State.Prev.Failures() && snap.Status == maprun.StatusRunning {
-		if o.Failures, err = obs.SampleFailures(ctx, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
+	st := adopt(run.State, snap.Settings.MaxConcurrency)
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points}
+	if n := p.policy.FailureSample; n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
+		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
 			t.fail(rep, "sample failures of "+arn, err)
 		}
 	}
-	d := control.Decide(p.policy.Control, run.State, o)
+	d := control.Decide(p.policy.Control, st, o)
 	rep.Decided++
 	rd := RunDecision{MapRunARN: arn, Policy: p.policy.Policy, Decision: d, DryRun: t.cfg.DryRun || t.cfg.ActuationOff || p.policy.DryRun}
 
 	state := d.State
-	if d.Update && !rd.DryRun {
-		sent, err := app.Apply(ctx, actuate.Update{MapRunARN: arn, Old: d.Old, New: d.New, AllowUnlimited: p.policy.Control.Unlimited})
-		switch {
-		case errors.Is(err, actuate.ErrRunEnded):
-			t.log(rd, snap)
-			t.end(ctx, arn, "ended before update", now, rep)
-			return
-		case err != nil:
-			t.fail(rep, "update "+arn, err)
-		}
-		rd.Applied = sent
-		if sent {
-			rep.Updated++
-		}
-	}
-	if d.Update && !rd.Applied {
+	switch {
+	case d.Update && rd.DryRun:
 		// Keep what the observation taught, not what the decision assumed
 		// of its own effect: the next tick decides again from the run as it is.
-		state = control.Unapplied(run.State, d)
+		state = control.Unapplied(st, d)
+	case d.Update:
+		var ended bool
+		state, rd.Applied, ended = t.apply(tc, &run, st, p, d)
+		if ended {
+			t.log(rd, snap)
+			t.end(tc, arn, "ended before update")
+			return
+		}
+		if rd.Applied {
+			rep.Updated++
+		}
 	}
 	t.log(rd, snap)
 	rep.Decisions = append(rep.Decisions, rd)
 
-	run.State, run.LastDecision = state, &d
+	run.State, run.LastDecision, run.Failures = state, &d, 0
 	if snap.Status.Ended() {
-		run.Ended, run.EndedAt, run.EndReason = true, now, string(snap.Status)
+		run.Ended, run.EndedAt, run.EndReason = true, tc.now, string(snap.Status)
 		rep.Ended++
 	}
-	if err := t.deps.Store.Save(ctx, run, t.cfg.Owner, now); err != nil {
+	if err := t.deps.Store.Save(tc.finish, run, t.cfg.Owner, tc.now); err != nil {
 		t.fail(rep, "save "+arn, err)
 		return
 	}
-	if err := t.deps.Store.AppendDecision(ctx, arn, now, d); err != nil {
+	if err := t.deps.Store.AppendDecision(tc.finish, arn, tc.now, d); err != nil {
 		t.fail(rep, "log decision of "+arn, err)
 	}
 }
 
-// release gives the lease back without changing the run.
-func (t *Tuner) release(ctx context.Context, run registry.Run, now time.Time, rep *Report) {
-	if err := t.deps.Store.Save(ctx, run, t.cfg.Owner, now); err != nil {
-		t.fail(rep, "release "+run.ARN, err)
+// claim takes the lease on run arn, unless another tuner holds it or
+// decided on the run moments ago.
+func (t *Tuner) claim(tc *tick, arn string) (registry.Run, bool) {
+	run, err := t.deps.Store.Claim(tc.work, arn, t.cfg.Owner, tc.now, t.cfg.Period)
+	if errors.Is(err, registry.ErrLeased) {
+		tc.rep.skip("leased")
+		return registry.Run{}, false
+	}
+	if err != nil {
+		t.fail(tc.rep, "claim "+arn, err)
+		return registry.Run{}, false
+	}
+	if !run.State.PrevAt.IsZero() && tc.now.Sub(run.State.PrevAt) < t.cfg.Period/2 {
+		// An overlapping invocation decided on this run moments ago.
+		tc.rep.skip("fresh")
+		t.release(tc, run)
+		return registry.Run{}, false
+	}
+	return run, true
+}
+
+// apply records in the run the limit it is about to send, then sends d,
+// and returns the state to save: d's when it was applied; else what d
+// learned (control.Unapplied), still naming the limit sent while the
+// call's outcome is unknown. ended reports a run that ended meanwhile.
+// prev is the state d was decided from.
+func (t *Tuner) apply(tc *tick, run *registry.Run, prev control.State, p plan, d control.Decision) (state control.State, applied, ended bool) {
+	arn := run.ARN
+	unapplied := control.Unapplied(prev, d)
+	sent := &control.Setting{From: tc.now, MaxConcurrency: d.New.MaxConcurrency}
+	intent := *run
+	intent.State.Sent = sent
+	held, err := t.deps.Store.Checkpoint(tc.work, intent, t.cfg.Owner, tc.now)
+	if err != nil {
+		// Unrecorded, the update would look like someone else's if its
+		// save were lost: do not send it.
+		t.fail(tc.rep, "record the update of "+arn, err)
+		return unapplied, false, false
+	}
+	run.Version = held.Version
+	ok, err := tc.app.Apply(tc.work, actuate.Update{MapRunARN: arn, Old: d.Old, New: d.New, AllowUnlimited: p.policy.Control.Unlimited})
+	switch {
+	case ok:
+		return d.State, true, false
+	case errors.Is(err, actuate.ErrRunEnded):
+		return unapplied, false, true
+	case err == nil:
+		return unapplied, false, false
+	case errors.Is(err, budget.ErrExhausted), errors.Is(err, actuate.ErrInvalid), errors.Is(err, actuate.ErrUnsafe):
+		t.fail(tc.rep, "update "+arn, err) // refused before any call
+		return unapplied, false, false
+	}
+	// The call may have reached Step Functions (a timeout, a lost answer):
+	// the next tick takes the limit sent, if it finds it, for its own.
+	t.fail(tc.rep, "update "+arn, err)
+	unapplied.Sent = sent
+	return unapplied, false, false
+}
+
+// adopt returns st ready for a decision on a run whose limit is cur: a
+// limit equal to the one an update in doubt sent (State.Sent) is
+// maptuner's own, in effect since it was sent, not someone else's.
+func adopt(st control.State, cur int32) control.State {
+	sent := st.Sent
+	st.Sent = nil
+	if sent == nil || sent.MaxConcurrency != cur || len(st.History) == 0 || st.History[len(st.History)-1].MaxConcurrency == cur {
+		return st
+	}
+	st.History = append(slices.Clone(st.History), *sent)
+	return st
+}
+
+// untunable claims run arn, which cannot be tuned for why, and strikes it.
+func (t *Tuner) untunable(tc *tick, arn, why string) {
+	if tc.work.Err() != nil {
+		return
+	}
+	if run, ok := t.claim(tc, arn); ok {
+		t.strike(tc, run, why)
 	}
 }
 
-func (t *Tuner) end(ctx context.Context, arn, reason string, now time.Time, rep *Report) {
-	if err := t.deps.Store.EndRun(ctx, arn, reason, now); err != nil {
-		t.fail(rep, "end "+arn, err)
+// strike counts one more tick in a row that could not tune the claimed
+// run for why, a reason that does not pass by itself, and ends its
+// tracking at Config.RetireAfter. Expected after a policy is removed or a
+// name pattern narrowed: a warning, not an error.
+func (t *Tuner) strike(tc *tick, run registry.Run, why string) {
+	run.Failures++
+	if run.Failures >= t.cfg.RetireAfter {
+		run.Ended, run.EndedAt, run.EndReason = true, tc.now, "retired: "+why
+	}
+	if err := t.deps.Store.Save(tc.finish, run, t.cfg.Owner, tc.now); err != nil {
+		t.fail(tc.rep, "count the failure of "+run.ARN, err)
 		return
 	}
-	rep.Ended++
+	if run.Ended {
+		tc.rep.Ended++
+		t.deps.Log.Warn("run retired: tracking ended", "run", run.ARN, "reason", why, "ticks", run.Failures)
+		return
+	}
+	t.deps.Log.Warn("run not tuned", "run", run.ARN, "reason", why, "ticks", run.Failures, "retireAfter", t.cfg.RetireAfter)
+}
+
+// denied reports whether err is an AWS refusal of access.
+func denied(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDeniedException" || ae.ErrorCode() == "AccessDenied")
+}
+
+// release gives the lease back without changing the run.
+func (t *Tuner) release(tc *tick, run registry.Run) {
+	if err := t.deps.Store.Save(tc.finish, run, t.cfg.Owner, tc.now); err != nil {
+		t.fail(tc.rep, "release "+run.ARN, err)
+	}
+}
+
+func (t *Tuner) end(tc *tick, arn, reason string) {
+	if err := t.deps.Store.EndRun(tc.finish, arn, reason, tc.now); err != nil {
+		t.fail(tc.rep, "end "+arn, err)
+		return
+	}
+	tc.rep.Ended++
 	t.deps.Log.Info("tracking ended", "run", arn, "reason", reason)
 }
 
+// fail reports err; out of time or budget is expected, and a warning.
 func (t *Tuner) fail(rep *Report, what string, err error) {
 	msg := fmt.Sprintf("tuner: %s: %v", what, err)
 	rep.Errors = append(rep.Errors, msg)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, budget.ErrExhausted) {
+		t.deps.Log.Warn(msg)
+		return
+	}
 	t.deps.Log.Error(msg)
 }
 
