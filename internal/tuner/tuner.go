@@ -17,6 +17,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 
 	"github.com/maptuner/maptuner/internal/actuate"
@@ -646,11 +648,27 @@ func (t *Tuner) end(tc *tick, arn, reason string) {
 func (t *Tuner) fail(rep *Report, what string, err error) {
 	msg := fmt.Sprintf("tuner: %s: %v", what, err)
 	rep.Errors = append(rep.Errors, msg)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, budget.ErrExhausted) {
+	if transient(err) {
 		t.deps.Log.Warn(msg)
 		return
 	}
 	t.deps.Log.Error(msg)
+}
+
+// transient reports whether err is one that AWS answers in normal
+// operation and the next tick rides out: time or budget spent, a throttle,
+// a fault on the service's side, a conditional write lost to another tick,
+// metric data CloudWatch could not complete. Those are logged as warnings;
+// everything else (a missing resource or permission, a rejected request, a
+// corrupt item) is an error that someone must look at.
+func transient(err error) bool {
+	for _, class := range []error{context.DeadlineExceeded, context.Canceled, budget.ErrExhausted, registry.ErrConflict, registry.ErrLeased, observe.ErrIncomplete} {
+		if errors.Is(err, class) {
+			return true
+		}
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorFault() == smithy.FaultServer || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary)
 }
 
 // log writes the decision line and the run's metrics.
