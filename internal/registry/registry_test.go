@@ -36,6 +36,9 @@ type store interface {
 	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
 	PutStateMachine(ctx context.Context, sm StateMachine) error
 	GetStateMachine(ctx context.Context, arn string, now time.Time) (StateMachine, error)
+	StateMachines(ctx context.Context) ([]StateMachine, error)
+	RecordListing(ctx context.Context, arn string, at time.Time) error
+	RecordScan(ctx context.Context, arn string, s Scan) error
 }
 
 var (
@@ -170,6 +173,9 @@ func TestRegistry(t *testing.T) {
 		{"EndRun", testEndRun},
 		{"Decisions", testDecisions},
 		{"StateMachines", testStateMachines},
+		{"StateMachineListing", testStateMachineListing},
+		{"RecordScan", testRecordScan},
+		{"Redrive", testRedrive},
 		{"ContextCanceled", testContextCanceled},
 	}
 	for _, b := range []backend{memoryBackend(), dynamoBackend(client)} {
@@ -926,6 +932,7 @@ func TestConfig(t *testing.T) {
 		{"negative decision ttl", Config{Table: "t", DecisionTTL: -time.Second}, "DecisionTTL"},
 		{"negative ended ttl", Config{Table: "t", EndedTTL: -time.Second}, "EndedTTL"},
 		{"negative tag cache ttl", Config{Table: "t", TagCacheTTL: -time.Second}, "TagCacheTTL"},
+		{"negative state machine ttl", Config{Table: "t", StateMachineTTL: -time.Second}, "StateMachineTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -947,7 +954,7 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL}); m.cfg != want {
+	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL, StateMachineTTL: DefaultStateMachineTTL}); m.cfg != want {
 		t.Errorf("defaults = %+v, want %+v", m.cfg, want)
 	}
 }
