@@ -193,25 +193,34 @@ func (b *Budget) Take(api API) bool {
 }
 
 // Share returns a Budget for one part of the tick's work, such as
-// discovery, that spends from b and may spend at most fraction (in (0, 1])
-// of b's limit of each API in apis, and at least one call: the rest stays
-// for b's other spenders. Other APIs it spends from b as b does. Calls
-// through the share count in b's Spent too. A nil b gives a nil (unlimited)
-// share; a fraction out of range is taken as 1.
-func (b *Budget) Share(fraction float64, apis ...API) *Budget {
+// discovery, that spends from b and may spend at most the given fraction
+// (in (0, 1]) of b's limit of each API in fractions, and at least one call:
+// the rest stays for b's other spenders. Other APIs it spends from b as b
+// does. Calls through the share count in b's Spent too. A nil b gives a nil
+// (unlimited) share; a fraction out of range is taken as 1.
+func (b *Budget) Share(fractions map[API]float64) *Budget {
 	if b == nil {
 		return nil
 	}
-	if math.IsNaN(fraction) || fraction <= 0 || fraction > 1 {
-		fraction = 1
-	}
-	s := &Budget{limit: make(map[API]int, len(apis)), spent: make(map[API]int), parent: b}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, api := range apis {
-		s.limit[api] = max(1, int(math.Floor(fraction*float64(b.limit[api]))))
+	s := &Budget{limit: make(map[API]int, len(fractions)), spent: make(map[API]int), parent: b}
+	for api, f := range fractions {
+		if math.IsNaN(f) || f <= 0 || f > 1 {
+			f = 1
+		}
+		s.limit[api] = max(1, int(math.Floor(f*float64(b.limitOf(api)))))
 	}
 	return s
+}
+
+// limitOf is the most calls of api b allows in all.
+func (b *Budget) limitOf(api API) int {
+	b.mu.Lock()
+	limit, capped := b.limit[api]
+	b.mu.Unlock()
+	if capped || b.parent == nil {
+		return limit
+	}
+	return b.parent.limitOf(api)
 }
 
 // Remaining is the number of calls of api still allowed this tick; zero for

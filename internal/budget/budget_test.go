@@ -176,7 +176,7 @@ func TestShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := b.Share(0.5, ListExecutions)
+	s := b.Share(map[API]float64{ListExecutions: 0.5})
 	if got := s.Remaining(ListExecutions); got != 50 {
 		t.Fatalf("share of ListExecutions = %d, want 50", got)
 	}
@@ -211,11 +211,15 @@ func TestShare(t *testing.T) {
 		t.Errorf("share spent %v, want %v", got, want)
 	}
 	small, _ := New(Config{Period: time.Second, Fraction: 0.1}) // one call of each
-	if got := small.Share(0.5, ListTagsForResource).Remaining(ListTagsForResource); got != 1 {
+	if got := small.Share(map[API]float64{ListTagsForResource: 0.5}).Remaining(ListTagsForResource); got != 1 {
 		t.Errorf("share of a single call = %d, want 1", got)
 	}
+	nested := b.Share(map[API]float64{DescribeMapRun: 0.5}).Share(map[API]float64{DescribeExecution: 0.5})
+	if got := nested.Remaining(DescribeExecution); got != 75 {
+		t.Errorf("share of a share = %d DescribeExecution, want half of the 150", got)
+	}
 	var unlimited *Budget
-	if unlimited.Share(0.5, ListExecutions) != nil {
+	if unlimited.Share(map[API]float64{ListExecutions: 0.5}) != nil {
 		t.Error("share of a nil budget is not nil (unlimited)")
 	}
 }
