@@ -187,3 +187,109 @@ func decodeSM(it smItem) (StateMachine, error) {
 	sm, _, err := it.stateMachine(minInstant, 0)
 	return sm, err
 }
+
+// zeroState is the stored controller state of a run taken up afresh.
+const zeroState = `{}`
+
+// checkRedrive validates the arguments of Redrive.
+func checkRedrive(arn string, redrives int32, at time.Time) error {
+	switch {
+	case arn == "":
+		return fmt.Errorf("%w: empty run arn", ErrInvalid)
+	case redrives < 1:
+		return fmt.Errorf("%w: redrive count %d, want at least 1", ErrInvalid, redrives)
+	}
+	return checkInstant("redrive time", at)
+}
+
+// reopen takes the ended run it up again after a redrive: active, no end,
+// no lease, the controller state and last decision of a new run, the version
+// moved on.
+func (it *runItem) reopen(redrives int32) {
+	it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = false, "", "", 0, kindRun
+	it.LeaseOwner, it.LeaseUntil = "", ""
+	it.State, it.LastDecision = zeroState, ""
+	it.RedriveCount = redrives
+	it.Version++
+}
+
+// Redrive records that Map Run arn was redriven for the redrives-th time
+// (>= 1), seen at instant at, and reports whether it took the run up again.
+// An ended run with a lower stored count is tuned again as a new run is:
+// active, its controller state and last decision cleared, its version moved
+// on. A running one only keeps the count, so that the same redrive read
+// again later does not take it up once it ended. A run not stored gives an
+// error wrapping ErrNotFound; a count already stored changes nothing.
+func (m *Memory) Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("registry: redrive run %s: %w", arn, err)
+	}
+	if err := checkRedrive(arn, redrives, at); err != nil {
+		return false, fmt.Errorf("registry: redrive run %s: %w", arn, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.runs[arn]
+	switch {
+	case !ok:
+		return false, fmt.Errorf("registry: redrive run %s: %w", arn, ErrNotFound)
+	case it.RedriveCount >= redrives:
+		return false, nil
+	case !it.Ended:
+		it.RedriveCount = redrives
+		m.runs[arn] = it
+		return false, nil
+	}
+	it.reopen(redrives)
+	m.runs[arn] = it
+	return true, nil
+}
+
+// Redrive records that Map Run arn was redriven for the redrives-th time
+// (>= 1), seen at instant at, and reports whether it took the run up again,
+// as Memory.Redrive does, with one or two conditional UpdateItems.
+func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error) {
+	if err := checkRedrive(arn, redrives, at); err != nil {
+		return false, fmt.Errorf("registry: redrive run %s: %w", arn, err)
+	}
+	var it runItem
+	it.reopen(redrives)
+	for _, ended := range []bool{true, false} {
+		x := newExpr()
+		rc, n := x.name("redriveCount"), x.num(int64(redrives))
+		set := []string{rc + " = " + n}
+		var remove []string
+		if ended {
+			version := x.name("version")
+			set = append(set,
+				x.name("ended")+" = "+x.boolean(false),
+				x.name("active")+" = "+x.str(it.Active),
+				x.name("state")+" = "+x.str(it.State),
+				fmt.Sprintf("%s = %s + %s", version, version, x.num(1)))
+			for _, a := range []string{"endedAt", "endReason", "expiresAt", "leaseOwner", "leaseUntil", "lastDecision"} {
+				remove = append(remove, x.name(a))
+			}
+		}
+		_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:        aws.String(d.cfg.Table),
+			Key:              key(pkRun+arn, skRun),
+			UpdateExpression: aws.String(update(set, remove)),
+			ConditionExpression: aws.String(fmt.Sprintf("attribute_exists(%s) AND %s = %s AND (attribute_not_exists(%s) OR %s < %s)",
+				x.name("pk"), x.name("ended"), x.boolean(ended), rc, rc, n)),
+			ExpressionAttributeNames:            x.names,
+			ExpressionAttributeValues:           x.values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		old, failed := conditionFailed(err)
+		switch {
+		case failed && len(old) == 0:
+			return false, fmt.Errorf("registry: redrive run %s: %w", arn, ErrNotFound)
+		case failed:
+			continue // the other case, or the count is already stored
+		case err != nil:
+			return false, fmt.Errorf("registry: redrive run %s: %w", arn, err)
+		}
+		return ended, nil
+	}
+	return false, nil
+}

@@ -147,3 +147,68 @@ func testStateMachineListing(t *testing.T, b backend) {
 		t.Errorf("StateMachines after opt-out = %+v, %v; want none", got, err)
 	}
 }
+
+func testRedriveRun(t *testing.T, b backend) {
+	ctx := context.Background()
+	f := b.open(t, Config{})
+	if _, err := f.PutRun(ctx, Run{ARN: runARN, ExecutionARN: execARN, Policy: "lambda-100", DiscoveredAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := f.Claim(ctx, runARN, "tuner-a", t0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed.State.Start.MaxConcurrency = 40
+	claimed.Ended, claimed.EndReason = true, "FAILED"
+	if err := f.Save(ctx, claimed, "tuner-a", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name     string
+		redrives int32
+		reopened bool
+		active   bool
+	}{
+		{"first redrive", 1, true, true},
+		{"the same redrive read again while it runs", 1, false, true},
+		{"a later redrive while it runs", 2, false, true},
+	}
+	for _, s := range steps {
+		got, err := f.Redrive(ctx, runARN, s.redrives, t0.Add(time.Hour))
+		if err != nil || got != s.reopened {
+			t.Fatalf("%s: Redrive = %v, %v; want %v", s.name, got, err, s.reopened)
+		}
+		runs, _ := f.ActiveRuns(ctx)
+		if (len(runs) == 1) != s.active {
+			t.Fatalf("%s: active runs %+v, want active %v", s.name, runs, s.active)
+		}
+	}
+	r, err := f.GetRun(ctx, runARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ended || r.EndReason != "" || !r.EndedAt.IsZero() || r.State.Start.MaxConcurrency != 0 || r.LastDecision != nil || r.RedriveCount != 2 || r.LeaseOwner != "" || r.Version != 2 {
+		t.Errorf("redriven run %+v: want it taken up as new (no end, zero state), count 2, version 2", r)
+	}
+	if raw := f.raw(t, pkRun+runARN, skRun); raw["expiresAt"] != nil {
+		t.Errorf("redriven run still expires at %v", raw["expiresAt"])
+	}
+	// Ended again, the redrives already seen do not take it up again.
+	if err := f.EndRun(ctx, runARN, "FAILED", t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int32{1, 2} {
+		if got, err := f.Redrive(ctx, runARN, n, t0.Add(3*time.Hour)); err != nil || got {
+			t.Errorf("redrive %d read again after the end = %v, %v; want nothing done", n, got, err)
+		}
+	}
+	if got, err := f.Redrive(ctx, runARN, 3, t0.Add(3*time.Hour)); err != nil || !got {
+		t.Errorf("third redrive = %v, %v; want the run taken up", got, err)
+	}
+	if _, err := f.Redrive(ctx, runARN+"x", 1, t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("redrive of a run not stored = %v, want ErrNotFound", err)
+	}
+	if _, err := f.Redrive(ctx, runARN, 0, t0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("redrive count 0 = %v, want ErrInvalid", err)
+	}
+}

@@ -224,6 +224,7 @@ type runItem struct {
 	Version      int64  `dynamodbav:"version"`
 	LeaseOwner   string `dynamodbav:"leaseOwner,omitempty"`
 	LeaseUntil   string `dynamodbav:"leaseUntil,omitempty"`
+	RedriveCount int32  `dynamodbav:"redriveCount,omitempty"`
 }
 
 // runUpdate is what Save writes: the controller state, the last decision
@@ -330,6 +331,7 @@ func (it runItem) run() (Run, error) {
 	r := Run{
 		ARN: it.ARN, ExecutionARN: it.ExecutionARN, Policy: it.Policy,
 		Ended: it.Ended, EndReason: it.EndReason, Version: it.Version, LeaseOwner: it.LeaseOwner,
+		RedriveCount: it.RedriveCount,
 	}
 	var err error
 	for _, f := range []struct {

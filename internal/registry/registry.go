@@ -26,7 +26,7 @@
 //	map run        RUN#<arn>     RUN             kind=run, arn, executionArn, policy, discoveredAt, ended (BOOL),
 //	                                             endedAt, endReason, state (S, JSON of control.State),
 //	                                             lastDecision (S, JSON of control.Decision), version (N),
-//	                                             leaseOwner, leaseUntil; active=run while not ended,
+//	                                             leaseOwner, leaseUntil, redriveCount (N); active=run while not ended,
 //	                                             expiresAt once ended
 //	decision       RUN#<arn>     DEC#<instant>   kind=decision, at, decision (S, JSON of control.Decision), expiresAt
 //	state machine  SM#<arn>      SM              kind=stateMachine, arn, policy, optedIn (BOOL), checkedAt, seenAt,
@@ -163,6 +163,9 @@ type Run struct {
 	// run is not leased.
 	LeaseOwner string
 	LeaseUntil time.Time
+	// RedriveCount is the highest redrive count of the Map Run seen, as
+	// Redrive stored it; 0 before any redrive. PutRun stores 0.
+	RedriveCount int32
 }
 
 // StateMachine is a cached answer to whether a state machine opted in.

@@ -39,6 +39,7 @@ type store interface {
 	StateMachines(ctx context.Context) ([]StateMachine, error)
 	RecordListing(ctx context.Context, arn string, at time.Time) error
 	RecordScan(ctx context.Context, arn string, s Scan) error
+	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
 }
 
 var (
@@ -176,6 +177,7 @@ func TestRegistry(t *testing.T) {
 		{"StateMachineListing", testStateMachineListing},
 		{"RecordScan", testRecordScan},
 		{"Redrive", testRedrive},
+		{"RedriveRun", testRedriveRun},
 		{"ContextCanceled", testContextCanceled},
 	}
 	for _, b := range []backend{memoryBackend(), dynamoBackend(client)} {

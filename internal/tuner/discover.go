@@ -23,6 +23,7 @@ type discoveryStore interface {
 	StateMachines(ctx context.Context) ([]registry.StateMachine, error)
 	PutStateMachine(ctx context.Context, sm registry.StateMachine) error
 	RecordListing(ctx context.Context, arn string, at time.Time) error
+	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
 }
 
 // How discovery spends its time and budget.
@@ -277,6 +278,9 @@ func (d *discovery) scan(ctx context.Context, runs []registry.Run, execs []regis
 					known[arn] = true
 				}
 			}
+			for _, r := range h.Redriven {
+				d.redrive(ctx, e, r)
+			}
 		}
 		if h.Status != "" {
 			e.Status, e.StoppedAt, e.UpdatedAt = h.Status, h.StoppedAt, d.now
@@ -300,5 +304,23 @@ func (d *discovery) register(ctx context.Context, e registry.Execution, arn stri
 	if created {
 		d.rep.Discovered++
 		d.t.deps.Log.Info("discovered", "run", arn, "execution", e.ARN, "policy", e.Policy)
+	}
+}
+
+// redrive takes up again a Map Run redriven in the history of e.
+func (d *discovery) redrive(ctx context.Context, e registry.Execution, r observe.RedrivenMapRun) {
+	reopened, err := d.t.deps.Store.Redrive(ctx, r.ARN, r.RedriveCount, d.now)
+	if errors.Is(err, registry.ErrNotFound) {
+		// Never registered: it is, and keeps the count.
+		d.register(ctx, e, r.ARN)
+		reopened, err = d.t.deps.Store.Redrive(ctx, r.ARN, r.RedriveCount, d.now)
+	}
+	if err != nil {
+		d.t.fail(d.rep, "take up redriven "+r.ARN, err)
+		return
+	}
+	if reopened {
+		d.rep.Discovered++
+		d.t.deps.Log.Info("redriven run tuned again", "run", r.ARN, "execution", e.ARN, "redriveCount", r.RedriveCount, "policy", e.Policy)
 	}
 }

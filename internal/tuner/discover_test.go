@@ -178,9 +178,17 @@ func TestRelistWatchesLostAndRedrivenExecutions(t *testing.T) {
 	lost := "arn:aws:states:us-east-1:123456789012:execution:etl-nightly:lost"
 	lostRun := "arn:aws:states:us-east-1:123456789012:mapRun:etl-nightly/ProcessItems:lost"
 	redriven := "arn:aws:states:us-east-1:123456789012:execution:etl-nightly:redriven"
+	redrivenRun := "arn:aws:states:us-east-1:123456789012:mapRun:etl-nightly/ProcessItems:redriven"
 	e.acct.addRun(lost, lostRun, 0, 5, 1000)
-	e.acct.execs[redriven] = types.ExecutionStatusRunning
+	e.acct.addRun(redriven, redrivenRun, 0, 5, 1000)
 	e.acct.redrives[redriven] = 1
+	// Its Map Run was tuned until it failed.
+	if _, err := e.store.PutRun(ctx, registry.Run{ARN: redrivenRun, ExecutionARN: redriven, Policy: "default", DiscoveredAt: now.Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.EndRun(ctx, redrivenRun, "FAILED", now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	// The state machine is known (an earlier execution was seen); the
 	// redriven execution is stored as it failed the first time.
 	if err := e.store.PutStateMachine(ctx, registry.StateMachine{ARN: smARN, Policy: "default", OptedIn: true, CheckedAt: now, SeenAt: now}); err != nil {
@@ -194,8 +202,14 @@ func TestRelistWatchesLostAndRedrivenExecutions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.acct.listCalls != 1 || rep.Discovered != 1 {
-		t.Fatalf("first tick: %d listings, %d discovered; want 1 and the lost execution's run (report %+v)", e.acct.listCalls, rep.Discovered, rep)
+	if e.acct.listCalls != 1 || rep.Discovered != 2 {
+		t.Fatalf("first tick: %d listings, %d discovered; want 1, and the lost execution's run and the redriven run (report %+v)", e.acct.listCalls, rep.Discovered, rep)
+	}
+	if runs, err := e.store.ActiveRuns(ctx); err != nil || len(runs) != 2 {
+		t.Fatalf("tracked runs %+v, %v; want the lost execution's and the redriven one", runs, err)
+	}
+	if !strings.Contains(e.logs.String(), `"msg":"redriven run tuned again"`) {
+		t.Errorf("no log line says the redriven run is tuned again:\n%s", e.logs.String())
 	}
 	execs, err := e.store.ActiveExecutions(ctx)
 	if err != nil || len(execs) != 2 {

@@ -103,7 +103,8 @@ func (f *fakeAccount) ListMapRuns(_ context.Context, in *sfn.ListMapRunsInput, _
 }
 
 // GetExecutionHistory serves ExecutionStarted, a MapRunStarted per run of
-// the execution, by ARN, and the execution's end if it ended, in one page,
+// the execution, by ARN, for a redriven execution its failure, redrive and
+// a MapRunRedriven per run, and its end if it ended, in one page,
 // newest first when asked. It counts calls and events returned.
 func (f *fakeAccount) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	f.mu.Lock()
@@ -128,6 +129,15 @@ func (f *fakeAccount) GetExecutionHistory(_ context.Context, in *sfn.GetExecutio
 			Id: int64(len(events) + 1), Type: types.HistoryEventTypeMapRunStarted, Timestamp: f.runs[arn].StartDate,
 			MapRunStartedEventDetails: &types.MapRunStartedEventDetails{MapRunArn: aws.String(arn)},
 		})
+	}
+	if n := f.redrives[exec]; n > 0 {
+		events = append(events,
+			types.HistoryEvent{Id: int64(len(events) + 1), Type: types.HistoryEventTypeExecutionFailed, Timestamp: start},
+			types.HistoryEvent{Id: int64(len(events) + 2), Type: types.HistoryEventTypeExecutionRedriven, Timestamp: start})
+		for _, arn := range arns {
+			events = append(events, types.HistoryEvent{Id: int64(len(events) + 1), Type: types.HistoryEventTypeMapRunRedriven, Timestamp: start,
+				MapRunRedrivenEventDetails: &types.MapRunRedrivenEventDetails{MapRunArn: aws.String(arn), RedriveCount: aws.Int32(n)}})
+		}
 	}
 	if end, ok := endEvent[st]; ok {
 		events = append(events, types.HistoryEvent{Id: int64(len(events) + 1), Type: end, Timestamp: start})
