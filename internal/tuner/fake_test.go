@@ -90,18 +90,6 @@ func (f *fakeAccount) UpdateMapRun(_ context.Context, in *sfn.UpdateMapRunInput,
 	return &sfn.UpdateMapRunOutput{}, nil
 }
 
-func (f *fakeAccount) ListMapRuns(_ context.Context, in *sfn.ListMapRunsInput, _ ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := &sfn.ListMapRunsOutput{}
-	for arn, r := range f.runs {
-		if aws.ToString(r.ExecutionArn) == aws.ToString(in.ExecutionArn) {
-			out.MapRuns = append(out.MapRuns, types.MapRunListItem{MapRunArn: aws.String(arn), ExecutionArn: r.ExecutionArn, StartDate: r.StartDate})
-		}
-	}
-	return out, nil
-}
-
 // GetExecutionHistory serves ExecutionStarted, a MapRunStarted per run of
 // the execution, by ARN, for a redriven execution its failure, redrive and
 // a MapRunRedriven per run, and its end if it ended, in one page,
