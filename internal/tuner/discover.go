@@ -21,6 +21,7 @@ type discoveryStore interface {
 	PutExecution(ctx context.Context, e registry.Execution) (bool, error)
 	RecordScan(ctx context.Context, arn string, s registry.Scan) error
 	StateMachines(ctx context.Context) ([]registry.StateMachine, error)
+	GetStateMachine(ctx context.Context, arn string, now time.Time) (registry.StateMachine, error)
 	PutStateMachine(ctx context.Context, sm registry.StateMachine) error
 	RecordListing(ctx context.Context, arn string, at time.Time) error
 	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
@@ -152,6 +153,14 @@ func (d *discovery) checkTags(ctx context.Context, runs []registry.Run, execs []
 	delete(inUse, "")
 	var check []string
 	for arn := range inUse {
+		if _, listed := d.machines[arn]; !listed {
+			// Not opted in when last read (only opted-in ones are
+			// listed): a fresh entry spares the call.
+			if sm, err := d.t.deps.Store.GetStateMachine(ctx, arn, d.now); err == nil {
+				d.machines[arn] = sm
+				d.optedOut[arn] = !sm.OptedIn
+			}
+		}
 		if d.stale(arn) {
 			check = append(check, arn)
 		}
@@ -186,7 +195,7 @@ func (d *discovery) checkTags(ctx context.Context, runs []registry.Run, execs []
 		d.machines[arn] = sm
 		if !ok {
 			d.optedOut[arn] = true
-			if old.OptedIn || inUse[arn] {
+			if old.OptedIn {
 				d.t.deps.Log.Info("state machine opted out", "stateMachine", arn, "detail", "the "+observe.PolicyTagKey+" tag is gone: its runs are no longer tuned")
 			}
 		}

@@ -161,6 +161,17 @@ func TestOptOutStopsTuning(t *testing.T) {
 	if strings.Contains(logs, `"level":"ERROR"`) {
 		t.Errorf("an opt-out is expected, not an error:\n%s", logs)
 	}
+	// Its execution still runs, so the tag is read again, but no more than
+	// every 10 minutes.
+	for _, at := range []time.Duration{11 * time.Minute, 15 * time.Minute} {
+		e.acct.tagCalls = 0
+		if _, err := tu.Tick(ctx, now.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+		if e.acct.tagCalls != 0 {
+			t.Errorf("at +%s: %d ListTagsForResource calls, want none within 10 minutes of the last", at, e.acct.tagCalls)
+		}
+	}
 	// Tagged again: the running execution's Map Runs are found again, the
 	// ended run is not brought back.
 	e.acct.untagged[smARN] = false
