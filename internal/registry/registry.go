@@ -13,8 +13,9 @@
 // expiresAt (N, epoch seconds) and one global secondary index, ActiveIndex
 // ("active"), with partition key active (S) and sort key pk (S), projecting
 // all attributes. The index is sparse: only executions and runs that have
-// not ended carry the active attribute, so listing what is active reads
-// those items and nothing else. CreateTable creates exactly this table.
+// not ended, and opted-in state machines, carry the active attribute, so
+// listing what is active reads those items and nothing else. CreateTable
+// creates exactly this table.
 //
 // # Items
 //
