@@ -118,6 +118,9 @@ type Budget struct {
 	mu    sync.Mutex
 	limit map[API]int
 	spent map[API]int
+	// parent, when set, is the Budget this share spends from; limit then
+	// caps only the APIs it names.
+	parent *Budget
 }
 
 // New returns the Budget for one tick: each API gets
@@ -179,11 +182,45 @@ func (b *Budget) Take(api API) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.spent[api] >= b.limit[api] {
+	if limit, capped := b.limit[api]; (capped || b.parent == nil) && b.spent[api] >= limit {
+		return false
+	}
+	if b.parent != nil && !b.parent.Take(api) {
 		return false
 	}
 	b.spent[api]++
 	return true
+}
+
+// Share returns a Budget for one part of the tick's work, such as
+// discovery, that spends from b and may spend at most the given fraction
+// (in (0, 1]) of b's limit of each API in fractions, and at least one call:
+// the rest stays for b's other spenders. Other APIs it spends from b as b
+// does. Calls through the share count in b's Spent too. A nil b gives a nil
+// (unlimited) share; a fraction out of range is taken as 1.
+func (b *Budget) Share(fractions map[API]float64) *Budget {
+	if b == nil {
+		return nil
+	}
+	s := &Budget{limit: make(map[API]int, len(fractions)), spent: make(map[API]int), parent: b}
+	for api, f := range fractions {
+		if math.IsNaN(f) || f <= 0 || f > 1 {
+			f = 1
+		}
+		s.limit[api] = max(1, int(math.Floor(f*float64(b.limitOf(api)))))
+	}
+	return s
+}
+
+// limitOf is the most calls of api b allows in all.
+func (b *Budget) limitOf(api API) int {
+	b.mu.Lock()
+	limit, capped := b.limit[api]
+	b.mu.Unlock()
+	if capped || b.parent == nil {
+		return limit
+	}
+	return b.parent.limitOf(api)
 }
 
 // Remaining is the number of calls of api still allowed this tick; zero for
@@ -192,13 +229,21 @@ func (b *Budget) Remaining(api API) int {
 	if b == nil {
 		return math.MaxInt
 	}
+	left := math.MaxInt
+	if b.parent != nil {
+		left = b.parent.Remaining(api)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.limit[api] - b.spent[api]
+	if limit, capped := b.limit[api]; capped || b.parent == nil {
+		left = min(left, limit-b.spent[api])
+	}
+	return left
 }
 
 // Spent returns a copy of the calls made so far, per API, holding only the
-// APIs called at least once. It is empty for a nil Budget.
+// APIs called at least once: for a share, its own calls. It is empty for a
+// nil Budget.
 func (b *Budget) Spent() map[API]int {
 	out := make(map[API]int)
 	if b == nil {

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"sync"
 	"testing"
@@ -167,5 +168,58 @@ func TestTakeConcurrent(t *testing.T) {
 	wg.Wait()
 	if taken != limit {
 		t.Errorf("goroutines took %d calls, want exactly %d", taken, limit)
+	}
+}
+
+func TestShare(t *testing.T) {
+	b, err := New(Config{Region: "us-east-1"}) // ListExecutions 100, GetExecutionHistory 200
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.Share(map[API]float64{ListExecutions: 0.5})
+	if got := s.Remaining(ListExecutions); got != 50 {
+		t.Fatalf("share of ListExecutions = %d, want 50", got)
+	}
+	if got := s.Remaining(GetExecutionHistory); got != 200 {
+		t.Fatalf("share of an API it does not cap = %d, want all 200", got)
+	}
+	n := 0
+	for s.Take(ListExecutions) {
+		n++
+	}
+	if n != 50 {
+		t.Fatalf("share took %d ListExecutions, want 50", n)
+	}
+	if got := b.Remaining(ListExecutions); got != 50 {
+		t.Fatalf("parent left with %d ListExecutions, want the other 50", got)
+	}
+	for range 190 {
+		if !s.Take(GetExecutionHistory) {
+			t.Fatal("share could not spend an uncapped API its parent has")
+		}
+	}
+	for range 10 {
+		b.Take(GetExecutionHistory)
+	}
+	if s.Take(GetExecutionHistory) || s.Remaining(GetExecutionHistory) != 0 {
+		t.Fatal("share spent beyond its parent")
+	}
+	if got, want := b.Spent(), (map[API]int{ListExecutions: 50, GetExecutionHistory: 200}); !maps.Equal(got, want) {
+		t.Errorf("parent spent %v, want %v (the share's calls included)", got, want)
+	}
+	if got, want := s.Spent(), (map[API]int{ListExecutions: 50, GetExecutionHistory: 190}); !maps.Equal(got, want) {
+		t.Errorf("share spent %v, want %v", got, want)
+	}
+	small, _ := New(Config{Period: time.Second, Fraction: 0.1}) // one call of each
+	if got := small.Share(map[API]float64{ListTagsForResource: 0.5}).Remaining(ListTagsForResource); got != 1 {
+		t.Errorf("share of a single call = %d, want 1", got)
+	}
+	nested := b.Share(map[API]float64{DescribeMapRun: 0.5}).Share(map[API]float64{DescribeExecution: 0.5})
+	if got := nested.Remaining(DescribeExecution); got != 75 {
+		t.Errorf("share of a share = %d DescribeExecution, want half of the 150", got)
+	}
+	var unlimited *Budget
+	if unlimited.Share(map[API]float64{ListExecutions: 0.5}) != nil {
+		t.Error("share of a nil budget is not nil (unlimited)")
 	}
 }

@@ -56,6 +56,11 @@ func (o *Observer) SampleFailures(ctx context.Context, mapRunARN string, n int) 
 		if err := o.take(budget.DescribeExecution); err != nil {
 			return s, fmt.Errorf("observe: sample failures of %s: %d of %d children described: %w", mapRunARN, i, len(children), err)
 		}
+		// All data, the default: the API model documents includedData
+		// METADATA_ONLY only as leaving out the encrypted definition, and
+		// error and cause are payload fields (sensitive, like input and
+		// output, and encrypted with a customer managed key); nothing
+		// documents that METADATA_ONLY keeps them, and the sample needs them.
 		d, err := o.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
 			var gone *types.ExecutionDoesNotExist
@@ -105,21 +110,38 @@ var throttlePhrases = []string{
 }
 
 // notThrottle are error names that are never throttling, whatever their
-// cause says.
+// cause says: Step Functions' own errors for a failure of another kind.
 var notThrottle = map[string]bool{
 	"States.ExceedToleratedFailureThreshold": true,
+	"States.Timeout":                         true,
+	"States.HeartbeatTimeout":                true,
+	"States.Permissions":                     true,
+	"States.DataLimitExceeded":               true,
+	"States.ResultPathMatchFailure":          true,
+	"States.ParameterPathFailure":            true,
+	"States.QueryEvaluationError":            true,
+	"States.NoChoiceMatched":                 true,
+	"States.IntrinsicFailure":                true,
 }
 
 // IsThrottleError reports whether a failed execution's error name and cause
-// say it was throttled: a throttling error code (Lambda.TooManyRequestsException,
-// ThrottlingException, ProvisionedThroughputExceededException, SlowDown...),
-// such a code named in the cause (as an unhandled SDK error reports it), or
-// HTTP 429 / "Rate exceeded" in the cause. States.ExceedToleratedFailureThreshold
-// is never throttling.
+// say it was throttled. The error code decides first: a throttling code
+// (Lambda.TooManyRequestsException, ThrottlingException,
+// ProvisionedThroughputExceededException, SlowDown..., matched on the part
+// after the last dot, or States.Http.StatusCode.429) is throttling, and a
+// Step Functions error of another kind (States.Timeout,
+// States.ExceedToleratedFailureThreshold, States.Permissions...) is not,
+// whatever the cause says. Only for any other code (a generic one such as
+// States.TaskFailed, or the error type of the worker's own code) is the cause
+// read, as a fallback: a throttling code named in it (as an unhandled SDK
+// error reports it), or HTTP 429 / "Rate exceeded".
 func IsThrottleError(errorName, cause string) bool {
 	errorName = strings.TrimSpace(errorName)
 	if notThrottle[errorName] {
 		return false
+	}
+	if errorName == "States.Http.StatusCode.429" {
+		return true
 	}
 	if i := strings.LastIndexByte(errorName, '.'); i >= 0 {
 		errorName = errorName[i+1:]

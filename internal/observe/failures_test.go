@@ -59,6 +59,10 @@ func TestIsThrottleError(t *testing.T) {
 		{"States.ExceedToleratedFailureThreshold", "", false},
 		{"KeyError", keyErrorCause, false},
 		{"States.Timeout", timeoutCause, false},
+		{"States.Timeout", "Rate exceeded", false},
+		{"States.Permissions", "ThrottlingException", false},
+		{"States.Http.StatusCode.429", "", true},
+		{"States.Http.StatusCode.500", "", false},
 		{"Lambda.ServiceException", "Lambda was unable to start the function", false},
 		{"States.TaskFailed", "status code: 500", false},
 		{"TooManyRequestsExceptionX", "", false},
@@ -104,7 +108,7 @@ func FuzzIsThrottleError(f *testing.F) {
 		if IsThrottleError(errorName, "") && !got {
 			t.Fatalf("throttling name %q stopped being throttling with cause %q", errorName, cause)
 		}
-		if strings.TrimSpace(errorName) != "States.ExceedToleratedFailureThreshold" && !IsThrottleError(errorName, cause+" Rate exceeded") {
+		if !notThrottle[strings.TrimSpace(errorName)] && !IsThrottleError(errorName, cause+" Rate exceeded") {
 			t.Fatalf("%q with a cause saying Rate exceeded not classified as throttling", errorName)
 		}
 	})

@@ -19,7 +19,6 @@ var errUnexpected = errors.New("unexpected call")
 // fails the call. It counts calls per method.
 type fakeSFN struct {
 	describeMapRun      func(*sfn.DescribeMapRunInput) (*sfn.DescribeMapRunOutput, error)
-	listMapRuns         func(*sfn.ListMapRunsInput) (*sfn.ListMapRunsOutput, error)
 	getExecutionHistory func(*sfn.GetExecutionHistoryInput) (*sfn.GetExecutionHistoryOutput, error)
 	listExecutions      func(*sfn.ListExecutionsInput) (*sfn.ListExecutionsOutput, error)
 	describeExecution   func(*sfn.DescribeExecutionInput) (*sfn.DescribeExecutionOutput, error)
@@ -47,10 +46,6 @@ func call[I, O any](f *fakeSFN, op string, fn func(I) (O, error), in I) (O, erro
 
 func (f *fakeSFN) DescribeMapRun(_ context.Context, in *sfn.DescribeMapRunInput, _ ...func(*sfn.Options)) (*sfn.DescribeMapRunOutput, error) {
 	return call(f, "DescribeMapRun", f.describeMapRun, in)
-}
-
-func (f *fakeSFN) ListMapRuns(_ context.Context, in *sfn.ListMapRunsInput, _ ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
-	return call(f, "ListMapRuns", f.listMapRuns, in)
 }
 
 func (f *fakeSFN) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {

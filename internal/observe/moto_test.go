@@ -36,22 +36,26 @@ func TestObserverAgainstMoto(t *testing.T) {
 	o := &Observer{SFN: c.SFN, Metrics: c.CloudWatch, Budget: bigBudget(t)}
 	missingExec := "arn:aws:states:us-east-1:123456789012:execution:orders:nope"
 
-	t.Run("map runs", func(t *testing.T) {
-		for _, d := range []Discovery{DiscoverHistory, DiscoverList} {
-			o := *o
-			o.Discovery = d
-			got, err := o.MapRuns(ctx, st.ExecutionARN)
-			if err != nil {
-				t.Fatalf("%s: MapRuns: %v", d, err)
-			}
-			slices.Sort(got)
-			want := slices.Sorted(slices.Values(st.MapRunARNs))
-			if !slices.Equal(got, want) {
-				t.Errorf("%s: MapRuns = %v, want %v", d, got, want)
-			}
-			if _, err := o.MapRuns(ctx, missingExec); !errors.Is(err, ErrNotFound) {
-				t.Errorf("%s: MapRuns of a missing execution: error = %v, want ErrNotFound", d, err)
-			}
+	t.Run("history", func(t *testing.T) {
+		h, err := o.ReadHistory(ctx, st.ExecutionARN, HistoryPosition{})
+		if err != nil {
+			t.Fatalf("ReadHistory: %v", err)
+		}
+		got := slices.Sorted(slices.Values(h.MapRuns))
+		want := slices.Sorted(slices.Values(st.MapRunARNs))
+		if !slices.Equal(got, want) || h.Position.EventID == 0 || h.Position.Token != "" {
+			t.Errorf("ReadHistory = runs %v, position %+v; want %v, read to the end", got, h.Position, want)
+		}
+		// Read again, newest first down to the position: only new events.
+		again, err := o.ReadHistory(ctx, st.ExecutionARN, h.Position)
+		if err != nil {
+			t.Fatalf("ReadHistory from %+v: %v", h.Position, err)
+		}
+		if again.Position.EventID < h.Position.EventID || len(again.MapRuns) != 0 || again.Calls != 1 {
+			t.Errorf("second read = %+v; want one call, no Map Run again, position not behind %d", again, h.Position.EventID)
+		}
+		if _, err := o.ReadHistory(ctx, missingExec, HistoryPosition{}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("ReadHistory of a missing execution: error = %v, want ErrNotFound", err)
 		}
 	})
 

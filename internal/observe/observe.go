@@ -1,6 +1,7 @@
 // Package observe reads what the tuner needs from AWS: Map Run state,
-// the Map Runs of an execution, execution status, the opt-in tag, throttle
-// metrics, and a classified sample of failed children.
+// what is new in an execution's history (its Map Runs, redrives and end),
+// the running executions of a state machine, execution status, the opt-in
+// tag, throttle metrics, and a classified sample of failed children.
 //
 // Every SDK call first takes one call of its API from the tick's
 // budget.Budget; when that is spent the method makes no call and returns an
@@ -42,7 +43,6 @@ const PolicyTagKey = "maptuner:policy"
 // a simulator both implement it.
 type SFNAPI interface {
 	DescribeMapRun(ctx context.Context, params *sfn.DescribeMapRunInput, optFns ...func(*sfn.Options)) (*sfn.DescribeMapRunOutput, error)
-	ListMapRuns(ctx context.Context, params *sfn.ListMapRunsInput, optFns ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error)
 	GetExecutionHistory(ctx context.Context, params *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
 	ListExecutions(ctx context.Context, params *sfn.ListExecutionsInput, optFns ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
 	DescribeExecution(ctx context.Context, params *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
@@ -60,19 +60,6 @@ var (
 	_ MetricsAPI = (*cloudwatch.Client)(nil)
 )
 
-// Discovery selects how MapRuns finds the Map Runs of an execution.
-type Discovery string
-
-// The discovery methods.
-const (
-	// DiscoverHistory reads MapRunStarted events from GetExecutionHistory,
-	// whose quota refills 20 times faster than ListMapRuns'. It is the
-	// zero value's method.
-	DiscoverHistory Discovery = "history"
-	// DiscoverList pages through ListMapRuns.
-	DiscoverList Discovery = "list"
-)
-
 // Observer reads through the SDK clients within a budget.
 type Observer struct {
 	// SFN is required by every method but Throttles.
@@ -81,11 +68,6 @@ type Observer struct {
 	Metrics MetricsAPI
 	// Budget is the tick's API budget; nil means unlimited.
 	Budget *budget.Budget
-	// Discovery is how MapRuns finds Map Runs; empty means DiscoverHistory.
-	// There is no fallback from one method to the other: an error of the
-	// chosen method is returned, so that a missing permission shows instead
-	// of silently spending the smaller ListMapRuns quota.
-	Discovery Discovery
 }
 
 // take spends one call of api, or returns an error wrapping
@@ -177,33 +159,6 @@ func float32To64(f float32) float64 {
 // maxPage is the largest page the Step Functions list operations return.
 const maxPage = 1000
 
-// MapRuns returns the ARNs of the Map Runs an execution has started, ended
-// ones included, without duplicates, found as o.Discovery says: in event
-// order (oldest first) from the history, in the service's order from
-// ListMapRuns. Each page is one call from the budget; when the budget
-// runs out part way, MapRuns returns the ARNs found so far with an error
-// wrapping budget.ErrExhausted. An execution that does not exist, or a
-// malformed ARN, gives an error wrapping ErrNotFound.
-func (o *Observer) MapRuns(ctx context.Context, executionARN string) ([]string, error) {
-	var (
-		arns []string
-		err  error
-	)
-	switch o.Discovery {
-	case "", DiscoverHistory:
-		arns, err = o.mapRunsFromHistory(ctx, executionARN)
-	case DiscoverList:
-		arns, err = o.mapRunsFromList(ctx, executionARN)
-	default:
-		return nil, fmt.Errorf("observe: map runs of %s: %w: discovery %q, want %q or %q",
-			executionARN, ErrInvalidInput, o.Discovery, DiscoverHistory, DiscoverList)
-	}
-	if err != nil {
-		return arns, fmt.Errorf("observe: map runs of %s: %w", executionARN, err)
-	}
-	return arns, nil
-}
-
 // runSet collects ARNs in order without duplicates.
 type runSet struct {
 	seen map[string]bool
@@ -219,63 +174,6 @@ func (s *runSet) add(arn string) {
 	}
 	s.seen[arn] = true
 	s.arns = append(s.arns, arn)
-}
-
-func (o *Observer) mapRunsFromHistory(ctx context.Context, executionARN string) ([]string, error) {
-	var (
-		set   runSet
-		token *string
-	)
-	for {
-		if err := o.take(budget.GetExecutionHistory); err != nil {
-			return set.arns, err
-		}
-		out, err := o.SFN.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-			ExecutionArn:         aws.String(executionARN),
-			IncludeExecutionData: aws.Bool(false),
-			MaxResults:           maxPage,
-			NextToken:            token,
-		})
-		if err != nil {
-			return set.arns, fmt.Errorf("get execution history: %w", notFound(err))
-		}
-		for _, ev := range out.Events {
-			if ev.Type == types.HistoryEventTypeMapRunStarted && ev.MapRunStartedEventDetails != nil {
-				set.add(aws.ToString(ev.MapRunStartedEventDetails.MapRunArn))
-			}
-		}
-		if next := aws.ToString(out.NextToken); next == "" || next == aws.ToString(token) {
-			return set.arns, nil
-		}
-		token = out.NextToken
-	}
-}
-
-func (o *Observer) mapRunsFromList(ctx context.Context, executionARN string) ([]string, error) {
-	var (
-		set   runSet
-		token *string
-	)
-	for {
-		if err := o.take(budget.ListMapRuns); err != nil {
-			return set.arns, err
-		}
-		out, err := o.SFN.ListMapRuns(ctx, &sfn.ListMapRunsInput{
-			ExecutionArn: aws.String(executionARN),
-			MaxResults:   maxPage,
-			NextToken:    token,
-		})
-		if err != nil {
-			return set.arns, fmt.Errorf("list map runs: %w", notFound(err))
-		}
-		for _, r := range out.MapRuns {
-			set.add(aws.ToString(r.MapRunArn))
-		}
-		if next := aws.ToString(out.NextToken); next == "" || next == aws.ToString(token) {
-			return set.arns, nil
-		}
-		token = out.NextToken
-	}
 }
 
 // ExecutionStatus returns an execution's status (RUNNING, SUCCEEDED, FAILED,

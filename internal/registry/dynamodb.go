@@ -55,7 +55,9 @@ func NewDynamoDB(api DynamoAPI, cfg Config) (*DynamoDB, error) {
 // write never replaces an ended execution; an ended status replaces
 // RUNNING, and replaces another ended status only when its StoppedAt is
 // set and later than the stored one (a redriven execution that stopped
-// again). An ended execution gets expiresAt, Config.EndedTTL after the
+// again). A redrive count breaks ties first: a RUNNING write with a
+// higher count than the stored one replaces it, ended or not, and an
+// ended write with a lower one is dropped. An ended execution gets expiresAt, Config.EndedTTL after the
 // later of its StoppedAt and UpdatedAt, one of which it must have.
 func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) {
 	it, err := newExecItem(e, d.cfg.EndedTTL)
@@ -71,12 +73,21 @@ func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) 
 	if !it.Ended {
 		cond = fmt.Sprintf("attribute_not_exists(%s) OR (%s = %s AND %s <> %s)",
 			x.name("pk"), x.name("ended"), x.boolean(false), x.name("status"), x.str(it.Status))
+		if it.RedriveCount > 0 {
+			// Redriven: it runs again, whatever was stored. Items written
+			// before redrive counts were stored have none: count 0.
+			redrives, n := x.name("redriveCount"), x.num(int64(it.RedriveCount))
+			cond += fmt.Sprintf(" OR attribute_not_exists(%s) OR %s < %s", redrives, redrives, n)
+		}
 	} else {
 		cond = fmt.Sprintf("attribute_not_exists(%s) OR %s = %s", x.name("pk"), x.name("ended"), x.boolean(false))
 		if it.StoppedAt != "" {
 			cond += fmt.Sprintf(" OR (%s <> %s AND (attribute_not_exists(%s) OR %s < %s))",
 				x.name("status"), x.str(it.Status), x.name("stoppedAt"), x.name("stoppedAt"), x.str(it.StoppedAt))
 		}
+		// The end of an earlier attempt never ends a redriven execution.
+		redrives := x.name("redriveCount")
+		cond = fmt.Sprintf("(%s) AND (attribute_not_exists(%s) OR %s <= %s)", cond, redrives, redrives, x.num(int64(it.RedriveCount)))
 	}
 	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(d.cfg.Table),
@@ -398,7 +409,7 @@ func (d *DynamoDB) Decisions(ctx context.Context, arn string, limit int) ([]cont
 // PutStateMachine caches sm, replacing any entry for its ARN; the item
 // expires Config.TagCacheTTL after sm.CheckedAt.
 func (d *DynamoDB) PutStateMachine(ctx context.Context, sm StateMachine) error {
-	it, err := newSMItem(sm, d.cfg.TagCacheTTL)
+	it, err := newSMItem(sm, d.cfg.TagCacheTTL, d.cfg.StateMachineTTL)
 	if err != nil {
 		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
 	}

@@ -194,7 +194,8 @@ func (o *oneItemTable) Query(context.Context, *dynamodb.QueryInput, ...func(*dyn
 var itemNames = []string{
 	"pk", "sk", "kind", "active", "expiresAt", "arn", "executionArn", "stateMachineArn", "status", "ended",
 	"policy", "startedAt", "stoppedAt", "updatedAt", "discoveredAt", "endedAt", "endReason", "state",
-	"lastDecision", "version", "leaseOwner", "leaseUntil",
+	"lastDecision", "version", "leaseOwner", "leaseUntil", "failures", "redriveCount", "historyEventId",
+	"historyToken", "scannedAt",
 }
 
 // The attribute value types of the fuzz input encoding.

@@ -103,6 +103,10 @@ type execItem struct {
 	StartedAt       string `dynamodbav:"startedAt,omitempty"`
 	StoppedAt       string `dynamodbav:"stoppedAt,omitempty"`
 	UpdatedAt       string `dynamodbav:"updatedAt,omitempty"`
+	RedriveCount    int32  `dynamodbav:"redriveCount"`
+	HistoryEventID  int64  `dynamodbav:"historyEventId,omitempty"`
+	HistoryToken    string `dynamodbav:"historyToken,omitempty"`
+	ScannedAt       string `dynamodbav:"scannedAt,omitempty"`
 }
 
 // newExecItem validates e and builds its item. An ended execution expires
@@ -115,11 +119,18 @@ func newExecItem(e Execution, endedTTL time.Duration) (execItem, error) {
 	if !validStatus(e.Status) {
 		return execItem{}, fmt.Errorf("%w: unknown execution status %q", ErrInvalid, e.Status)
 	}
+	if err := checkScan(e.RedriveCount, e.Scan); err != nil {
+		return execItem{}, err
+	}
 	it := execItem{
 		PK: pkExecution + e.ARN, SK: skExecution, Kind: kindExecution,
 		ARN: e.ARN, StateMachineARN: e.StateMachineARN, Status: e.Status, Ended: e.Ended(), Policy: e.Policy,
+		RedriveCount: e.RedriveCount, HistoryEventID: e.Scan.EventID, HistoryToken: e.Scan.Token,
 	}
 	var err error
+	if it.ScannedAt, err = formatTime("Scan.At", e.Scan.At); err != nil {
+		return execItem{}, err
+	}
 	if it.StartedAt, err = formatTime("StartedAt", e.StartedAt); err != nil {
 		return execItem{}, err
 	}
@@ -145,8 +156,10 @@ func newExecItem(e Execution, endedTTL time.Duration) (execItem, error) {
 }
 
 // replaces reports whether the write of it may replace old, the stored item
-// (nil if none), under at-least-once, out-of-order events: writing the same
-// status again changes nothing; a RUNNING write never replaces an ended
+// (nil if none), under at-least-once, out-of-order events: a RUNNING write
+// with a higher redrive count replaces anything (the execution was
+// redriven), an ended write with a lower one nothing; otherwise writing the
+// same status again changes nothing; a RUNNING write never replaces an ended
 // execution; an ended status replaces RUNNING, and replaces another ended
 // status only when it stopped later. DynamoDB.PutExecution states the same
 // rule as a condition expression.
@@ -154,6 +167,10 @@ func (it execItem) replaces(old *execItem) bool {
 	switch {
 	case old == nil:
 		return true
+	case !it.Ended && it.RedriveCount > old.RedriveCount:
+		return true
+	case it.Ended && it.RedriveCount < old.RedriveCount:
+		return false
 	case old.Status == it.Status:
 		return false
 	case !old.Ended:
@@ -176,8 +193,12 @@ func (it execItem) execution() (Execution, error) {
 	case !validStatus(it.Status):
 		return Execution{}, fmt.Errorf("item %s: attribute status %q is not an execution status", it.PK, it.Status)
 	}
-	e := Execution{ARN: it.ARN, StateMachineARN: it.StateMachineARN, Status: it.Status, Policy: it.Policy}
+	e := Execution{ARN: it.ARN, StateMachineARN: it.StateMachineARN, Status: it.Status, Policy: it.Policy,
+		RedriveCount: it.RedriveCount, Scan: Scan{EventID: it.HistoryEventID, Token: it.HistoryToken}}
 	var err error
+	if e.Scan.At, err = parseTime("scannedAt", it.ScannedAt); err != nil {
+		return Execution{}, fmt.Errorf("item %s: %w", it.PK, err)
+	}
 	if e.StartedAt, err = parseTime("startedAt", it.StartedAt); err != nil {
 		return Execution{}, fmt.Errorf("item %s: %w", it.PK, err)
 	}
@@ -210,6 +231,7 @@ type runItem struct {
 	Failures     int64  `dynamodbav:"failures,omitempty"`
 	LeaseOwner   string `dynamodbav:"leaseOwner,omitempty"`
 	LeaseUntil   string `dynamodbav:"leaseUntil,omitempty"`
+	RedriveCount int32  `dynamodbav:"redriveCount,omitempty"`
 }
 
 // runUpdate is what Save writes: the controller state, the last decision
@@ -332,6 +354,7 @@ func (it runItem) run() (Run, error) {
 	r := Run{
 		ARN: it.ARN, ExecutionARN: it.ExecutionARN, Policy: it.Policy,
 		Ended: it.Ended, EndReason: it.EndReason, Version: it.Version, Failures: int(it.Failures), LeaseOwner: it.LeaseOwner,
+		RedriveCount: it.RedriveCount,
 	}
 	var err error
 	for _, f := range []struct {
@@ -411,28 +434,46 @@ type smItem struct {
 	PK        string `dynamodbav:"pk"`
 	SK        string `dynamodbav:"sk"`
 	Kind      string `dynamodbav:"kind"`
+	Active    string `dynamodbav:"active,omitempty"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 	ARN       string `dynamodbav:"arn"`
 	Policy    string `dynamodbav:"policy,omitempty"`
 	OptedIn   bool   `dynamodbav:"optedIn"`
 	CheckedAt string `dynamodbav:"checkedAt"`
+	SeenAt    string `dynamodbav:"seenAt,omitempty"`
+	ListedAt  string `dynamodbav:"listedAt,omitempty"`
 }
 
 // newSMItem validates sm and builds its item, which expires ttl after
-// CheckedAt.
-func newSMItem(sm StateMachine, ttl time.Duration) (smItem, error) {
+// CheckedAt or, if later, known after SeenAt. An opted-in state machine is
+// in the active index.
+func newSMItem(sm StateMachine, ttl, known time.Duration) (smItem, error) {
 	if sm.ARN == "" {
 		return smItem{}, fmt.Errorf("%w: empty state machine arn", ErrInvalid)
 	}
 	if err := checkInstant("CheckedAt", sm.CheckedAt); err != nil {
 		return smItem{}, err
 	}
-	return smItem{
+	it := smItem{
 		PK: pkStateMachine + sm.ARN, SK: skStateMachine, Kind: kindStateMachine,
 		ExpiresAt: expiry(sm.CheckedAt, ttl),
 		ARN:       sm.ARN, Policy: sm.Policy, OptedIn: sm.OptedIn,
 		CheckedAt: sm.CheckedAt.UTC().Format(timeLayout),
-	}, nil
+	}
+	if sm.OptedIn {
+		it.Active = kindStateMachine
+	}
+	var err error
+	if it.SeenAt, err = formatTime("SeenAt", sm.SeenAt); err != nil {
+		return smItem{}, err
+	}
+	if it.ListedAt, err = formatTime("ListedAt", sm.ListedAt); err != nil {
+		return smItem{}, err
+	}
+	if !sm.SeenAt.IsZero() {
+		it.ExpiresAt = max(it.ExpiresAt, expiry(sm.SeenAt, known))
+	}
+	return it, nil
 }
 
 // stateMachine decodes the item and reports whether it is still fresh at
@@ -441,12 +482,22 @@ func (it smItem) stateMachine(now time.Time, ttl time.Duration) (StateMachine, b
 	if it.Kind != kindStateMachine {
 		return StateMachine{}, false, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindStateMachine)
 	}
-	checked, err := parseTime("checkedAt", it.CheckedAt)
-	if err != nil {
-		return StateMachine{}, false, fmt.Errorf("item %s: %w", it.PK, err)
+	sm := StateMachine{ARN: it.ARN, Policy: it.Policy, OptedIn: it.OptedIn}
+	for _, f := range []struct {
+		name string
+		s    string
+		t    *time.Time
+	}{
+		{"checkedAt", it.CheckedAt, &sm.CheckedAt},
+		{"seenAt", it.SeenAt, &sm.SeenAt},
+		{"listedAt", it.ListedAt, &sm.ListedAt},
+	} {
+		var err error
+		if *f.t, err = parseTime(f.name, f.s); err != nil {
+			return StateMachine{}, false, fmt.Errorf("item %s: %w", it.PK, err)
+		}
 	}
-	sm := StateMachine{ARN: it.ARN, Policy: it.Policy, OptedIn: it.OptedIn, CheckedAt: checked}
-	return sm, now.Sub(checked) < ttl, nil
+	return sm, now.Sub(sm.CheckedAt) < ttl, nil
 }
 
 // newEndUpdate validates the arguments of EndRun and encodes the end it

@@ -290,7 +290,7 @@ func (m *Memory) PutStateMachine(ctx context.Context, sm StateMachine) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
 	}
-	it, err := newSMItem(sm, m.cfg.TagCacheTTL)
+	it, err := newSMItem(sm, m.cfg.TagCacheTTL, m.cfg.StateMachineTTL)
 	if err != nil {
 		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
 	}

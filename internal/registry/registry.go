@@ -13,23 +13,27 @@
 // expiresAt (N, epoch seconds) and one global secondary index, ActiveIndex
 // ("active"), with partition key active (S) and sort key pk (S), projecting
 // all attributes. The index is sparse: only executions and runs that have
-// not ended carry the active attribute, so listing what is active reads
-// those items and nothing else. CreateTable creates exactly this table.
+// not ended, and opted-in state machines, carry the active attribute, so
+// listing what is active reads those items and nothing else. CreateTable
+// creates exactly this table.
 //
 // # Items
 //
 //	item           pk            sk              attributes
 //	execution      EXEC#<arn>    EXEC            kind=execution, arn, stateMachineArn, status, ended (BOOL), policy,
-//	                                             startedAt, stoppedAt, updatedAt; active=execution while not ended,
+//	                                             startedAt, stoppedAt, updatedAt, redriveCount (N), historyEventId (N),
+//	                                             historyToken, scannedAt; active=execution while not ended,
 //	                                             expiresAt once ended
 //	map run        RUN#<arn>     RUN             kind=run, arn, executionArn, policy, discoveredAt, ended (BOOL),
 //	                                             endedAt, endReason, state (S, JSON of control.State),
 //	                                             lastDecision (S, JSON of control.Decision), version (N),
-//	                                             failures (N), leaseOwner, leaseUntil; active=run while
-//	                                             not ended; expiresAt, ActiveTTL after the last write
-//	                                             while not ended, EndedTTL after the end once ended
+//	                                             failures (N), leaseOwner, leaseUntil, redriveCount (N);
+//	                                             active=run while not ended; expiresAt, ActiveTTL after
+//	                                             the last write while not ended, EndedTTL after the end
+//	                                             once ended
 //	decision       RUN#<arn>     DEC#<instant>   kind=decision, at, decision (S, JSON of control.Decision), expiresAt
-//	state machine  SM#<arn>      SM              kind=stateMachine, arn, policy, optedIn (BOOL), checkedAt, expiresAt
+//	state machine  SM#<arn>      SM              kind=stateMachine, arn, policy, optedIn (BOOL), checkedAt, seenAt,
+//	                                             listedAt, expiresAt; active=stateMachine while opted in
 //
 // Instants are strings in UTC with a fixed width and nanoseconds
 // (2024-05-01T12:00:00.000000000Z), so that they compare in time order as
@@ -108,6 +112,29 @@ type Execution struct {
 	// UpdatedAt is when this record was written; the expiry of an ended
 	// execution counts from the later of StoppedAt and UpdatedAt.
 	UpdatedAt time.Time
+	// RedriveCount is how many times the execution was redriven, as
+	// ListExecutions reports it; 0 when never or not known. A RUNNING
+	// write with a higher count than the stored one replaces an ended
+	// execution (it runs again), and an ended write with a lower count
+	// never replaces anything.
+	RedriveCount int32
+	// Scan is how far the tuner has read the execution's history; zero
+	// before the first read. PutExecution stores it as given; RecordScan
+	// moves it on.
+	Scan Scan
+}
+
+// Scan is a position in an execution's history, and when it was reached.
+type Scan struct {
+	// EventID is the id of the newest event read; 0 when none was.
+	EventID int64
+	// Token is the GetExecutionHistory nextToken to read on from, in
+	// event order, when the last read stopped before the end of the
+	// history; empty when it reached the end.
+	Token string
+	// At is when the history was last read; zero if never. The tuner
+	// reads the least recently read histories first.
+	At time.Time
 }
 
 // Ended reports whether the execution has a status other than RUNNING.
@@ -144,6 +171,9 @@ type Run struct {
 	// run is not leased.
 	LeaseOwner string
 	LeaseUntil time.Time
+	// RedriveCount is the highest redrive count of the Map Run seen, as
+	// Redrive stored it; 0 before any redrive. PutRun stores 0.
+	RedriveCount int32
 }
 
 // StateMachine is a cached answer to whether a state machine opted in.
@@ -157,6 +187,14 @@ type StateMachine struct {
 	// CheckedAt is when the tags were read; required. The entry is stale
 	// once Config.TagCacheTTL has passed since.
 	CheckedAt time.Time
+	// SeenAt is when an execution of the state machine was last seen
+	// running; zero if never. An opted-in state machine is listed by
+	// StateMachines, and kept, until Config.StateMachineTTL after SeenAt
+	// (or Config.TagCacheTTL after CheckedAt, if later).
+	SeenAt time.Time
+	// ListedAt is when the tuner last listed its running executions; zero
+	// if never.
+	ListedAt time.Time
 }
 
 // Config configures a registry. The zero value of each duration selects its
@@ -178,14 +216,19 @@ type Config struct {
 	// TagCacheTTL is how long a state machine entry stays fresh after
 	// CheckedAt; default 10 minutes.
 	TagCacheTTL time.Duration
+	// StateMachineTTL is how long an opted-in state machine is remembered
+	// after an execution of it was last seen (StateMachine.SeenAt);
+	// default 7 days.
+	StateMachineTTL time.Duration
 }
 
 // The Config defaults.
 const (
-	DefaultDecisionTTL = 7 * 24 * time.Hour
-	DefaultEndedTTL    = 3 * 24 * time.Hour
-	DefaultActiveTTL   = 7 * 24 * time.Hour
-	DefaultTagCacheTTL = 10 * time.Minute
+	DefaultDecisionTTL     = 7 * 24 * time.Hour
+	DefaultEndedTTL        = 3 * 24 * time.Hour
+	DefaultActiveTTL       = 7 * 24 * time.Hour
+	DefaultTagCacheTTL     = 10 * time.Minute
+	DefaultStateMachineTTL = 7 * 24 * time.Hour
 )
 
 // resolve checks c and fills in the defaults.
@@ -199,6 +242,7 @@ func (c Config) resolve() (Config, error) {
 		{"EndedTTL", &c.EndedTTL, DefaultEndedTTL},
 		{"ActiveTTL", &c.ActiveTTL, DefaultActiveTTL},
 		{"TagCacheTTL", &c.TagCacheTTL, DefaultTagCacheTTL},
+		{"StateMachineTTL", &c.StateMachineTTL, DefaultStateMachineTTL},
 	} {
 		switch {
 		case *d.v < 0:

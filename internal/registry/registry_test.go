@@ -37,6 +37,10 @@ type store interface {
 	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
 	PutStateMachine(ctx context.Context, sm StateMachine) error
 	GetStateMachine(ctx context.Context, arn string, now time.Time) (StateMachine, error)
+	StateMachines(ctx context.Context) ([]StateMachine, error)
+	RecordListing(ctx context.Context, arn string, at time.Time) error
+	RecordScan(ctx context.Context, arn string, s Scan) error
+	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
 }
 
 var (
@@ -173,6 +177,10 @@ func TestRegistry(t *testing.T) {
 		{"EndRun", testEndRun},
 		{"Decisions", testDecisions},
 		{"StateMachines", testStateMachines},
+		{"StateMachineListing", testStateMachineListing},
+		{"RecordScan", testRecordScan},
+		{"Redrive", testRedrive},
+		{"RedriveRun", testRedriveRun},
 		{"ContextCanceled", testContextCanceled},
 	}
 	for _, b := range []backend{memoryBackend(), dynamoBackend(client)} {
@@ -1027,6 +1035,7 @@ func TestConfig(t *testing.T) {
 		{"negative ended ttl", Config{Table: "t", EndedTTL: -time.Second}, "EndedTTL"},
 		{"negative tag cache ttl", Config{Table: "t", TagCacheTTL: -time.Second}, "TagCacheTTL"},
 		{"negative active ttl", Config{Table: "t", ActiveTTL: -time.Second}, "ActiveTTL"},
+		{"negative state machine ttl", Config{Table: "t", StateMachineTTL: -time.Second}, "StateMachineTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1048,7 +1057,7 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL, ActiveTTL: DefaultActiveTTL}); m.cfg != want {
+	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL, ActiveTTL: DefaultActiveTTL, StateMachineTTL: DefaultStateMachineTTL}); m.cfg != want {
 		t.Errorf("defaults = %+v, want %+v", m.cfg, want)
 	}
 }

@@ -206,7 +206,7 @@ func apiError(svc, op string, f fault) error {
 			return &cwtypes.ResourceNotFound{Message: aws.String(msg)}
 		}
 		switch op {
-		case "ListMapRuns", "GetExecutionHistory", "DescribeExecution":
+		case "GetExecutionHistory", "DescribeExecution":
 			return &stypes.ExecutionDoesNotExist{Message: aws.String(msg)}
 		case "ListExecutions":
 			return &stypes.StateMachineDoesNotExist{Message: aws.String(msg)}
@@ -234,10 +234,6 @@ func (s *faultySFN) DescribeMapRun(ctx context.Context, p *sfn.DescribeMapRunInp
 
 func (s *faultySFN) UpdateMapRun(ctx context.Context, p *sfn.UpdateMapRunInput, o ...func(*sfn.Options)) (*sfn.UpdateMapRunOutput, error) {
 	return call(ctx, s.in, svcSFN, "UpdateMapRun", func(ctx context.Context) (*sfn.UpdateMapRunOutput, error) { return s.next.UpdateMapRun(ctx, p, o...) })
-}
-
-func (s *faultySFN) ListMapRuns(ctx context.Context, p *sfn.ListMapRunsInput, o ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
-	return call(ctx, s.in, svcSFN, "ListMapRuns", func(ctx context.Context) (*sfn.ListMapRunsOutput, error) { return s.next.ListMapRuns(ctx, p, o...) })
 }
 
 func (s *faultySFN) GetExecutionHistory(ctx context.Context, p *sfn.GetExecutionHistoryInput, o ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {

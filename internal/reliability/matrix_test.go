@@ -26,7 +26,6 @@ var update = flag.Bool("update", false, "rewrite the tables of docs/RELIABILITY.
 var calls = []struct{ svc, op string }{
 	{svcSFN, "DescribeMapRun"},
 	{svcSFN, "UpdateMapRun"},
-	{svcSFN, "ListMapRuns"},
 	{svcSFN, "GetExecutionHistory"},
 	{svcSFN, "ListExecutions"},
 	{svcSFN, "DescribeExecution"},

@@ -2,6 +2,8 @@ package tuner
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/maptuner/maptuner/internal/observe"
 )
 
 // fakeAccount is a hand-written Step Functions and CloudWatch account for
@@ -22,6 +26,13 @@ type fakeAccount struct {
 	updateErr error
 	// throttles answers every metric query with these minute values.
 	throttles map[time.Time]float64
+	// untagged are the state machines without the opt-in tag; every other
+	// one has it.
+	untagged map[string]bool
+	// redrives are the executions' redrive counts.
+	redrives map[string]int32
+	// Calls and events served, for tests of discovery's spending.
+	historyCalls, historyEvents, listCalls, tagCalls int
 }
 
 var (
@@ -29,7 +40,7 @@ var (
 )
 
 func newFakeAccount() *fakeAccount {
-	return &fakeAccount{runs: map[string]*sfn.DescribeMapRunOutput{}, execs: map[string]types.ExecutionStatus{}}
+	return &fakeAccount{runs: map[string]*sfn.DescribeMapRunOutput{}, execs: map[string]types.ExecutionStatus{}, untagged: map[string]bool{}, redrives: map[string]int32{}}
 }
 
 // addRun adds a running Map Run of execution exec with the given limit.
@@ -79,38 +90,78 @@ func (f *fakeAccount) UpdateMapRun(_ context.Context, in *sfn.UpdateMapRunInput,
 	return &sfn.UpdateMapRunOutput{}, nil
 }
 
-func (f *fakeAccount) ListMapRuns(_ context.Context, in *sfn.ListMapRunsInput, _ ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := &sfn.ListMapRunsOutput{}
-	for arn, r := range f.runs {
-		if aws.ToString(r.ExecutionArn) == aws.ToString(in.ExecutionArn) {
-			out.MapRuns = append(out.MapRuns, types.MapRunListItem{MapRunArn: aws.String(arn), ExecutionArn: r.ExecutionArn, StartDate: r.StartDate})
-		}
-	}
-	return out, nil
-}
-
+// GetExecutionHistory serves ExecutionStarted, a MapRunStarted per run of
+// the execution, by ARN, for a redriven execution its failure, redrive and
+// a MapRunRedriven per run, and its end if it ended, in one page,
+// newest first when asked. It counts calls and events returned.
 func (f *fakeAccount) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.execs[aws.ToString(in.ExecutionArn)]; !ok {
+	exec := aws.ToString(in.ExecutionArn)
+	st, ok := f.execs[exec]
+	if !ok {
 		return nil, &types.ExecutionDoesNotExist{Message: aws.String("no such execution")}
 	}
-	out := &sfn.GetExecutionHistoryOutput{}
+	f.historyCalls++
+	start := aws.Time(time.Date(2026, 11, 25, 11, 58, 0, 0, time.UTC))
+	events := []types.HistoryEvent{{Id: 1, Type: types.HistoryEventTypeExecutionStarted, Timestamp: start}}
+	var arns []string
 	for arn, r := range f.runs {
-		if aws.ToString(r.ExecutionArn) == aws.ToString(in.ExecutionArn) {
-			out.Events = append(out.Events, types.HistoryEvent{
-				Id: int64(len(out.Events) + 1), Type: types.HistoryEventTypeMapRunStarted, Timestamp: r.StartDate,
-				MapRunStartedEventDetails: &types.MapRunStartedEventDetails{MapRunArn: aws.String(arn)},
-			})
+		if aws.ToString(r.ExecutionArn) == exec {
+			arns = append(arns, arn)
+		}
+	}
+	slices.Sort(arns)
+	for _, arn := range arns {
+		events = append(events, types.HistoryEvent{
+			Id: int64(len(events) + 1), Type: types.HistoryEventTypeMapRunStarted, Timestamp: f.runs[arn].StartDate,
+			MapRunStartedEventDetails: &types.MapRunStartedEventDetails{MapRunArn: aws.String(arn)},
+		})
+	}
+	if n := f.redrives[exec]; n > 0 {
+		events = append(events,
+			types.HistoryEvent{Id: int64(len(events) + 1), Type: types.HistoryEventTypeExecutionFailed, Timestamp: start},
+			types.HistoryEvent{Id: int64(len(events) + 2), Type: types.HistoryEventTypeExecutionRedriven, Timestamp: start})
+		for _, arn := range arns {
+			events = append(events, types.HistoryEvent{Id: int64(len(events) + 1), Type: types.HistoryEventTypeMapRunRedriven, Timestamp: start,
+				MapRunRedrivenEventDetails: &types.MapRunRedrivenEventDetails{MapRunArn: aws.String(arn), RedriveCount: aws.Int32(n)}})
+		}
+	}
+	if end, ok := endEvent[st]; ok {
+		events = append(events, types.HistoryEvent{Id: int64(len(events) + 1), Type: end, Timestamp: start})
+	}
+	if in.ReverseOrder {
+		slices.Reverse(events)
+	}
+	f.historyEvents += len(events)
+	return &sfn.GetExecutionHistoryOutput{Events: events}, nil
+}
+
+var endEvent = map[types.ExecutionStatus]types.HistoryEventType{
+	types.ExecutionStatusSucceeded: types.HistoryEventTypeExecutionSucceeded,
+	types.ExecutionStatusFailed:    types.HistoryEventTypeExecutionFailed,
+	types.ExecutionStatusAborted:   types.HistoryEventTypeExecutionAborted,
+	types.ExecutionStatusTimedOut:  types.HistoryEventTypeExecutionTimedOut,
+}
+
+// ListExecutions lists the executions of a state machine, of a status.
+func (f *fakeAccount) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput, _ ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listCalls++
+	out := &sfn.ListExecutionsOutput{}
+	sm := aws.ToString(in.StateMachineArn)
+	if sm == "" {
+		return out, nil
+	}
+	name := sm[strings.LastIndexByte(sm, ':')+1:]
+	for exec, st := range f.execs {
+		if strings.Contains(exec, ":execution:"+name+":") && (in.StatusFilter == "" || in.StatusFilter == st) {
+			out.Executions = append(out.Executions, types.ExecutionListItem{ExecutionArn: aws.String(exec), StateMachineArn: aws.String(sm),
+				Status: st, RedriveCount: aws.Int32(f.redrives[exec])})
 		}
 	}
 	return out, nil
-}
-
-func (f *fakeAccount) ListExecutions(context.Context, *sfn.ListExecutionsInput, ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
-	return &sfn.ListExecutionsOutput{}, nil
 }
 
 func (f *fakeAccount) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
@@ -123,8 +174,14 @@ func (f *fakeAccount) DescribeExecution(_ context.Context, in *sfn.DescribeExecu
 	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: st}, nil
 }
 
-func (f *fakeAccount) ListTagsForResource(context.Context, *sfn.ListTagsForResourceInput, ...func(*sfn.Options)) (*sfn.ListTagsForResourceOutput, error) {
-	return &sfn.ListTagsForResourceOutput{}, nil
+func (f *fakeAccount) ListTagsForResource(_ context.Context, in *sfn.ListTagsForResourceInput, _ ...func(*sfn.Options)) (*sfn.ListTagsForResourceOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tagCalls++
+	if f.untagged[aws.ToString(in.ResourceArn)] {
+		return &sfn.ListTagsForResourceOutput{}, nil
+	}
+	return &sfn.ListTagsForResourceOutput{Tags: []types.Tag{{Key: aws.String(observe.PolicyTagKey), Value: aws.String("default")}}}, nil
 }
 
 func (f *fakeAccount) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {

@@ -162,13 +162,6 @@ func (s *stall) UpdateMapRun(ctx context.Context, in *sfn.UpdateMapRunInput, opt
 	return out, err
 }
 
-func (s *stall) ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, opts ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
-	if err := s.hold(ctx, "discovery"); err != nil {
-		return nil, err
-	}
-	return s.fakeAccount.ListMapRuns(ctx, in, opts...)
-}
-
 func (s *stall) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	if err := s.hold(ctx, "discovery"); err != nil {
 		return nil, err

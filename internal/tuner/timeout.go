@@ -39,12 +39,6 @@ func (c timedSFN) UpdateMapRun(ctx context.Context, in *sfn.UpdateMapRunInput, o
 	})
 }
 
-func (c timedSFN) ListMapRuns(ctx context.Context, in *sfn.ListMapRunsInput, opts ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
-	return bounded(ctx, c.timeout, func(ctx context.Context) (*sfn.ListMapRunsOutput, error) {
-		return c.SFNAPI.ListMapRuns(ctx, in, opts...)
-	})
-}
-
 func (c timedSFN) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	return bounded(ctx, c.timeout, func(ctx context.Context) (*sfn.GetExecutionHistoryOutput, error) {
 		return c.SFNAPI.GetExecutionHistory(ctx, in, opts...)

@@ -39,8 +39,7 @@ type SFNAPI interface {
 
 // Store is the tuner's durable state: watched executions and tracked runs.
 type Store interface {
-	ActiveExecutions(ctx context.Context) ([]registry.Execution, error)
-	PutExecution(ctx context.Context, e registry.Execution) (bool, error)
+	discoveryStore
 	PutRun(ctx context.Context, r registry.Run) (bool, error)
 	ActiveRuns(ctx context.Context) ([]registry.Run, error)
 	Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (registry.Run, error)
@@ -219,14 +218,10 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	known := make(map[string]bool, len(runs))
-	for _, r := range runs {
-		known[r.ARN] = true
-	}
-	if err := t.discover(work, obs, known, now, &rep); err != nil {
+	if err := t.discover(tc, b, runs); err != nil {
 		return rep, err
 	}
-	if rep.Discovered > 0 {
+	if rep.Discovered > 0 || rep.Ended > 0 {
 		if runs, err = t.activeRuns(work, &rep); err != nil {
 			return rep, err
 		}
@@ -288,58 +283,6 @@ func (t *Tuner) activeRuns(ctx context.Context, rep *Report) ([]registry.Run, er
 		return nil, fmt.Errorf("tuner: list tracked runs: %w", err)
 	}
 	return runs, nil
-}
-
-// discover registers the Map Runs of watched executions that are not known
-// yet, and ends watched executions that are over.
-func (t *Tuner) discover(ctx context.Context, obs *observe.Observer, known map[string]bool, now time.Time, rep *Report) error {
-	execs, err := t.deps.Store.ActiveExecutions(ctx)
-	switch {
-	case errors.Is(err, registry.ErrCorrupt):
-		t.fail(rep, "list watched executions", err) // the others are watched
-	case err != nil:
-		return fmt.Errorf("tuner: list watched executions: %w", err)
-	}
-	for _, e := range execs {
-		if ctx.Err() != nil {
-			break // out of time: the others are discovered next tick
-		}
-		arns, err := obs.MapRuns(ctx, e.ARN)
-		if err != nil {
-			t.fail(rep, "discover map runs of "+e.ARN, err)
-			if errors.Is(err, observe.ErrNotFound) {
-				e.Status, e.UpdatedAt = "ABORTED", now
-				t.putExecution(ctx, e, rep)
-			}
-			continue
-		}
-		for _, arn := range arns {
-			if known[arn] {
-				continue
-			}
-			created, err := t.deps.Store.PutRun(ctx, registry.Run{ARN: arn, ExecutionARN: e.ARN, Policy: e.Policy, DiscoveredAt: now})
-			if err != nil {
-				t.fail(rep, "register "+arn, err)
-				continue
-			}
-			if created {
-				rep.Discovered++
-				t.deps.Log.Info("discovered", "run", arn, "execution", e.ARN, "policy", e.Policy)
-			}
-		}
-		status, err := obs.ExecutionStatus(ctx, e.ARN)
-		if err != nil {
-			if !errors.Is(err, budget.ErrExhausted) {
-				t.fail(rep, "describe execution "+e.ARN, err)
-			}
-			continue
-		}
-		if status != registry.StatusRunning {
-			e.Status, e.UpdatedAt = status, now
-			t.putExecution(ctx, e, rep)
-		}
-	}
-	return nil
 }
 
 func (t *Tuner) putExecution(ctx context.Context, e registry.Execution, rep *Report) {

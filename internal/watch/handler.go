@@ -120,7 +120,7 @@ func (h *Handler) optIn(ctx context.Context, smARN string, now time.Time) (strin
 		if terr != nil {
 			return "", Result{}, fmt.Errorf("watch: read tags of %s: %w", smARN, terr)
 		}
-		sm = registry.StateMachine{ARN: smARN, Policy: name, OptedIn: ok, CheckedAt: now}
+		sm = registry.StateMachine{ARN: smARN, Policy: name, OptedIn: ok, CheckedAt: now, SeenAt: now}
 		if err := h.Store.PutStateMachine(ctx, sm); err != nil {
 			return "", Result{}, fmt.Errorf("watch: cache tags of %s: %w", smARN, err)
 		}
