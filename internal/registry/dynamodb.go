@@ -156,7 +156,7 @@ func (d *DynamoDB) GetRun(ctx context.Context, arn string) (Run, error) {
 	}
 	r, err := decodeRun(out.Item)
 	if err != nil {
-		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, err)
+		return Run{}, fmt.Errorf("registry: get run %s: %w: %w", arn, ErrCorrupt, err)
 	}
 	return r, nil
 }
@@ -199,7 +199,7 @@ func (d *DynamoDB) Claim(ctx context.Context, arn, owner string, now time.Time, 
 		}
 		var it runItem
 		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
-			return Run{}, fmt.Errorf("registry: claim run %s: decode: %w", arn, err)
+			return Run{}, fmt.Errorf("registry: claim run %s: %w: %w", arn, ErrCorrupt, err)
 		}
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, claimError(it))
 	}
@@ -208,7 +208,7 @@ func (d *DynamoDB) Claim(ctx context.Context, arn, owner string, now time.Time, 
 	}
 	r, err := decodeRun(out.Attributes)
 	if err != nil {
-		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
+		return Run{}, fmt.Errorf("registry: claim run %s: %w: %w", arn, ErrCorrupt, err)
 	}
 	return r, nil
 }
@@ -287,7 +287,7 @@ func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time,
 		}
 		var it runItem
 		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
-			return Run{}, fmt.Errorf("registry: %s run %s: decode: %w", op, r.ARN, err)
+			return Run{}, fmt.Errorf("registry: %s run %s: %w: %w", op, r.ARN, ErrCorrupt, err)
 		}
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN,
 			saveConflict(it, owner, now.UTC().Format(timeLayout), r.Version))
@@ -478,7 +478,6 @@ func (d *DynamoDB) active(ctx context.Context, kind string) ([]map[string]types.
 	}
 }
 
-// decodeRun decodes a stored run item.
 // listActive reads the active items of kind and decodes every one it can;
 // the error, wrapping ErrCorrupt, names the items it could not.
 func listActive[T any](ctx context.Context, d *DynamoDB, kind, what string, decode func(map[string]types.AttributeValue) (T, error)) ([]T, error) {

@@ -80,9 +80,9 @@ var (
 	// empty ARN or owner, an unknown status, a time out of range, a
 	// non-positive lease duration. The message names what was wrong.
 	ErrInvalid = errors.New("invalid argument")
-	// ErrCorrupt is returned, with the items that could be read, by the
-	// listings that met stored items they cannot decode: one bad item must
-	// not stop the tuning of every other run.
+	// ErrCorrupt is wrapped by errors about a stored item that cannot be
+	// decoded. The listings return it with the items that could be read:
+	// one bad item must not stop the tuning of every other run.
 	ErrCorrupt = errors.New("undecodable item")
 )
 

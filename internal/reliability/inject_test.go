@@ -312,10 +312,34 @@ func (d *faultyDynamo) GetItem(ctx context.Context, p *dynamodb.GetItemInput, o 
 }
 
 func (d *faultyDynamo) PutItem(ctx context.Context, p *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if d.in.pending("PutItem", conditionFailed) {
+		return nil, d.conditionFailed(ctx, "PutItem", p.TableName, map[string]dtypes.AttributeValue{"pk": p.Item["pk"], "sk": p.Item["sk"]}, p.ReturnValuesOnConditionCheckFailure)
+	}
 	return call(ctx, d.in, svcDynamoDB, "PutItem", func(ctx context.Context) (*dynamodb.PutItemOutput, error) { return d.next.PutItem(ctx, p, o...) })
 }
 
+// conditionFailed answers a conditional write as DynamoDB does when its
+// condition does not hold: ConditionalCheckFailedException, with the item
+// as it stands when the request asked for it.
+func (d *faultyDynamo) conditionFailed(ctx context.Context, op string, table *string, key map[string]dtypes.AttributeValue, rv dtypes.ReturnValuesOnConditionCheckFailure) error {
+	if _, err := d.in.before(op); err != nil {
+		return opError(svcDynamoDB, op, err)
+	}
+	e := &dtypes.ConditionalCheckFailedException{Message: aws.String("injected conditional-check failure on " + op)}
+	if rv == dtypes.ReturnValuesOnConditionCheckFailureAllOld {
+		out, err := d.next.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return opError(svcDynamoDB, op, err)
+		}
+		e.Item = out.Item
+	}
+	return opError(svcDynamoDB, op, e)
+}
+
 func (d *faultyDynamo) UpdateItem(ctx context.Context, p *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if d.in.pending("UpdateItem", conditionFailed) {
+		return nil, d.conditionFailed(ctx, "UpdateItem", p.TableName, p.Key, p.ReturnValuesOnConditionCheckFailure)
+	}
 	return call(ctx, d.in, svcDynamoDB, "UpdateItem", func(ctx context.Context) (*dynamodb.UpdateItemOutput, error) { return d.next.UpdateItem(ctx, p, o...) })
 }
 
