@@ -26,7 +26,7 @@ func checkScan(redrives int32, s Scan) error {
 }
 
 // newScanUpdate validates the arguments of RecordScan.
-func newScanUpdate(arn string, s Scan) (execItem, error) {
+func newScanUpdate(arn string, s Scan, activeTTL time.Duration) (execItem, error) {
 	if arn == "" {
 		return execItem{}, fmt.Errorf("%w: empty execution arn", ErrInvalid)
 	}
@@ -36,7 +36,7 @@ func newScanUpdate(arn string, s Scan) (execItem, error) {
 	if err := checkInstant("Scan.At", s.At); err != nil {
 		return execItem{}, err
 	}
-	return execItem{HistoryEventID: s.EventID, HistoryToken: s.Token, ScannedAt: s.At.UTC().Format(timeLayout)}, nil
+	return execItem{HistoryEventID: s.EventID, HistoryToken: s.Token, ScannedAt: s.At.UTC().Format(timeLayout), ExpiresAt: expiry(s.At, activeTTL)}, nil
 }
 
 // RecordScan stores how far the history of the watched execution arn has
@@ -46,7 +46,7 @@ func (m *Memory) RecordScan(ctx context.Context, arn string, s Scan) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("registry: record scan of %s: %w", arn, err)
 	}
-	u, err := newScanUpdate(arn, s)
+	u, err := newScanUpdate(arn, s, m.cfg.ActiveTTL)
 	if err != nil {
 		return fmt.Errorf("registry: record scan of %s: %w", arn, err)
 	}
@@ -56,7 +56,7 @@ func (m *Memory) RecordScan(ctx context.Context, arn string, s Scan) error {
 	if !ok || it.Ended {
 		return fmt.Errorf("registry: record scan of %s: %w: no watched execution", arn, ErrNotFound)
 	}
-	it.HistoryEventID, it.HistoryToken, it.ScannedAt = u.HistoryEventID, u.HistoryToken, u.ScannedAt
+	it.HistoryEventID, it.HistoryToken, it.ScannedAt, it.ExpiresAt = u.HistoryEventID, u.HistoryToken, u.ScannedAt, u.ExpiresAt
 	m.execs[arn] = it
 	return nil
 }
@@ -110,7 +110,7 @@ func (m *Memory) RecordListing(ctx context.Context, arn string, at time.Time) er
 // execution not stored, or ended, gives an error wrapping ErrNotFound: its
 // history need not be read any more.
 func (d *DynamoDB) RecordScan(ctx context.Context, arn string, s Scan) error {
-	u, err := newScanUpdate(arn, s)
+	u, err := newScanUpdate(arn, s, d.cfg.ActiveTTL)
 	if err != nil {
 		return fmt.Errorf("registry: record scan of %s: %w", arn, err)
 	}
@@ -118,6 +118,7 @@ func (d *DynamoDB) RecordScan(ctx context.Context, arn string, s Scan) error {
 	set := []string{
 		x.name("historyEventId") + " = " + x.num(u.HistoryEventID),
 		x.name("scannedAt") + " = " + x.str(u.ScannedAt),
+		x.name(TTLAttribute) + " = " + x.num(u.ExpiresAt),
 	}
 	var remove []string
 	if u.HistoryToken != "" {

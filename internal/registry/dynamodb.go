@@ -60,7 +60,7 @@ func NewDynamoDB(api DynamoAPI, cfg Config) (*DynamoDB, error) {
 // ended write with a lower one is dropped. An ended execution gets expiresAt, Config.EndedTTL after the
 // later of its StoppedAt and UpdatedAt, one of which it must have.
 func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) {
-	it, err := newExecItem(e, d.cfg.EndedTTL)
+	it, err := newExecItem(e, d.cfg.ActiveTTL, d.cfg.EndedTTL)
 	if err != nil {
 		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
 	}

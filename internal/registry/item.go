@@ -112,7 +112,7 @@ type execItem struct {
 // newExecItem validates e and builds its item. An ended execution expires
 // endedTTL after the later of its StoppedAt and UpdatedAt, one of which it
 // must have.
-func newExecItem(e Execution, endedTTL time.Duration) (execItem, error) {
+func newExecItem(e Execution, activeTTL, endedTTL time.Duration) (execItem, error) {
 	if e.ARN == "" {
 		return execItem{}, fmt.Errorf("%w: empty execution arn", ErrInvalid)
 	}
@@ -142,6 +142,15 @@ func newExecItem(e Execution, endedTTL time.Duration) (execItem, error) {
 	}
 	if !it.Ended {
 		it.Active = kindExecution
+		// A backstop: a watched execution whose item is never written
+		// again (its end never seen) expires ActiveTTL after the last write.
+		base := e.UpdatedAt
+		if e.StartedAt.After(base) {
+			base = e.StartedAt
+		}
+		if !base.IsZero() {
+			it.ExpiresAt = expiry(base, activeTTL)
+		}
 		return it, nil
 	}
 	base := e.StoppedAt

@@ -114,7 +114,7 @@ func FuzzRunItem(f *testing.F) {
 // FuzzExecItem decodes stored execution items.
 func FuzzExecItem(f *testing.F) {
 	for _, e := range []Execution{execution(StatusRunning, time.Time{}), execution(StatusSucceeded, t0.Add(time.Hour))} {
-		it, err := newExecItem(e, DefaultEndedTTL)
+		it, err := newExecItem(e, DefaultActiveTTL, DefaultEndedTTL)
 		if err != nil {
 			f.Fatalf("newExecItem: %v", err)
 		}

@@ -48,7 +48,7 @@ func (m *Memory) PutExecution(ctx context.Context, e Execution) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
 	}
-	it, err := newExecItem(e, m.cfg.EndedTTL)
+	it, err := newExecItem(e, m.cfg.ActiveTTL, m.cfg.EndedTTL)
 	if err != nil {
 		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
 	}

@@ -174,6 +174,7 @@ func TestRegistry(t *testing.T) {
 		{"SaveConflict", testSaveConflict},
 		{"Checkpoint", testCheckpoint},
 		{"ActiveExpiry", testActiveExpiry},
+		{"ExecutionExpiry", testExecutionExpiry},
 		{"EndRun", testEndRun},
 		{"Decisions", testDecisions},
 		{"StateMachines", testStateMachines},
@@ -296,9 +297,10 @@ func testExecutionEvents(t *testing.T, b backend) {
 			if got := len(active) == 1; got != wantActive {
 				t.Errorf("active executions = %v, want the execution listed: %v", active, wantActive)
 			}
-			_, hasTTL := item[TTLAttribute]
-			if hasTTL == wantActive {
-				t.Errorf("%s present = %v for status %s", TTLAttribute, hasTTL, tt.wantStatus)
+			// Watched or ended, every execution item expires: a watched one
+			// ActiveTTL after its last write (testExecutionExpiry).
+			if _, hasTTL := item[TTLAttribute]; !hasTTL {
+				t.Errorf("%s absent for status %s", TTLAttribute, tt.wantStatus)
 			}
 		})
 	}
@@ -811,6 +813,37 @@ func testCheckpoint(t *testing.T, b backend) {
 // testActiveExpiry checks the backstop on runs no tick tunes any more:
 // every write of a run that goes on moves its expiry ActiveTTL after the
 // write; its end replaces it with EndedTTL after the end.
+// testExecutionExpiry: a watched execution expires ActiveTTL after its
+// last write (registered, or its history read), an ended one EndedTTL
+// after its end.
+func testExecutionExpiry(t *testing.T, b backend) {
+	ctx := context.Background()
+	f := b.open(t, Config{ActiveTTL: 48 * time.Hour, EndedTTL: time.Hour})
+	running := execution(StatusRunning, time.Time{})
+	if _, err := f.PutExecution(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := expiresAt(t, f, pkExecution+execARN, skExecution), running.UpdatedAt.Add(48*time.Hour).Unix(); got != want {
+		t.Errorf("registered: expiresAt %d, want %d", got, want)
+	}
+	scanned := t0.Add(5 * 24 * time.Hour)
+	if err := f.RecordScan(ctx, execARN, Scan{EventID: 7, At: scanned}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := expiresAt(t, f, pkExecution+execARN, skExecution), scanned.Add(48*time.Hour).Unix(); got != want {
+		t.Errorf("history read: expiresAt %d, want %d", got, want)
+	}
+	stopped := scanned.Add(time.Hour)
+	ended := execution(StatusSucceeded, stopped)
+	ended.UpdatedAt = stopped
+	if _, err := f.PutExecution(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := expiresAt(t, f, pkExecution+execARN, skExecution), stopped.Add(time.Hour).Unix(); got != want {
+		t.Errorf("ended: expiresAt %d, want %d", got, want)
+	}
+}
+
 func testActiveExpiry(t *testing.T, b backend) {
 	ctx := context.Background()
 	f := b.open(t, Config{ActiveTTL: 48 * time.Hour, EndedTTL: time.Hour})
