@@ -250,6 +250,7 @@ const (
 	ReasonReturn        Reason = "ReturnToClean"
 	ReasonThrottled     Reason = "Throttled"
 	ReasonThrottleFails Reason = "ThrottleFailures"
+	ReasonLiveThrottled Reason = "LiveThrottled"
 	ReasonAtCeiling     Reason = "AtCeiling"
 	ReasonWithinBand    Reason = "WithinBand"
 	ReasonAwaitSignal   Reason = "AwaitingSignal"
@@ -287,6 +288,11 @@ type Signals struct {
 	FailurePercent float64 `json:"failurePercent"`
 	// ThrottleShare is the share of sampled failures caused by throttling.
 	ThrottleShare float64 `json:"throttleShare"`
+	// LiveSampled and LiveThrottled are the running children whose
+	// histories were sampled, and how many of them were throttled in the
+	// sample's window; zero without a live sample.
+	LiveSampled   int `json:"liveSampled,omitempty"`
+	LiveThrottled int `json:"liveThrottled,omitempty"`
 }
 
 // Decision is the controller's answer for one run at one instant.
