@@ -331,6 +331,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
+		if answered(st, then, at.Add(-2*minute)) {
+			return cur, ReasonThrottleFails, why + fmt.Sprintf(": answered by the cut at %s, holding %d.", st.CutAt.UTC().Format(time.TimeOnly), cur)
+		}
 		est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 		sig.Capacity = est.value
 		t := throttledAt(cfg, st, then, est, at)
@@ -356,7 +359,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if st.Hi > 0 && at.Sub(st.HiAt) >= cfg.RecoveryTime*time.Duration(1<<min(st.Misses, 3)) {
 		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseProbe, 0
 	}
-	limit, reason, msg := grow(cfg, st, obs, sig)
+	limit, reason, msg := grow(cfg, st, obs, sig, live)
 	if live && limit != cur {
 		msg = fmt.Sprintf("live signal: %d sampled running children, none throttled since %s; %s", obs.Live.Sampled, obs.Live.Since.UTC().Format(time.TimeOnly), msg)
 	}
@@ -375,6 +378,9 @@ func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals,
 	if p.Value > cfg.ThrottleThreshold {
 		st.ThrottledAt = at
 		then := limitDuring(st.History, from, to)
+		if answered(st, then, p.Minute) {
+			return true // a cut since the minute began, seen live, lowered the limit below then
+		}
 		if r := raisedBy(st.History, from, to); p.Value <= 3*float64(r) {
 			// The children a raise starts all call at once: a burst the
 			// downstream may refuse for a moment, a few retries each. The
@@ -481,6 +487,10 @@ func throttledAt(cfg Config, st *State, then int32, est capacity, at time.Time) 
 	bound := then
 	if est.known {
 		bound = max(min(bound, int32(math.Ceil(est.value*(1+est.margin)))), 1)
+		if st.Lo < then {
+			// Throttled above a clean limit: the capacity lies between.
+			bound = max(bound, st.Lo+1)
+		}
 	}
 	if st.Hi == 0 || bound <= st.Hi {
 		st.Hi, st.HiAt = bound, at
@@ -511,11 +521,14 @@ func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Rea
 	return to, reason, fmt.Sprintf("%s: lowering %d to %d.", why, eff, to)
 }
 
-// grow decides when nothing throttled: raise if the data allow it, else hold.
-func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, string) {
+// grow decides when nothing throttled: raise if the data allow it, else
+// hold.
+// live reports that a live sample confirmed the limit now: fresh evidence
+// that stands for metrics that are missing or late.
+func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int32, Reason, string) {
 	cur := obs.Run.Settings.MaxConcurrency
 	at := obs.At
-	if obs.MetricsWatched && (sig.NewestMinute.IsZero() || at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
+	if !live && obs.MetricsWatched && (sig.NewestMinute.IsZero() || at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
 		if sig.NewestMinute.IsZero() {
 			return cur, ReasonMissingData, fmt.Sprintf("no throttle datapoint yet: holding %d.", cur)
 		}

@@ -48,7 +48,7 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 	sig.LimitThen = then
 	why := fmt.Sprintf("live signal: %d of %d sampled running children throttled since %s, under a limit up to %d",
 		live.Throttled, live.Sampled, live.Since.UTC().Format(time.TimeOnly), then)
-	if !st.CutAt.IsZero() && st.CutAt.After(from) {
+	if answered(st, then, from) {
 		return cur, ReasonLiveThrottled, fmt.Sprintf("%s, answered by the cut at %s: holding %d.", why, st.CutAt.UTC().Format(time.TimeOnly), cur), true
 	}
 	est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
@@ -79,4 +79,13 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 		learnItemTime(st, obs.At.Add(-minute))
 	}
 	return true
+}
+
+// answered reports whether throttling charged to limit then, seen from
+// since on, was already answered: a cut at or after since lowered the limit
+// below then. Late metrics and failures of the children of a limit that a
+// live cut already left do not cut again.
+func answered(st *State, then int32, since time.Time) bool {
+	cur := effective(st.History[len(st.History)-1].MaxConcurrency)
+	return !st.CutAt.IsZero() && !st.CutAt.Before(since) && cur < then
 }
