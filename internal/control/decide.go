@@ -524,11 +524,11 @@ func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Rea
 // grow decides when nothing throttled: raise if the data allow it, else
 // hold.
 // live reports that a live sample confirmed the limit now: fresh evidence
-// that stands for metrics that are missing or late.
+// that stands for metrics that are late, not for metrics never seen.
 func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int32, Reason, string) {
 	cur := obs.Run.Settings.MaxConcurrency
 	at := obs.At
-	if !live && obs.MetricsWatched && (sig.NewestMinute.IsZero() || at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
+	if obs.MetricsWatched && (sig.NewestMinute.IsZero() || !live && at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
 		if sig.NewestMinute.IsZero() {
 			return cur, ReasonMissingData, fmt.Sprintf("no throttle datapoint yet: holding %d.", cur)
 		}

@@ -63,11 +63,14 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 
 // liveConfirm takes a clean live sample as fresh evidence that the limit
 // in effect through its whole window is clean, when the children filled it
-// and nothing failed: slow start and probes may step on without waiting
-// for a settled CloudWatch minute. It reports whether it confirmed.
+// and nothing failed: once a bound is known (after a cut), bisection and
+// probes step on without waiting for a settled CloudWatch minute. Slow
+// start, doubling with no bound known, still waits for its metrics: a
+// step a minute would double into the capacity before anything else (a
+// failing deployment, say) is seen. It reports whether it confirmed.
 func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 	live := obs.Live
-	if !live.clean() || newFailures > 0 || live.Since.IsZero() {
+	if !live.clean() || newFailures > 0 || live.Since.IsZero() || st.CutAt.IsZero() {
 		return false
 	}
 	l, ok := steadyDuring(st.History, live.Since, obs.At)
