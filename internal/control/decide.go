@@ -522,9 +522,8 @@ func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Rea
 }
 
 // grow decides when nothing throttled: raise if the data allow it, else
-// hold.
-// live reports that a live sample confirmed the limit now: fresh evidence
-// that stands for metrics that are late, not for metrics never seen.
+// hold. live reports that a live sample confirmed the limit now: fresh
+// evidence that stands for metrics that are late, not for metrics never seen.
 func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int32, Reason, string) {
 	cur := obs.Run.Settings.MaxConcurrency
 	at := obs.At
