@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	stypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/observe"
@@ -28,6 +30,8 @@ func TestTransient(t *testing.T) {
 		{op(&dtypes.ProvisionedThroughputExceededException{Message: aws.String("slow down")}), true},
 		{op(&smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}), true},
 		{op(&dtypes.InternalServerError{}), true},
+		{op(&smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: errors.New("deserialization failed")}), true},
+		{op(&smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}}, Err: errors.New("deserialization failed")}), false},
 		{op(context.DeadlineExceeded), true},
 		{fmt.Errorf("describe: %w", budget.ErrExhausted), true},
 		{fmt.Errorf("save: %w", registry.ErrConflict), true},

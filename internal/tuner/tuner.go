@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/maptuner/maptuner/internal/actuate"
 	"github.com/maptuner/maptuner/internal/budget"
@@ -165,8 +166,14 @@ type Report struct {
 	Decisions []RunDecision `json:"decisions,omitempty"`
 	// Calls are the budgeted API calls spent.
 	Calls map[budget.API]int `json:"calls,omitempty"`
-	// Errors are the errors met that did not stop the tick, as text.
+	// Errors are the errors met that did not stop the tick and that someone
+	// must look at (a missing resource or permission, a rejected request, a
+	// corrupt item), as text; each was logged at level ERROR.
 	Errors []string `json:"errors,omitempty"`
+	// Warnings are the errors met that AWS answers in normal operation and
+	// the next tick rides out (see transient), as text; each was logged at
+	// level WARN.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RunDecision is a decision about one run, and whether it was applied.
@@ -623,14 +630,15 @@ func (t *Tuner) end(tc *tick, arn, reason string) {
 	t.deps.Log.Info("tracking ended", "run", arn, "reason", reason)
 }
 
-// fail reports err; out of time or budget is expected, and a warning.
+// fail reports err: a transient one as a warning, any other as an error.
 func (t *Tuner) fail(rep *Report, what string, err error) {
 	msg := fmt.Sprintf("tuner: %s: %v", what, err)
-	rep.Errors = append(rep.Errors, msg)
 	if transient(err) {
+		rep.Warnings = append(rep.Warnings, msg)
 		t.deps.Log.Warn(msg)
 		return
 	}
+	rep.Errors = append(rep.Errors, msg)
 	t.deps.Log.Error(msg)
 }
 
@@ -646,8 +654,17 @@ func transient(err error) bool {
 			return true
 		}
 	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorFault() == smithy.FaultServer || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary)
+	var (
+		ae smithy.APIError
+		re *smithyhttp.ResponseError
+	)
+	switch {
+	case errors.As(err, &ae) && (ae.ErrorFault() == smithy.FaultServer || retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary):
+		return true
+	case errors.As(err, &re) && re.HTTPStatusCode() >= 500:
+		return true // a server error whose body did not even decode
+	}
+	return false
 }
 
 // log writes the decision line and the run's metrics.
