@@ -13,7 +13,6 @@ import (
 	"github.com/maptuner/maptuner/internal/registry"
 )
 
-
 // TestFirstDecisionStartsFromWhatWasLearned: a new run of a job whose
 // earlier run learned 300 two days ago starts just below it.
 func TestFirstDecisionStartsFromWhatWasLearned(t *testing.T) {
