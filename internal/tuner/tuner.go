@@ -5,6 +5,11 @@
 // Decide, then apply: control.Decide builds the plan; actuate.Applier is the
 // only code that calls UpdateMapRun. The simulator and the Lambda run this
 // same code against different implementations of the same interfaces.
+//
+// Memory across runs: a run's first decision reads what the last run of
+// the same job (state machine, Map label and policy) learned, and the
+// limit a run holds clean, or ends with, is kept for the next one
+// (registry.Learned, control.Prior).
 package tuner
 
 import (
