@@ -165,6 +165,8 @@ func signals(st State, obs Observation) Signals {
 		Running:        obs.Run.Items.Running,
 		FailurePercent: obs.Run.Items.FailurePercent(),
 		ThrottleShare:  obs.Failures.ThrottleShare(),
+		LiveSampled:    obs.Live.Sampled,
+		LiveThrottled:  obs.Live.Throttled,
 	}
 	if !st.PrevAt.IsZero() && obs.At.After(st.PrevAt) {
 		s.Throughput = float64(obs.Run.Items.Done()-st.Prev.Done()) / obs.At.Sub(st.PrevAt).Seconds()
@@ -324,6 +326,10 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 			fmt.Sprintf("%.0f throttles in the minute from %s, when the limit was up to %d", sig.ThrottleValue, sig.ThrottledMinute.UTC().Format("15:04"), sig.LimitThen))
 	}
 
+	if limit, reason, msg, ok := liveCut(cfg, st, obs, sig); ok {
+		return limit, reason, msg
+	}
+
 	// Failed children classified as throttled: charge them to the highest
 	// limit of the last few minutes (they failed after their retries).
 	newFailures := obs.Run.Items.Failures() - st.Prev.Failures()
@@ -332,6 +338,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
+		if answered(st, then, at.Add(-2*minute)) {
+			return cur, ReasonThrottleFails, why + fmt.Sprintf(": answered by the cut at %s, holding %d.", st.CutAt.UTC().Format(time.TimeOnly), cur)
+		}
 		est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 		sig.Capacity = est.value
 		t := throttledAt(cfg, st, then, est, at)
@@ -346,17 +355,22 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	}
 
 	// Without metrics, a limit the children filled for a whole minute with
-	// no new failure is as confirmed as it can be.
-	if !obs.MetricsWatched && newFailures == 0 && !st.PrevAt.IsZero() {
+	// no new failure and no child seen throttled is as confirmed as it can be.
+	if !obs.MetricsWatched && newFailures == 0 && obs.Live.Throttled == 0 && !st.PrevAt.IsZero() {
 		if l, ok := steadyDuring(st.History, at.Add(-minute), at); ok && l > st.Lo && float64(obs.Run.Items.Running) >= utilized*float64(l) {
 			st.Lo, st.LoAt = l, at
 		}
 	}
+	live := liveConfirm(st, obs, newFailures)
 	confirmByThroughput(st, obs)
 	if st.Hi > 0 && at.Sub(st.HiAt) >= cfg.RecoveryTime*time.Duration(1<<min(st.Misses, 3)) {
 		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseProbe, 0
 	}
-	return grow(cfg, st, obs, sig)
+	limit, reason, msg := grow(cfg, st, obs, sig, live)
+	if live && limit != cur {
+		msg = fmt.Sprintf("live signal: %d sampled running children, none throttled since %s; %s", obs.Live.Sampled, obs.Live.Since.UTC().Format(time.TimeOnly), msg)
+	}
+	return limit, reason, msg
 }
 
 // judgeMinute takes in the throttle datapoint p at instant at, lowering
@@ -371,6 +385,9 @@ func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals,
 	if p.Value > cfg.ThrottleThreshold {
 		st.ThrottledAt = at
 		then := limitDuring(st.History, from, to)
+		if answered(st, then, p.Minute) {
+			return true // a cut since the minute began, seen live, lowered the limit below then
+		}
 		if r := raisedBy(st.History, from, to); p.Value <= 3*float64(r) {
 			// The children a raise starts all call at once: a burst the
 			// downstream may refuse for a moment, a few retries each. The
@@ -394,8 +411,14 @@ func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals,
 	if l > st.Lo {
 		st.Lo, st.LoAt = l, p.Minute
 	}
-	if rate, running, ok := minuteRate(st.Ticks, p.Minute); ok && rate > 0 {
-		// Little's law on a clean, busy minute: how long a child holds its place.
+	learnItemTime(st, p.Minute)
+	return true
+}
+
+// learnItemTime applies Little's law to the clean, busy minute from m: how
+// long a child holds its place is the number running over the throughput.
+func learnItemTime(st *State, m time.Time) {
+	if rate, running, ok := minuteRate(st.Ticks, m); ok && rate > 0 {
 		d := running / rate
 		if st.ItemTime == 0 {
 			st.ItemTime = d
@@ -403,7 +426,6 @@ func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals,
 			st.ItemTime = 0.7*st.ItemTime + 0.3*d
 		}
 	}
-	return true
 }
 
 // confirmByThroughput confirms the current limit without waiting for the
@@ -472,6 +494,10 @@ func throttledAt(cfg Config, st *State, then int32, est capacity, at time.Time) 
 	bound := then
 	if est.known {
 		bound = max(min(bound, int32(math.Ceil(est.value*(1+est.margin)))), 1)
+		if st.Lo < then {
+			// Throttled above a clean limit: the capacity lies between.
+			bound = max(bound, st.Lo+1)
+		}
 	}
 	if st.Hi == 0 || bound <= st.Hi {
 		st.Hi, st.HiAt = bound, at
@@ -502,11 +528,13 @@ func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Rea
 	return to, reason, fmt.Sprintf("%s: lowering %d to %d.", why, eff, to)
 }
 
-// grow decides when nothing throttled: raise if the data allow it, else hold.
-func grow(cfg Config, st *State, obs Observation, sig *Signals) (int32, Reason, string) {
+// grow decides when nothing throttled: raise if the data allow it, else
+// hold. live reports that a live sample confirmed the limit now: fresh
+// evidence that stands for metrics that are late, not for metrics never seen.
+func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int32, Reason, string) {
 	cur := obs.Run.Settings.MaxConcurrency
 	at := obs.At
-	if obs.MetricsWatched && (sig.NewestMinute.IsZero() || at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
+	if obs.MetricsWatched && (sig.NewestMinute.IsZero() || !live && at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
 		if sig.NewestMinute.IsZero() {
 			return cur, ReasonMissingData, fmt.Sprintf("no throttle datapoint yet: holding %d.", cur)
 		}
@@ -716,7 +744,7 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 	}
 	baseline := tolerance{max(tc.BaselinePercent, st.Start.ToleratedFailurePercentage), max(tc.BaselineCount, st.Start.ToleratedFailureCount)}
 	baseline = baseline.only(tolerance{st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount}, st.Start, tc)
-	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails ||
+	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails || limitReason == ReasonLiveThrottled ||
 		failures > st.Prev.Failures() && obs.Failures.Sampled > 0 && obs.Failures.ThrottleShare() >= 0.5
 	if throttling {
 		// Headroom of twice what has failed so far, up to the ceiling, never below what is set.

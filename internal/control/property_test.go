@@ -126,6 +126,15 @@ func safeSequence(t *testing.T, seed uint64, unlimitedOK bool) int {
 			obs.Failures = FailureSample{}
 		}
 		if rng.IntN(2) == 0 {
+			// A live sample of the running children: any share throttled,
+			// the newest throttled child started any time in the last minutes.
+			n := rng.IntN(13)
+			obs.Live = LiveSample{Since: now.Add(-time.Duration(rng.IntN(120)) * time.Second), Sampled: n, Throttled: rng.IntN(n + 1)}
+			if obs.Live.Throttled > 0 {
+				obs.Live.StartedAt = now.Add(-time.Duration(rng.IntN(300)) * time.Second)
+			}
+		}
+		if rng.IntN(2) == 0 {
 			// What an earlier run learned, of any limit and age.
 			obs.Prior = &Prior{Limit: int32(rng.IntN(12000)), At: now.Add(-time.Duration(rng.IntN(30*24)) * time.Hour), ItemTime: 60 * rng.Float64()}
 		}

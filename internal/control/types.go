@@ -100,6 +100,26 @@ func (f FailureSample) ThrottleShare() float64 {
 	return float64(f.Throttle) / float64(f.Sampled)
 }
 
+// LiveSample is what the execution histories of a few running children of a
+// run showed of the window from Since to the observation: the live throttle
+// signal, seconds old where the metrics are minutes old. The zero value is
+// no sample (Express children have no history).
+type LiveSample struct {
+	// Since is the start of the window: failed attempts at or after it count.
+	Since time.Time `json:"since,omitzero"`
+	// Sampled is the number of running children whose histories were read;
+	// zero when no sample was taken.
+	Sampled int `json:"sampled,omitempty"`
+	// Throttled is how many of them had a failed attempt with a throttling
+	// error in the window.
+	Throttled int `json:"throttled,omitempty"`
+	// NewestAt is the instant of the newest throttled attempt seen; zero if none.
+	NewestAt time.Time `json:"newestAt,omitzero"`
+	// StartedAt is when the most recently started of the throttled children
+	// started: the limit in effect since then let it in. Zero if none.
+	StartedAt time.Time `json:"startedAt,omitzero"`
+}
+
 // Observation is what the tuner saw of a run at one instant.
 type Observation struct {
 	// At is the instant of the observation.
@@ -114,6 +134,8 @@ type Observation struct {
 	Throttles []Datapoint `json:"throttles,omitempty"`
 	// Failures is a classified sample of failed children, if one was taken.
 	Failures FailureSample `json:"failures"`
+	// Live is a sample of the running children's histories, if one was taken.
+	Live LiveSample `json:"live,omitzero"`
 	// Prior is what an earlier run of the same job learned; nil when
 	// nothing was. Only the run's first decision reads it.
 	Prior *Prior `json:"prior,omitempty"`
@@ -241,6 +263,7 @@ const (
 	ReasonReturn        Reason = "ReturnToClean"
 	ReasonThrottled     Reason = "Throttled"
 	ReasonThrottleFails Reason = "ThrottleFailures"
+	ReasonLiveThrottled Reason = "LiveThrottled"
 	ReasonAtCeiling     Reason = "AtCeiling"
 	ReasonWithinBand    Reason = "WithinBand"
 	ReasonAwaitSignal   Reason = "AwaitingSignal"
@@ -278,6 +301,11 @@ type Signals struct {
 	FailurePercent float64 `json:"failurePercent"`
 	// ThrottleShare is the share of sampled failures caused by throttling.
 	ThrottleShare float64 `json:"throttleShare"`
+	// LiveSampled and LiveThrottled are the running children whose
+	// histories were sampled, and how many of them were throttled in the
+	// sample's window; zero without a live sample.
+	LiveSampled   int `json:"liveSampled,omitempty"`
+	LiveThrottled int `json:"liveThrottled,omitempty"`
 }
 
 // Decision is the controller's answer for one run at one instant.

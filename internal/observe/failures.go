@@ -56,17 +56,12 @@ func (o *Observer) SampleFailures(ctx context.Context, mapRunARN string, n int) 
 		if err := o.take(budget.DescribeExecution); err != nil {
 			return s, fmt.Errorf("observe: sample failures of %s: %d of %d children described: %w", mapRunARN, i, len(children), err)
 		}
-		// All data, the default: the API model documents includedData
-		// METADATA_ONLY only as leaving out the encrypted definition, and
-		// error and cause are payload fields (sensitive, like input and
-		// output, and encrypted with a customer managed key); nothing
-		// documents that METADATA_ONLY keeps them, and the sample needs them.
-		d, err := o.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		if err != nil {
-			var gone *types.ExecutionDoesNotExist
-			if errors.As(err, &gone) {
-				continue
-			}
+		d, err := o.describeFailure(ctx, arn)
+		var gone *types.ExecutionDoesNotExist
+		switch {
+		case errors.As(err, &gone):
+			continue
+		case err != nil:
 			return s, fmt.Errorf("observe: sample failures of %s: describe child %s: %w", mapRunARN, arn, err)
 		}
 		s.Sampled++
@@ -75,6 +70,23 @@ func (o *Observer) SampleFailures(ctx context.Context, mapRunARN string, n int) 
 		}
 	}
 	return s, nil
+}
+
+// describeFailure describes a failed child for its error and cause: with
+// includedData METADATA_ONLY first, which spares the decryption of the
+// child's data when its state machine is encrypted with a customer managed
+// key, then, if that answer carries neither error nor cause (the API does
+// not document that METADATA_ONLY keeps them), once more with all data.
+// Each call takes one DescribeExecution from the budget.
+func (o *Observer) describeFailure(ctx context.Context, arn string) (*sfn.DescribeExecutionOutput, error) {
+	d, err := o.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn), IncludedData: types.IncludedDataMetadataOnly})
+	if err != nil || d.Error != nil || d.Cause != nil {
+		return d, err
+	}
+	if err := o.take(budget.DescribeExecution); err != nil {
+		return nil, err
+	}
+	return o.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn), IncludedData: types.IncludedDataAllData})
 }
 
 // throttleNames are the error codes of throttling across AWS services and

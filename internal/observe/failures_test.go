@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,45 @@ func TestSampleFailuresErrors(t *testing.T) {
 			}
 			if f.calls["DescribeExecution"] != 0 {
 				t.Errorf("DescribeExecution called %d times", f.calls["DescribeExecution"])
+			}
+		})
+	}
+}
+
+// TestSampleFailuresMetadataOnly: a child is described with METADATA_ONLY,
+// and again with all data only when that answer has neither error nor
+// cause; the second call is taken from the budget too.
+func TestSampleFailuresMetadataOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		keeps     bool // METADATA_ONLY answers with error and cause
+		wantCalls []types.IncludedData
+	}{
+		{"error and cause in metadata", true, []types.IncludedData{types.IncludedDataMetadataOnly}},
+		{"error and cause only in all data", false, []types.IncludedData{types.IncludedDataMetadataOnly, types.IncludedDataAllData}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls []types.IncludedData
+			f := failedChildren(t, [][2]string{{"Lambda.TooManyRequestsException", "Rate Exceeded."}})
+			describe := f.describeExecution
+			f.describeExecution = func(in *sfn.DescribeExecutionInput) (*sfn.DescribeExecutionOutput, error) {
+				calls = append(calls, in.IncludedData)
+				out, err := describe(in)
+				if err == nil && in.IncludedData == types.IncludedDataMetadataOnly && !tt.keeps {
+					out.Error, out.Cause = nil, nil
+				}
+				return out, err
+			}
+			b := bigBudget(t)
+			s, err := (&Observer{SFN: f, Budget: b}).SampleFailures(context.Background(), runARN, 1)
+			if err != nil || s.Sampled != 1 || s.Throttle != 1 {
+				t.Fatalf("sample %+v, %v; want 1 child, throttled", s, err)
+			}
+			if !slices.Equal(calls, tt.wantCalls) {
+				t.Errorf("described with %v, want %v", calls, tt.wantCalls)
+			}
+			if got := b.Spent()[budget.DescribeExecution]; got != len(tt.wantCalls) {
+				t.Errorf("budget spent %d DescribeExecution, want %d", got, len(tt.wantCalls))
 			}
 		})
 	}

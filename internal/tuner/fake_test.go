@@ -31,8 +31,14 @@ type fakeAccount struct {
 	untagged map[string]bool
 	// redrives are the executions' redrive counts.
 	redrives map[string]int32
-	// Calls and events served, for tests of discovery's spending.
-	historyCalls, historyEvents, listCalls, tagCalls int
+	// children are the running children of a Map Run, newest first, and
+	// childEvents their histories, newest first.
+	children    map[string][]types.ExecutionListItem
+	childEvents map[string][]types.HistoryEvent
+	// Calls and events served, for tests of discovery's spending
+	// (listCalls: listings of a state machine's executions), and the
+	// listings of a Map Run's children.
+	historyCalls, historyEvents, listCalls, tagCalls, childListCalls int
 }
 
 var (
@@ -40,7 +46,8 @@ var (
 )
 
 func newFakeAccount() *fakeAccount {
-	return &fakeAccount{runs: map[string]*sfn.DescribeMapRunOutput{}, execs: map[string]types.ExecutionStatus{}, untagged: map[string]bool{}, redrives: map[string]int32{}}
+	return &fakeAccount{runs: map[string]*sfn.DescribeMapRunOutput{}, execs: map[string]types.ExecutionStatus{}, untagged: map[string]bool{}, redrives: map[string]int32{},
+		children: map[string][]types.ExecutionListItem{}, childEvents: map[string][]types.HistoryEvent{}}
 }
 
 // addRun adds a running Map Run of execution exec with the given limit.
@@ -98,6 +105,9 @@ func (f *fakeAccount) GetExecutionHistory(_ context.Context, in *sfn.GetExecutio
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	exec := aws.ToString(in.ExecutionArn)
+	if evs, ok := f.childEvents[exec]; ok {
+		return &sfn.GetExecutionHistoryOutput{Events: evs[:min(len(evs), int(in.MaxResults))]}, nil
+	}
 	st, ok := f.execs[exec]
 	if !ok {
 		return nil, &types.ExecutionDoesNotExist{Message: aws.String("no such execution")}
@@ -148,12 +158,14 @@ var endEvent = map[types.ExecutionStatus]types.HistoryEventType{
 func (f *fakeAccount) ListExecutions(_ context.Context, in *sfn.ListExecutionsInput, _ ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.listCalls++
 	out := &sfn.ListExecutionsOutput{}
-	sm := aws.ToString(in.StateMachineArn)
-	if sm == "" {
+	if mr := aws.ToString(in.MapRunArn); mr != "" {
+		f.childListCalls++
+		out.Executions = f.children[mr]
 		return out, nil
 	}
+	f.listCalls++
+	sm := aws.ToString(in.StateMachineArn)
 	name := sm[strings.LastIndexByte(sm, ':')+1:]
 	for exec, st := range f.execs {
 		if strings.Contains(exec, ":execution:"+name+":") && (in.StatusFilter == "" || in.StatusFilter == st) {

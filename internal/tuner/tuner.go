@@ -435,6 +435,11 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 			t.fail(rep, "sample failures of "+arn, err)
 		}
 	}
+	if needsLive(st, snap, len(p.signals) > 0, tc.now) {
+		if o.Live, err = tc.obs.SampleRunning(tc.work, arn, liveSince(st, tc.now, t.cfg.Period)); err != nil && !errors.Is(err, budget.ErrExhausted) && !errors.Is(err, observe.ErrUnsupported) {
+			t.fail(rep, "sample running children of "+arn, err)
+		}
+	}
 	d := control.Decide(p.policy.Control, st, o)
 	rep.Decided++
 	rd := RunDecision{MapRunARN: arn, Policy: p.policy.Policy, Decision: d, DryRun: t.cfg.DryRun || t.cfg.ActuationOff || p.policy.DryRun}
@@ -502,6 +507,37 @@ func (t *Tuner) remember(tc *tick, p plan, l control.Prior) {
 	if err != nil {
 		t.fail(tc.rep, "remember what "+p.run.ARN+" learned", err)
 	}
+}
+
+// liveWindow is how long after a cut a run's running children are still
+// sampled every tick, to tell at once whether the cut was enough.
+const liveWindow = 5 * time.Minute
+
+// needsLive reports whether the decision on a running run may turn on a live
+// sample of its running children (observe.SampleRunning): while it grows
+// (slow start, probing), while its limit is not confirmed clean, for a while
+// after a cut, and always when the policy names no throttle metric, since
+// then the children are the only ones to tell of throttling.
+func needsLive(st control.State, snap maprun.Snapshot, metrics bool, now time.Time) bool {
+	if snap.Status != maprun.StatusRunning || snap.Items.Running == 0 {
+		return false
+	}
+	cur := snap.Settings.MaxConcurrency
+	return !metrics || st.Phase != control.PhaseBracket || cur == 0 || cur > st.Lo ||
+		!st.CutAt.IsZero() && now.Sub(st.CutAt) < liveWindow
+}
+
+// liveSince is the start of the window a live sample looks at: the previous
+// observation of the run, at most two periods back, or one period back for
+// a run not observed before.
+func liveSince(st control.State, now time.Time, period time.Duration) time.Time {
+	switch {
+	case st.PrevAt.IsZero():
+		return now.Add(-period)
+	case st.PrevAt.Before(now.Add(-2 * period)):
+		return now.Add(-2 * period)
+	}
+	return st.PrevAt
 }
 
 // claim takes the lease on run arn, unless another tuner holds it or

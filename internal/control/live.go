@@ -1,0 +1,94 @@
+package control
+
+import (
+	"fmt"
+	"time"
+)
+
+// The live verdicts on a sample of running children (LiveSample).
+const (
+	// liveMinSample is the fewest sampled children a live verdict needs.
+	liveMinSample = 4
+	// liveShare is the share of the sampled children, and liveMinThrottled
+	// the number, that must show a throttled attempt in the window for the
+	// run to be throttled now: one child retrying once is noise.
+	liveShare        = 0.2
+	liveMinThrottled = 2
+)
+
+// throttled reports whether a clear share of the sampled children was
+// throttled in the window.
+func (l LiveSample) throttled() bool {
+	return l.Sampled >= liveMinSample && l.Throttled >= liveMinThrottled && float64(l.Throttled) >= liveShare*float64(l.Sampled)
+}
+
+// clean reports whether enough children were sampled and none was throttled.
+func (l LiveSample) clean() bool {
+	return l.Sampled >= liveMinSample && l.Throttled == 0
+}
+
+// liveCut answers a live sample that shows the children throttled now,
+// without waiting for the metrics. The throttling is charged to the highest
+// limit in effect since the most recently started throttled child started:
+// children started under a limit since cut do not make the cut wrong. When
+// a cut since then already answered it, it holds; otherwise it cuts to the
+// estimate of the last minute's throughput, as for a throttled minute. ok is
+// false when the sample does not show throttling.
+func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32, reason Reason, msg string, ok bool) {
+	live, at, cur := obs.Live, obs.At, obs.Run.Settings.MaxConcurrency
+	if !live.throttled() {
+		return 0, "", "", false
+	}
+	st.ThrottledAt = at
+	from := live.StartedAt
+	if from.IsZero() {
+		from = live.Since
+	}
+	then := limitDuring(st.History, from, at)
+	sig.LimitThen = then
+	why := fmt.Sprintf("live signal: %d of %d sampled running children throttled since %s, under a limit up to %d",
+		live.Throttled, live.Sampled, live.Since.UTC().Format(time.TimeOnly), then)
+	if answered(st, then, from) {
+		return cur, ReasonLiveThrottled, fmt.Sprintf("%s, answered by the cut at %s: holding %d.", why, st.CutAt.UTC().Format(time.TimeOnly), cur), true
+	}
+	est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
+	sig.Capacity = est.value
+	t := throttledAt(cfg, st, then, est, at)
+	if eff := effective(cur); t < eff {
+		limit, reason, msg = applyCut(cfg, st, at, eff, t, ReasonLiveThrottled, why)
+		return limit, reason, msg, true
+	}
+	return cur, ReasonLiveThrottled, why + fmt.Sprintf(": %d is already at or below %d, holding.", cur, t), true
+}
+
+// liveConfirm takes a clean live sample as fresh evidence that the limit
+// in effect through its whole window is clean, when the children filled it
+// and nothing failed: once a bound is known (after a cut), bisection and
+// probes step on without waiting for a settled CloudWatch minute. Slow
+// start, doubling with no bound known, still waits for its metrics: a
+// step a minute would double into the capacity before anything else (a
+// failing deployment, say) is seen. It reports whether it confirmed.
+func liveConfirm(st *State, obs Observation, newFailures int64) bool {
+	live := obs.Live
+	if !live.clean() || newFailures > 0 || live.Since.IsZero() || st.CutAt.IsZero() {
+		return false
+	}
+	l, ok := steadyDuring(st.History, live.Since, obs.At)
+	if !ok || l <= st.Lo || float64(obs.Run.Items.Running) < utilized*float64(l) {
+		return false
+	}
+	st.Lo, st.LoAt = l, obs.At
+	if _, steady := steadyDuring(st.History, obs.At.Add(-2*minute), obs.At); steady {
+		learnItemTime(st, obs.At.Add(-minute))
+	}
+	return true
+}
+
+// answered reports whether throttling charged to limit then, seen from
+// since on, was already answered: a cut at or after since lowered the limit
+// below then. Late metrics and failures of the children of a limit that a
+// live cut already left do not cut again.
+func answered(st *State, then int32, since time.Time) bool {
+	cur := effective(st.History[len(st.History)-1].MaxConcurrency)
+	return !st.CutAt.IsZero() && !st.CutAt.Before(since) && cur < then
+}
