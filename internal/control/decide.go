@@ -575,6 +575,11 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		case st.Recall > st.Lo && st.Recall < st.Hi:
 			// Started below what an earlier run learned, now confirmed: back to it.
 			next, reason = float64(st.Recall), ReasonLearned
+		case st.Recall > 0 && !st.RecallProbed && st.Lo >= st.Recall && float64(st.Hi) > float64(st.Lo)*(1+recallProbe):
+			// Back at it and clean: one small step past it, so that each run
+			// of a job learns a little more of its capacity than the last.
+			st.RecallProbed = true
+			next, reason = float64(st.Lo)*(1+recallProbe), ReasonLearned
 		case float64(st.Hi-st.Lo) <= math.Max(1, 2*cfg.Band*float64(st.Lo)):
 			return cur, ReasonConverged, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): holding %d.", st.Lo, st.Hi, cur)
 		default:
@@ -616,6 +621,9 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	case ReasonReturn:
 		return to, reason, fmt.Sprintf("back to %d, the highest limit confirmed clean.", to)
 	case ReasonLearned:
+		if st.RecallProbed {
+			return to, reason, fmt.Sprintf("%d, the limit an earlier run learned, confirmed clean: probing %d, %.0f%% above it.", cur, to, 100*recallProbe)
+		}
 		return to, reason, fmt.Sprintf("%d confirmed clean: back to %d, the limit an earlier run learned.", cur, to)
 	case ReasonBisect:
 		return to, reason, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): trying %d.", st.Lo, st.Hi, to)

@@ -34,6 +34,9 @@ const (
 	// learnHold is how long a run must hold its confirmed limit, with no
 	// throttling, before that limit is worth remembering.
 	learnHold = 5 * time.Minute
+	// recallProbe is the one step a run takes past the learned limit once
+	// back at it, clean.
+	recallProbe = 0.02
 )
 
 // recall starts a run from what an earlier run of its job learned, when

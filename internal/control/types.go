@@ -245,6 +245,9 @@ type State struct {
 	// which the run returns to once its start below it is confirmed
 	// clean; zero when it started from no Prior.
 	Recall int32 `json:"recall,omitempty"`
+	// RecallProbed is true once the run has probed one small step past
+	// Recall.
+	RecallProbed bool `json:"recallProbed,omitempty"`
 	// Taught is the limit last handed on in Decision.Learn; zero before any.
 	Taught int32 `json:"taught,omitempty"`
 }
