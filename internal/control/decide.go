@@ -72,6 +72,7 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 	if run.Status != maprun.StatusRunning {
 		d.Reason = ReasonEnded
 		d.Message = fmt.Sprintf("map run is %s: nothing to tune", run.Status)
+		d.Learn = learn(&st, obs, cur.MaxConcurrency)
 		d.State = remember(st, obs)
 		return d
 	}
@@ -98,6 +99,7 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 	if d.New.MaxConcurrency != cur.MaxConcurrency {
 		st.History = append(st.History, Setting{From: obs.At, MaxConcurrency: d.New.MaxConcurrency})
 	}
+	d.Learn = learn(&st, obs, d.New.MaxConcurrency)
 	d.State = remember(st, obs)
 	return d
 }
@@ -264,6 +266,11 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	eff := effective(cur)
 	at := obs.At
 
+	if len(st.History) == 1 && st.PrevAt.IsZero() {
+		if to, msg, ok := recall(cfg, st, obs); ok {
+			return to, ReasonLearned, msg
+		}
+	}
 	// A run outside the policy's range that has not finished an item yet
 	// starts at its initial limit; one found already under way starts from
 	// what its children run now.
@@ -565,13 +572,22 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 			next, reason = float64(st.Lo), ReasonReturn
 		case cur > st.Lo:
 			return cur, ReasonAwaitSignal, fmt.Sprintf("capacity is between %d (clean) and %d (throttled); %d is not measured yet: holding.", st.Lo, st.Hi, cur)
+		case st.Recall > st.Lo && st.Recall < st.Hi:
+			// Started below what an earlier run learned, now confirmed: back to it.
+			next, reason = float64(st.Recall), ReasonLearned
+		case st.Recall > 0 && !st.RecallProbed && st.Lo >= st.Recall && float64(st.Hi) > float64(st.Lo)*(1+recallProbe):
+			// Back at it and clean: one small step past it, so that each run
+			// of a job learns a little more of its capacity than the last.
+			st.RecallProbed = true
+			next, reason = float64(st.Lo)*(1+recallProbe), ReasonLearned
 		case float64(st.Hi-st.Lo) <= math.Max(1, 2*cfg.Band*float64(st.Lo)):
 			return cur, ReasonConverged, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): holding %d.", st.Lo, st.Hi, cur)
 		default:
 			next, reason = float64(st.Lo)+float64(st.Hi-st.Lo)/2, ReasonBisect
 		}
-	case st.CutAt.IsZero():
+	case st.CutAt.IsZero() && st.Recall == 0:
 		// Slow start: one step at a time, each confirmed clean before the next.
+		// A run that started from what an earlier one learned probes instead.
 		base := max(st.Lo, cfg.InitialConcurrency)
 		if start := st.History[0].MaxConcurrency; start >= cfg.MinConcurrency && start <= cfg.MaxConcurrency {
 			base = max(base, start) // the run's own setting is trusted as a start
@@ -596,7 +612,7 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
 	to := int32(math.Ceil(next))
-	if to <= cur || reason != ReasonReturn && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {
+	if to <= cur || reason != ReasonReturn && reason != ReasonLearned && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {
 		return cur, ReasonWithinBand, fmt.Sprintf("target %d is within %.0f%% of %d: holding.", to, 100*cfg.Band, cur)
 	}
 	switch reason {
@@ -604,6 +620,11 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		return to, reason, fmt.Sprintf("no throttling seen: growing %d to %d (x%.2g).", cur, to, cfg.GrowthFactor)
 	case ReasonReturn:
 		return to, reason, fmt.Sprintf("back to %d, the highest limit confirmed clean.", to)
+	case ReasonLearned:
+		if st.RecallProbed {
+			return to, reason, fmt.Sprintf("%d, the limit an earlier run learned, confirmed clean: probing %d, %.0f%% above it.", cur, to, 100*recallProbe)
+		}
+		return to, reason, fmt.Sprintf("%d confirmed clean: back to %d, the limit an earlier run learned.", cur, to)
 	case ReasonBisect:
 		return to, reason, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): trying %d.", st.Lo, st.Hi, to)
 	}

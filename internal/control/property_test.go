@@ -134,6 +134,10 @@ func safeSequence(t *testing.T, seed uint64, unlimitedOK bool) int {
 				obs.Live.StartedAt = now.Add(-time.Duration(rng.IntN(300)) * time.Second)
 			}
 		}
+		if rng.IntN(2) == 0 {
+			// What an earlier run learned, of any limit and age.
+			obs.Prior = &Prior{Limit: int32(rng.IntN(12000)), At: now.Add(-time.Duration(rng.IntN(30*24)) * time.Hour), ItemTime: 60 * rng.Float64()}
+		}
 		d := Decide(cfg, st, obs)
 		n := d.New
 		if d.Reason == "" || d.Message == "" {
@@ -156,6 +160,14 @@ func safeSequence(t *testing.T, seed uint64, unlimitedOK bool) int {
 			fail(k, "%d outside [%d, %d]: %s", n.MaxConcurrency, cfg.MinConcurrency, cfg.MaxConcurrency, d.Message)
 		}
 		inRange := cur.MaxConcurrency >= cfg.MinConcurrency && cur.MaxConcurrency <= cfg.MaxConcurrency
+		if d.Reason == ReasonLearned && k == 0 {
+			// A run's first decision may start it from what an earlier run
+			// learned, at any step, never above that.
+			if p := obs.Prior; p == nil || n.MaxConcurrency > max(p.Limit, cfg.MinConcurrency) {
+				fail(k, "learned start at %d from %+v: %s", n.MaxConcurrency, p, d.Message)
+			}
+			inRange = false
+		}
 		if inRange && n.MaxConcurrency > cur.MaxConcurrency && float64(n.MaxConcurrency) > math.Ceil(float64(cur.MaxConcurrency)*cfg.MaxStepUp) {
 			fail(k, "step up %d -> %d beyond x%.3g: %s", cur.MaxConcurrency, n.MaxConcurrency, cfg.MaxStepUp, d.Message)
 		}

@@ -48,6 +48,9 @@ type Config struct {
 	StaleAfter time.Duration `json:"staleAfter"`
 	// Tolerance is the failure-tolerance policy.
 	Tolerance Tolerance `json:"tolerance"`
+	// PriorMaxAge is how old an Observation.Prior may be for a run to
+	// start from it; zero means DefaultPriorMaxAge (14 days).
+	PriorMaxAge time.Duration `json:"priorMaxAge,omitempty"`
 }
 
 // Tolerance is the failure-tolerance part of Config.
@@ -133,6 +136,9 @@ type Observation struct {
 	Failures FailureSample `json:"failures"`
 	// Live is a sample of the running children's histories, if one was taken.
 	Live LiveSample `json:"live,omitzero"`
+	// Prior is what an earlier run of the same job learned; nil when
+	// nothing was. Only the run's first decision reads it.
+	Prior *Prior `json:"prior,omitempty"`
 }
 
 // Phase is where the controller is in its cycle.
@@ -235,6 +241,15 @@ type State struct {
 	Raised bool `json:"raised,omitempty"`
 	// FailedFast is true once fail-fast has lowered the tolerances.
 	FailedFast bool `json:"failedFast,omitempty"`
+	// Recall is the limit an earlier run learned (Observation.Prior),
+	// which the run returns to once its start below it is confirmed
+	// clean; zero when it started from no Prior.
+	Recall int32 `json:"recall,omitempty"`
+	// RecallProbed is true once the run has probed one small step past
+	// Recall.
+	RecallProbed bool `json:"recallProbed,omitempty"`
+	// Taught is the limit last handed on in Decision.Learn; zero before any.
+	Taught int32 `json:"taught,omitempty"`
 }
 
 // Reason is the code of a decision.
@@ -243,6 +258,7 @@ type Reason string
 // The decision reasons.
 const (
 	ReasonInitial       Reason = "Initial"
+	ReasonLearned       Reason = "Learned"
 	ReasonSlowStart     Reason = "SlowStart"
 	ReasonBisect        Reason = "Bisect"
 	ReasonProbe         Reason = "Probe"
@@ -309,6 +325,11 @@ type Decision struct {
 	// Message says in a sentence why.
 	Message string  `json:"message"`
 	Signals Signals `json:"signals"`
+	// Learn is what the run has learned for the next run of its job, to
+	// keep across runs; nil when nothing new. It is set once the run has
+	// held its confirmed limit for five minutes with no throttling, and
+	// when it has succeeded.
+	Learn *Prior `json:"learn,omitempty"`
 	// State is the controller state to keep for the next decision.
 	State State `json:"-"`
 }

@@ -25,6 +25,7 @@ type Memory struct {
 	runs      map[string]runItem        // by run ARN
 	decisions map[string][]decisionItem // by run ARN, oldest first
 	sms       map[string]smItem         // by state machine ARN
+	learned   map[string]learnedItem    // by pk and sk
 }
 
 // NewMemory returns an empty registry. cfg.Table is not used.
@@ -39,6 +40,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 		runs:      make(map[string]runItem),
 		decisions: make(map[string][]decisionItem),
 		sms:       make(map[string]smItem),
+		learned:   make(map[string]learnedItem),
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 // Package registry keeps the tuner's state: the parent executions it watches,
 // the Map Runs it tunes with their controller state and a lease, a log of
-// its decisions, and a cache of the state machines' opt-in tags.
+// its decisions, a cache of the state machines' opt-in tags, and what
+// each job's runs learned for the next run of the same job.
 //
 // Two implementations share one behaviour: DynamoDB, which stores everything
 // in one table, and Memory, which keeps it in process for the simulator and
@@ -34,6 +35,10 @@
 //	decision       RUN#<arn>     DEC#<instant>   kind=decision, at, decision (S, JSON of control.Decision), expiresAt
 //	state machine  SM#<arn>      SM              kind=stateMachine, arn, policy, optedIn (BOOL), checkedAt, seenAt,
 //	                                             listedAt, expiresAt; active=stateMachine while opted in
+//	learned        LEARN#<arn>/  LEARN#<policy>  kind=learned, stateMachineArn, label, policy, limit (N), itemTimeMs (N),
+//	               <label>                       learnedAt, runArn; expiresAt, LearnedTTL after learnedAt. One per
+//	                                             state machine, Map label and policy: what the last run learned
+//	                                             (Learned), replaced only by a later learnedAt
 //
 // Instants are strings in UTC with a fixed width and nanoseconds
 // (2024-05-01T12:00:00.000000000Z), so that they compare in time order as
@@ -220,6 +225,9 @@ type Config struct {
 	// after an execution of it was last seen (StateMachine.SeenAt);
 	// default 7 days.
 	StateMachineTTL time.Duration
+	// LearnedTTL is how long what a run learned (Learned) is kept after it
+	// was learned; default 30 days. Every run that learns again renews it.
+	LearnedTTL time.Duration
 }
 
 // The Config defaults.
@@ -243,6 +251,7 @@ func (c Config) resolve() (Config, error) {
 		{"ActiveTTL", &c.ActiveTTL, DefaultActiveTTL},
 		{"TagCacheTTL", &c.TagCacheTTL, DefaultTagCacheTTL},
 		{"StateMachineTTL", &c.StateMachineTTL, DefaultStateMachineTTL},
+		{"LearnedTTL", &c.LearnedTTL, DefaultLearnedTTL},
 	} {
 		switch {
 		case *d.v < 0:

@@ -40,6 +40,8 @@ type store interface {
 	StateMachines(ctx context.Context) ([]StateMachine, error)
 	RecordListing(ctx context.Context, arn string, at time.Time) error
 	RecordScan(ctx context.Context, arn string, s Scan) error
+	PutLearned(ctx context.Context, l Learned) (bool, error)
+	GetLearned(ctx context.Context, sm, label, policy string) (Learned, error)
 	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
 }
 
@@ -96,6 +98,10 @@ func memoryRaw(t *testing.T, m *Memory, pk, sk string) map[string]any {
 		}
 	case strings.HasPrefix(pk, pkStateMachine) && sk == skStateMachine:
 		if it, ok := m.sms[strings.TrimPrefix(pk, pkStateMachine)]; ok {
+			item = it
+		}
+	case strings.HasPrefix(pk, pkLearned):
+		if it, ok := m.learned[pk+"\x00"+sk]; ok {
 			item = it
 		}
 	}
@@ -182,6 +188,9 @@ func TestRegistry(t *testing.T) {
 		{"RecordScan", testRecordScan},
 		{"Redrive", testRedrive},
 		{"RedriveRun", testRedriveRun},
+		{"Learned", testLearned},
+		{"LearnedInvalid", testLearnedInvalid},
+		{"LearnedRace", testLearnedRace},
 		{"ContextCanceled", testContextCanceled},
 	}
 	for _, b := range []backend{memoryBackend(), dynamoBackend(client)} {
@@ -1050,6 +1059,8 @@ func testContextCanceled(t *testing.T, b backend) {
 		"GetRun":       func() error { _, err := f.GetRun(ctx, runARN); return err },
 		"Claim":        func() error { _, err := f.Claim(ctx, runARN, "a", t0, time.Minute); return err },
 		"Decisions":    func() error { _, err := f.Decisions(ctx, runARN, 0); return err },
+		"GetLearned":   func() error { _, err := f.GetLearned(ctx, smARN, "Fanout", "p"); return err },
+		"PutLearned":   func() error { _, err := f.PutLearned(ctx, sampleLearned(1, t0)); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {
@@ -1069,6 +1080,7 @@ func TestConfig(t *testing.T) {
 		{"negative tag cache ttl", Config{Table: "t", TagCacheTTL: -time.Second}, "TagCacheTTL"},
 		{"negative active ttl", Config{Table: "t", ActiveTTL: -time.Second}, "ActiveTTL"},
 		{"negative state machine ttl", Config{Table: "t", StateMachineTTL: -time.Second}, "StateMachineTTL"},
+		{"negative learned ttl", Config{Table: "t", LearnedTTL: -time.Second}, "LearnedTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1090,7 +1102,7 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL, ActiveTTL: DefaultActiveTTL, StateMachineTTL: DefaultStateMachineTTL}); m.cfg != want {
+	if want := (Config{DecisionTTL: DefaultDecisionTTL, EndedTTL: DefaultEndedTTL, TagCacheTTL: DefaultTagCacheTTL, ActiveTTL: DefaultActiveTTL, StateMachineTTL: DefaultStateMachineTTL, LearnedTTL: DefaultLearnedTTL}); m.cfg != want {
 		t.Errorf("defaults = %+v, want %+v", m.cfg, want)
 	}
 }

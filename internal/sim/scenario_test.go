@@ -28,7 +28,7 @@ func TestShippedScenariosLoad(t *testing.T) {
 		"broken-deployment", "capacity-10x", "capacity-doubles", "capacity-halves",
 		"congestion-collapse", "drain", "fixed-concurrency", "fixed-rate",
 		"late-missing-metrics", "lognormal", "metric-outage", "neighbour-sine",
-		"pareto", "poison-batch-baseline", "poison-batch", "shared-downstream",
+		"nightly-repeat", "pareto", "poison-batch-baseline", "poison-batch", "shared-downstream",
 	}
 	var got []string
 	for _, f := range shippedScenarios(t) {

@@ -114,6 +114,14 @@ func (s timedStore) Save(ctx context.Context, r registry.Run, owner string, now 
 	return err
 }
 
+func (s timedStore) GetLearned(ctx context.Context, sm, label, policy string) (registry.Learned, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.Learned, error) { return s.Store.GetLearned(ctx, sm, label, policy) })
+}
+
+func (s timedStore) PutLearned(ctx context.Context, l registry.Learned) (bool, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (bool, error) { return s.Store.PutLearned(ctx, l) })
+}
+
 func (s timedStore) EndRun(ctx context.Context, arn, reason string, at time.Time) error {
 	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Store.EndRun(ctx, arn, reason, at) })
 	return err

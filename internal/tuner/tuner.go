@@ -5,6 +5,11 @@
 // Decide, then apply: control.Decide builds the plan; actuate.Applier is the
 // only code that calls UpdateMapRun. The simulator and the Lambda run this
 // same code against different implementations of the same interfaces.
+//
+// Memory across runs: a run's first decision reads what the last run of
+// the same job (state machine, Map label and policy) learned, and the
+// limit a run holds clean, or ends with, is kept for the next one
+// (registry.Learned, control.Prior).
 package tuner
 
 import (
@@ -48,6 +53,10 @@ type Store interface {
 	Checkpoint(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error)
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
+	// GetLearned and PutLearned read and keep what runs of a job learned,
+	// for the next run of the same job.
+	GetLearned(ctx context.Context, sm, label, policy string) (registry.Learned, error)
+	PutLearned(ctx context.Context, l registry.Learned) (bool, error)
 }
 
 var (
@@ -425,6 +434,9 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	}
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
 	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points}
+	if st.PrevAt.IsZero() {
+		o.Prior = t.prior(tc, p)
+	}
 	if n := p.policy.FailureSample; n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
 		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
 			t.fail(rep, "sample failures of "+arn, err)
@@ -471,6 +483,36 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	}
 	if err := t.deps.Store.AppendDecision(tc.finish, arn, tc.now, d); err != nil {
 		t.fail(rep, "log decision of "+arn, err)
+	}
+	if d.Learn != nil {
+		t.remember(tc, p, *d.Learn)
+	}
+}
+
+// prior reads what earlier runs of p's job learned, for the run's first
+// decision; nil when nothing was, or it cannot be read now (the run then
+// starts as a first run would).
+func (t *Tuner) prior(tc *tick, p plan) *control.Prior {
+	l, err := t.deps.Store.GetLearned(tc.work, p.arn.StateMachineARN(), p.arn.Label, p.policy.Policy)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.fail(tc.rep, "read what earlier runs of "+p.run.ARN+" learned", err)
+		return nil
+	}
+	return &control.Prior{Limit: l.Limit, At: l.At, ItemTime: l.ItemTime.Seconds(), Run: l.RunARN}
+}
+
+// remember keeps what the run of plan p learned for the next run of its
+// job. A store holding something learned later keeps it.
+func (t *Tuner) remember(tc *tick, p plan, l control.Prior) {
+	_, err := t.deps.Store.PutLearned(tc.finish, registry.Learned{
+		StateMachineARN: p.arn.StateMachineARN(), Label: p.arn.Label, Policy: p.policy.Policy,
+		Limit: l.Limit, ItemTime: time.Duration(l.ItemTime * float64(time.Second)), At: l.At, RunARN: p.run.ARN,
+	})
+	if err != nil {
+		t.fail(tc.rep, "remember what "+p.run.ARN+" learned", err)
 	}
 }
 
