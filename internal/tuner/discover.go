@@ -281,22 +281,32 @@ func (d *discovery) scan(ctx context.Context, runs []registry.Run, execs []regis
 		case err != nil && !errors.Is(err, budget.ErrExhausted):
 			d.t.fail(d.rep, "discover map runs of "+e.ARN, err)
 		}
+		lost := false // a Map Run found but not stored: read these events again
 		if !d.optedOut[execMachine(e)] {
 			for _, arn := range h.MapRuns {
 				if !known[arn] {
-					d.register(ctx, e, arn)
+					if !d.register(ctx, e, arn) {
+						lost = true
+						continue
+					}
 					known[arn] = true
 				}
 			}
 			for _, r := range h.Redriven {
-				d.redrive(ctx, e, r)
+				lost = !d.redrive(ctx, e, r) || lost
 			}
 		}
-		if h.Status != "" {
+		switch {
+		case lost:
+			// The position stays where it was, so that the next tick reads
+			// the same events again; registering is idempotent.
+		case h.Status != "":
 			e.Status, e.StoppedAt, e.UpdatedAt = h.Status, h.StoppedAt, d.now
 			d.t.putExecution(ctx, e, d.rep)
-		} else if err := d.t.deps.Store.RecordScan(ctx, e.ARN, registry.Scan{EventID: h.Position.EventID, Token: h.Position.Token, At: d.now}); err != nil && !errors.Is(err, registry.ErrNotFound) {
-			d.t.fail(d.rep, "record scan of "+e.ARN, err)
+		default:
+			if err := d.t.deps.Store.RecordScan(ctx, e.ARN, registry.Scan{EventID: h.Position.EventID, Token: h.Position.Token, At: d.now}); err != nil && !errors.Is(err, registry.ErrNotFound) {
+				d.t.fail(d.rep, "record scan of "+e.ARN, err)
+			}
 		}
 		if errors.Is(err, budget.ErrExhausted) {
 			return
@@ -304,33 +314,39 @@ func (d *discovery) scan(ctx context.Context, runs []registry.Run, execs []regis
 	}
 }
 
-// register tracks a Map Run found in the history of e.
-func (d *discovery) register(ctx context.Context, e registry.Execution, arn string) {
+// register tracks a Map Run found in the history of e; it reports whether
+// the run is stored.
+func (d *discovery) register(ctx context.Context, e registry.Execution, arn string) bool {
 	created, err := d.t.deps.Store.PutRun(ctx, registry.Run{ARN: arn, ExecutionARN: e.ARN, Policy: e.Policy, DiscoveredAt: d.now})
 	if err != nil {
 		d.t.fail(d.rep, "register "+arn, err)
-		return
+		return false
 	}
 	if created {
 		d.rep.Discovered++
 		d.t.deps.Log.Info("discovered", "run", arn, "execution", e.ARN, "policy", e.Policy)
 	}
+	return true
 }
 
-// redrive takes up again a Map Run redriven in the history of e.
-func (d *discovery) redrive(ctx context.Context, e registry.Execution, r observe.RedrivenMapRun) {
+// redrive takes up again a Map Run redriven in the history of e; it
+// reports whether the run is stored as redriven.
+func (d *discovery) redrive(ctx context.Context, e registry.Execution, r observe.RedrivenMapRun) bool {
 	reopened, err := d.t.deps.Store.Redrive(ctx, r.ARN, r.RedriveCount, d.now)
 	if errors.Is(err, registry.ErrNotFound) {
 		// Never registered: it is, and keeps the count.
-		d.register(ctx, e, r.ARN)
+		if !d.register(ctx, e, r.ARN) {
+			return false
+		}
 		reopened, err = d.t.deps.Store.Redrive(ctx, r.ARN, r.RedriveCount, d.now)
 	}
 	if err != nil {
 		d.t.fail(d.rep, "take up redriven "+r.ARN, err)
-		return
+		return false
 	}
 	if reopened {
 		d.rep.Discovered++
 		d.t.deps.Log.Info("redriven run tuned again", "run", r.ARN, "execution", e.ARN, "redriveCount", r.RedriveCount, "policy", e.Policy)
 	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/maptuner/maptuner/internal/budget"
+	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
 )
 
@@ -241,5 +242,48 @@ func TestRelistWatchesLostAndRedrivenExecutions(t *testing.T) {
 	}
 	if e.acct.listCalls != 1 {
 		t.Errorf("at +6m: %d listings, want 1", e.acct.listCalls)
+	}
+}
+
+// failPutRun fails the first n PutRun calls.
+type failPutRun struct {
+	Store
+	n int
+}
+
+func (f *failPutRun) PutRun(ctx context.Context, r registry.Run) (bool, error) {
+	if f.n > 0 {
+		f.n--
+		return false, fmt.Errorf("injected: %w", context.DeadlineExceeded)
+	}
+	return f.Store.PutRun(ctx, r)
+}
+
+// TestRegisterFailureIsReadAgain: a Map Run found in a history but not
+// stored leaves the history's position where it was, so that the next tick
+// finds it again and registers it.
+func TestRegisterFailureIsReadAgain(t *testing.T) {
+	e := newEnv(t)
+	runs := e.manyExecutions(t, 1)
+	pols, err := policy.Parse("test.yaml", []byte(testPolicies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu, err := New(Config{Owner: "tuner-a", Region: "us-east-1"}, Deps{SFN: e.acct, CloudWatch: e.acct, Store: &failPutRun{Store: e.store, n: 1}, Policies: pols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for tick := range 2 {
+		rep, err := tu.Tick(ctx, now.Add(time.Duration(tick)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tick; rep.Discovered != want {
+			t.Errorf("tick %d: %d discovered, want %d", tick, rep.Discovered, want)
+		}
+	}
+	if tracked, err := e.store.ActiveRuns(ctx); err != nil || len(tracked) != 1 || tracked[0].ARN != runs[0] {
+		t.Fatalf("tracked %+v, %v; want %s", tracked, err, runs[0])
 	}
 }
