@@ -77,7 +77,14 @@ func (c timedMetrics) GetMetricData(ctx context.Context, in *cloudwatch.GetMetri
 	})
 }
 
-// timedStore gives every store call its own timeout.
+// boundedErr is bounded for a call that returns only an error.
+func boundedErr(ctx context.Context, timeout time.Duration, call func(context.Context) error) error {
+	_, err := bounded(ctx, timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, call(ctx) })
+	return err
+}
+
+// timedStore gives every store call its own timeout. It wraps each method
+// of Store: one left to the embedded Store would have none.
 type timedStore struct {
 	Store
 	timeout time.Duration
@@ -110,8 +117,7 @@ func (s timedStore) Checkpoint(ctx context.Context, r registry.Run, owner string
 }
 
 func (s timedStore) Save(ctx context.Context, r registry.Run, owner string, now time.Time) error {
-	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Store.Save(ctx, r, owner, now) })
-	return err
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.Save(ctx, r, owner, now) })
 }
 
 func (s timedStore) GetLearned(ctx context.Context, sm, label, policy string) (registry.Learned, error) {
@@ -123,15 +129,37 @@ func (s timedStore) PutLearned(ctx context.Context, l registry.Learned) (bool, e
 }
 
 func (s timedStore) EndRun(ctx context.Context, arn, reason string, at time.Time) error {
-	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.Store.EndRun(ctx, arn, reason, at) })
-	return err
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.EndRun(ctx, arn, reason, at) })
 }
 
 func (s timedStore) AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error {
-	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, s.Store.AppendDecision(ctx, arn, at, d)
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.AppendDecision(ctx, arn, at, d) })
+}
+
+func (s timedStore) RecordScan(ctx context.Context, arn string, sc registry.Scan) error {
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.RecordScan(ctx, arn, sc) })
+}
+
+func (s timedStore) StateMachines(ctx context.Context) ([]registry.StateMachine, error) {
+	return bounded(ctx, s.timeout, s.Store.StateMachines)
+}
+
+func (s timedStore) GetStateMachine(ctx context.Context, arn string, now time.Time) (registry.StateMachine, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.StateMachine, error) {
+		return s.Store.GetStateMachine(ctx, arn, now)
 	})
-	return err
+}
+
+func (s timedStore) PutStateMachine(ctx context.Context, sm registry.StateMachine) error {
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.PutStateMachine(ctx, sm) })
+}
+
+func (s timedStore) RecordListing(ctx context.Context, arn string, at time.Time) error {
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.RecordListing(ctx, arn, at) })
+}
+
+func (s timedStore) Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (bool, error) { return s.Store.Redrive(ctx, arn, redrives, at) })
 }
 
 // phases returns the contexts of a tick on ctx: work, for reading and
