@@ -208,7 +208,7 @@ func checkRedrive(arn string, redrives int32, at time.Time) error {
 // moved on.
 func (it *runItem) reopen(redrives int32) {
 	it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = false, "", "", 0, kindRun
-	it.LeaseOwner, it.LeaseUntil = "", ""
+	it.LeaseOwner, it.LeaseUntil, it.Failures = "", "", 0
 	it.State, it.LastDecision = zeroState, ""
 	it.RedriveCount = redrives
 	it.Version++
@@ -267,7 +267,7 @@ func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at t
 				x.name("active")+" = "+x.str(it.Active),
 				x.name("state")+" = "+x.str(it.State),
 				fmt.Sprintf("%s = %s + %s", version, version, x.num(1)))
-			for _, a := range []string{"endedAt", "endReason", "expiresAt", "leaseOwner", "leaseUntil", "lastDecision"} {
+			for _, a := range []string{"endedAt", "endReason", "expiresAt", "leaseOwner", "leaseUntil", "lastDecision", "failures"} {
 				remove = append(remove, x.name(a))
 			}
 		}

@@ -159,6 +159,7 @@ func testRedriveRun(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	claimed.State.Start.MaxConcurrency = 40
+	claimed.Failures = 3 // ticks it could not be tuned, before it ended
 	claimed.Ended, claimed.EndReason = true, "FAILED"
 	if err := f.Save(ctx, claimed, "tuner-a", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
@@ -187,8 +188,8 @@ func testRedriveRun(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Ended || r.EndReason != "" || !r.EndedAt.IsZero() || r.State.Start.MaxConcurrency != 0 || r.LastDecision != nil || r.RedriveCount != 2 || r.LeaseOwner != "" || r.Version != 2 {
-		t.Errorf("redriven run %+v: want it taken up as new (no end, zero state), count 2, version 2", r)
+	if r.Ended || r.EndReason != "" || !r.EndedAt.IsZero() || r.State.Start.MaxConcurrency != 0 || r.LastDecision != nil || r.RedriveCount != 2 || r.LeaseOwner != "" || r.Version != 2 || r.Failures != 0 {
+		t.Errorf("redriven run %+v: want it taken up as new (no end, zero state, no failures), count 2, version 2", r)
 	}
 	if raw := f.raw(t, pkRun+runARN, skRun); raw["expiresAt"] != nil {
 		t.Errorf("redriven run still expires at %v", raw["expiresAt"])

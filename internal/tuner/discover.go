@@ -157,9 +157,12 @@ func (d *discovery) checkTags(ctx context.Context, runs []registry.Run, execs []
 		if _, listed := d.machines[arn]; !listed {
 			// Not opted in when last read (only opted-in ones are
 			// listed): a fresh entry spares the call.
-			if sm, err := d.t.deps.Store.GetStateMachine(ctx, arn, d.now); err == nil {
+			switch sm, err := d.t.deps.Store.GetStateMachine(ctx, arn, d.now); {
+			case err == nil:
 				d.machines[arn] = sm
 				d.optedOut[arn] = !sm.OptedIn
+			case !errors.Is(err, registry.ErrNotFound):
+				d.t.fail(d.rep, "read cached tags of "+arn, err) // read from AWS below
 			}
 		}
 		if d.stale(arn) {
