@@ -472,6 +472,9 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	t.log(rd, snap)
 	rep.Decisions = append(rep.Decisions, rd)
 
+	if d.Learn != nil && !t.remember(tc, p, *d.Learn) {
+		state.Taught = st.Taught // not handed on: the next decision hands it on
+	}
 	run.State, run.LastDecision, run.Failures = state, &d, 0
 	if snap.Status.Ended() {
 		run.Ended, run.EndedAt, run.EndReason = true, tc.now, string(snap.Status)
@@ -483,9 +486,6 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	}
 	if err := t.deps.Store.AppendDecision(tc.finish, arn, tc.now, d); err != nil {
 		t.fail(rep, "log decision of "+arn, err)
-	}
-	if d.Learn != nil {
-		t.remember(tc, p, *d.Learn)
 	}
 }
 
@@ -505,15 +505,18 @@ func (t *Tuner) prior(tc *tick, p plan) *control.Prior {
 }
 
 // remember keeps what the run of plan p learned for the next run of its
-// job. A store holding something learned later keeps it.
-func (t *Tuner) remember(tc *tick, p plan, l control.Prior) {
+// job, and reports whether it was kept. A store holding something learned
+// later keeps it (that counts as kept).
+func (t *Tuner) remember(tc *tick, p plan, l control.Prior) bool {
 	_, err := t.deps.Store.PutLearned(tc.finish, registry.Learned{
 		StateMachineARN: p.arn.StateMachineARN(), Label: p.arn.Label, Policy: p.policy.Policy,
 		Limit: l.Limit, ItemTime: time.Duration(l.ItemTime * float64(time.Second)), At: l.At, RunARN: p.run.ARN,
 	})
 	if err != nil {
 		t.fail(tc.rep, "remember what "+p.run.ARN+" learned", err)
+		return false
 	}
+	return true
 }
 
 // liveWindow is how long after a cut a run's running children are still
