@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -44,7 +46,8 @@ type MotoOptions struct {
 	// Python is the Python interpreter moto is installed for; empty means
 	// python3 on PATH.
 	Python string
-	// Port is the port on 127.0.0.1 to listen on; zero picks a free one.
+	// Port is the port on 127.0.0.1 to listen on; zero lets the server bind
+	// a free one.
 	Port int
 	// StartTimeout bounds how long StartMoto waits for the server to answer;
 	// zero means 2 minutes.
@@ -89,20 +92,20 @@ func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
 			return nil, fmt.Errorf("local: start moto_server: %w", err)
 		}
 	}
-	port := opt.Port
-	if port == 0 {
-		var err error
-		if port, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
 	timeout := opt.StartTimeout
 	if timeout == 0 {
 		timeout = defaultMotoStartTimeout
 	}
-	proc, err := startProcess("moto_server", bin, []string{"-c", motoServe, "127.0.0.1", strconv.Itoa(port)}, "", nil)
+	// Port 0 lets the server bind a free port itself and say which: a port
+	// chosen here could be taken by another process before the bind.
+	proc, err := startProcess("moto_server", bin, []string{"-c", motoServe, "127.0.0.1", strconv.Itoa(opt.Port)}, "", nil)
 	if err != nil {
 		return nil, err
+	}
+	port, err := listeningPort(ctx, proc, timeout)
+	if err != nil {
+		_ = proc.stop()
+		return nil, fmt.Errorf("%w\nmoto_server output:\n%s", err, proc.logs.String())
 	}
 	m := &Moto{URL: fmt.Sprintf("http://127.0.0.1:%d", port), proc: proc}
 	if err := m.configure(ctx, timeout); err != nil {
@@ -110,6 +113,31 @@ func StartMoto(ctx context.Context, opt MotoOptions) (*Moto, error) {
 		return nil, fmt.Errorf("%w\nmoto_server output:\n%s", err, proc.logs.String())
 	}
 	return m, nil
+}
+
+// listeningRE is the line motoserve.py prints once it listens.
+var listeningRE = regexp.MustCompile(`moto listening on port (\d+)`)
+
+// listeningPort waits until the server says which port it listens on.
+func listeningPort(ctx context.Context, proc *process, timeout time.Duration) (int, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		if m := listeningRE.FindStringSubmatch(proc.logs.String()); m != nil {
+			return strconv.Atoi(m[1])
+		}
+		select {
+		case <-proc.exited:
+			return 0, errors.New("local: moto_server did not come up: the process exited")
+		case <-ctx.Done():
+			return 0, fmt.Errorf("local: moto_server did not come up: %w", ctx.Err())
+		case <-deadline.C:
+			return 0, fmt.Errorf("local: moto_server did not come up: no port after %s", timeout)
+		case <-tick.C:
+		}
+	}
 }
 
 // configure waits for the server and turns on state machine execution.

@@ -3,7 +3,9 @@
 # read, as DynamoDB does for one item. moto_server itself serves requests on
 # several threads and lets two conditional UpdateItem calls both succeed.
 #
-# Usage: python3 motoserve.py HOST PORT (or python3 -c "$(cat motoserve.py)" HOST PORT)
+# Usage: python3 motoserve.py HOST PORT (or python3 -c "$(cat motoserve.py)" HOST PORT).
+# PORT 0 binds a free port; the server prints the port it listens on, so
+# that no other process can take it between a choice and the bind.
 import logging
 import os
 import signal
@@ -11,7 +13,7 @@ import sys
 
 try:
     from moto.server import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 except ImportError as e:
     sys.exit("moto is not installed for %s (make tools installs it): %s" % (sys.executable, e))
 
@@ -27,4 +29,6 @@ app = DomainDispatcherApplication(create_backend_app)
 # requests are not the ones that wait for Python to load them.
 for service in ("stepfunctions", "dynamodb", "cloudwatch"):
     app.app_instances[service] = create_backend_app(service)
-run_simple(host, port, app, threaded=False)
+server = make_server(host, port, app, threaded=False)
+print("moto listening on port %d" % server.port, flush=True)
+server.serve_forever()
