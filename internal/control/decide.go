@@ -23,10 +23,22 @@ const (
 	// clean minute to confirm that limit.
 	utilized = 0.8
 	// firstProbe is the relative size of the first growth step past an
-	// expired bound; each clean step doubles it, up to GrowthFactor.
-	firstProbe = 0.05
+	// expired bound; each clean step doubles it, up to maxProbe.
+	firstProbe = 0.02
 	// maxProbe is the largest relative step of a probe.
-	maxProbe = 0.15
+	maxProbe = 0.06
+	// nearGrowth is the slow-start factor when no bound is known, or one
+	// is near: a step past the capacity costs throttling until it is seen,
+	// so slow start takes x1.5 steps, and GrowthFactor's only while far
+	// below a known bound (farBelow times the limit).
+	nearGrowth = 1.5
+	farBelow   = 4
+	// escapeProbe is how far past an expired bound clean probes go before
+	// slow start takes over again.
+	escapeProbe = 0.15
+	// approachStep is the largest relative step up toward a throttled
+	// bound: the capacity is approached from below, not bisected into.
+	approachStep = 0.05
 	// steadyMargin and unsteadyMargin are how far above a throughput
 	// estimate the capacity may be, from a minute at one limit and from a
 	// minute right after a change.
@@ -293,6 +305,13 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return to, ReasonClamped, fmt.Sprintf("maxConcurrency %d is outside the policy's [%d, %d]: clamped to %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, to)
 	}
 
+	if n := obs.Shared.runs(); n < st.SharedBy && st.Hi > 0 {
+		// A run sharing the downstream ended: the bound found with it
+		// there is too low now.
+		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseSlowStart, 0
+	}
+	st.SharedBy = obs.Shared.runs()
+
 	// Throttle datapoints not acted on yet, each charged to the limits in
 	// effect while it was measured.
 	points := slices.Clone(obs.Throttles)
@@ -303,7 +322,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		if seen && (p.Value <= cfg.ThrottleThreshold || st.Seen[i].Value > cfg.ThrottleThreshold) {
 			continue // judged for good; one judged clean is judged again if it turns out throttled
 		}
-		if !judgeMinute(cfg, st, p, at, sig, &target) {
+		if !judgeMinute(cfg, st, obs, p, sig, &target) {
 			continue // not settled yet: judged again each time it is read
 		}
 		if seen {
@@ -343,7 +362,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		}
 		est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 		sig.Capacity = est.value
-		t := throttledAt(cfg, st, then, est, at)
+		t := throttledAt(cfg, st, obs, then, est)
 		if st.Lo > 0 {
 			// Items are being lost: straight back to the last clean limit.
 			t = min(t, st.Lo)
@@ -379,7 +398,8 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 // acted on at once and is final; any other verdict is final only once the
 // minute has settled, since CloudWatch may still be adding to it: until then
 // the minute is judged again each time it is read, whenever the tick falls.
-func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals, target *int32) bool {
+func judgeMinute(cfg Config, st *State, obs Observation, p Datapoint, sig *Signals, target *int32) bool {
+	at := obs.At
 	from, to := p.Minute.Add(-settle), p.Minute.Add(minute)
 	whole := !at.Before(to.Add(settled))
 	if p.Value > cfg.ThrottleThreshold {
@@ -395,7 +415,7 @@ func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals,
 			return whole
 		}
 		est := estimate(st, p.Minute, from, to)
-		if t := throttledAt(cfg, st, then, est, at); t < *target {
+		if t := throttledAt(cfg, st, obs, then, est); t < *target {
 			*target = t
 			sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est.value
 		}
@@ -408,7 +428,8 @@ func judgeMinute(cfg Config, st *State, p Datapoint, at time.Time, sig *Signals,
 	if !ok || !used(st.Ticks, p.Minute, l) {
 		return true // a whole minute that confirms nothing
 	}
-	if l > st.Lo {
+	if l > st.Lo && (st.CutAt.IsZero() || to.After(st.CutAt) || l <= effective(st.History[len(st.History)-1].MaxConcurrency)) {
+		// A late clean minute from before a cut does not undo the cut.
 		st.Lo, st.LoAt = l, p.Minute
 	}
 	learnItemTime(st, p.Minute)
@@ -487,7 +508,14 @@ func estimate(st *State, m, from, to time.Time) capacity {
 // lowers the bound, forgets a clean limit at or above it, and returns the
 // limit to fall to: the estimate less the band (Backoff times then when
 // there is none), and no lower than a limit confirmed clean below it.
-func throttledAt(cfg Config, st *State, then int32, est capacity, at time.Time) int32 {
+func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacity) int32 {
+	at := obs.At
+	fair := obs.Shared.fair(then, cfg.Band)
+	if fair > 0 && then <= fair {
+		// The downstream is shared and this run is within its fair share:
+		// the runs above theirs give way, this one holds.
+		return math.MaxInt32
+	}
 	if st.Phase == PhaseProbe && st.Probes > 0 {
 		st.Misses++
 	}
@@ -510,6 +538,12 @@ func throttledAt(cfg Config, st *State, then int32, est capacity, at time.Time) 
 		t = min(int32(math.Floor(est.value*(1-cfg.Band))), int32(math.Floor(float64(then)*(1-2*cfg.Band))))
 	}
 	t = max(t, st.Lo, cfg.MinConcurrency)
+	if fair > 0 && t > fair {
+		// The downstream is shared: a run above its fair share gives way,
+		// and what it held clean alone is no longer clean.
+		t = max(fair, cfg.MinConcurrency)
+		st.Lo = min(st.Lo, t)
+	}
 	if st.Hi <= st.Lo {
 		st.Hi = 0
 	}
@@ -534,7 +568,7 @@ func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Rea
 func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int32, Reason, string) {
 	cur := obs.Run.Settings.MaxConcurrency
 	at := obs.At
-	if obs.MetricsWatched && (sig.NewestMinute.IsZero() || !live && at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
+	if obs.MetricsWatched && !live && (sig.NewestMinute.IsZero() || at.Sub(sig.NewestMinute) > cfg.StaleAfter) {
 		if sig.NewestMinute.IsZero() {
 			return cur, ReasonMissingData, fmt.Sprintf("no throttle datapoint yet: holding %d.", cur)
 		}
@@ -583,9 +617,14 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		case float64(st.Hi-st.Lo) <= math.Max(1, 2*cfg.Band*float64(st.Lo)):
 			return cur, ReasonConverged, fmt.Sprintf("capacity is between %d (clean) and %d (throttled): holding %d.", st.Lo, st.Hi, cur)
 		default:
-			next, reason = float64(st.Lo)+float64(st.Hi-st.Lo)/2, ReasonBisect
+			next, reason = min(float64(st.Lo)+float64(st.Hi-st.Lo)/2, float64(st.Lo)*(1+approachStep)), ReasonBisect
 		}
-	case st.CutAt.IsZero() && st.Recall == 0:
+	case st.Phase == PhaseProbe && st.Expired > 0 && float64(cur) >= float64(st.Expired)*(1+escapeProbe) && cur <= st.Lo:
+		// Clean well past the old bound: the capacity rose (a neighbour
+		// left), and small probes would take an hour to find it.
+		st.Phase = PhaseSlowStart
+		next, reason = float64(cur)*slowStartFactor(cfg, st, cur), ReasonSlowStart
+	case st.Phase == PhaseSlowStart:
 		// Slow start: one step at a time, each confirmed clean before the next.
 		// A run that started from what an earlier one learned probes instead.
 		base := max(st.Lo, cfg.InitialConcurrency)
@@ -595,7 +634,7 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		if float64(cur) > float64(base)*(1+cfg.Band) {
 			return cur, ReasonAwaitSignal, fmt.Sprintf("limit %d is not confirmed clean yet (highest confirmed %d): waiting for its metrics.", cur, st.Lo)
 		}
-		next, reason = float64(cur)*cfg.GrowthFactor, ReasonSlowStart
+		next, reason = float64(cur)*slowStartFactor(cfg, st, cur), ReasonSlowStart
 	default:
 		// Probing past an expired bound, one confirmed step at a time.
 		st.Phase = PhaseProbe
@@ -617,7 +656,7 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 	switch reason {
 	case ReasonSlowStart:
-		return to, reason, fmt.Sprintf("no throttling seen: growing %d to %d (x%.2g).", cur, to, cfg.GrowthFactor)
+		return to, reason, fmt.Sprintf("no throttling seen: growing %d to %d (x%.2g).", cur, to, slowStartFactor(cfg, st, cur))
 	case ReasonReturn:
 		return to, reason, fmt.Sprintf("back to %d, the highest limit confirmed clean.", to)
 	case ReasonLearned:
@@ -633,6 +672,16 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 	st.Probes++
 	return to, reason, fmt.Sprintf("no throttling for a while: probing %d to %d.", cur, to)
+}
+
+// slowStartFactor is the growth factor of a slow-start step from cur:
+// GrowthFactor while far below a bound once seen (Expired), nearGrowth
+// otherwise. The policy's maximum is no bound on the capacity.
+func slowStartFactor(cfg Config, st *State, cur int32) float64 {
+	if st.Expired > 0 && float64(cur)*farBelow <= float64(st.Expired) {
+		return cfg.GrowthFactor
+	}
+	return min(nearGrowth, cfg.GrowthFactor)
 }
 
 type tolerance struct {

@@ -53,7 +53,7 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 	}
 	est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 	sig.Capacity = est.value
-	t := throttledAt(cfg, st, then, est, at)
+	t := throttledAt(cfg, st, obs, then, est)
 	if eff := effective(cur); t < eff {
 		limit, reason, msg = applyCut(cfg, st, at, eff, t, ReasonLiveThrottled, why)
 		return limit, reason, msg, true
@@ -70,7 +70,7 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 // failing deployment, say) is seen. It reports whether it confirmed.
 func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 	live := obs.Live
-	if !live.clean() || newFailures > 0 || live.Since.IsZero() || st.CutAt.IsZero() {
+	if !live.clean() || newFailures > 0 || live.Since.IsZero() {
 		return false
 	}
 	l, ok := steadyDuring(st.History, live.Since, obs.At)

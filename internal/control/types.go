@@ -139,6 +139,38 @@ type Observation struct {
 	// Prior is what an earlier run of the same job learned; nil when
 	// nothing was. Only the run's first decision reads it.
 	Prior *Prior `json:"prior,omitempty"`
+	// Shared tells of the other open runs that share this run's
+	// downstream; nil when none does.
+	Shared *Share `json:"shared,omitempty"`
+}
+
+// Share is what the tuner knows of the other open runs whose policies name
+// the same throttle signals: one downstream, whose capacity they share.
+type Share struct {
+	// Runs is the number of open runs sharing it, this one included; >= 2.
+	Runs int `json:"runs"`
+	// Others is the sum of the other runs' limits, as maptuner last set
+	// them, in children.
+	Others int32 `json:"others"`
+}
+
+// runs is the number of runs sharing the downstream; 0 for a run alone.
+func (s *Share) runs() int {
+	if s == nil {
+		return 0
+	}
+	return s.Runs
+}
+
+// fair is the share of the downstream a run throttled at limit then may
+// keep: the limits of all the runs sharing it, which together met its
+// capacity, less the band, divided evenly. Zero when the run shares
+// nothing.
+func (s *Share) fair(then int32, band float64) int32 {
+	if s == nil || s.Runs < 2 {
+		return 0
+	}
+	return int32(float64(then+s.Others) * (1 - band) / float64(s.Runs))
 }
 
 // Phase is where the controller is in its cycle.
@@ -248,6 +280,9 @@ type State struct {
 	// RecallProbed is true once the run has probed one small step past
 	// Recall.
 	RecallProbed bool `json:"recallProbed,omitempty"`
+	// SharedBy is the number of open runs that shared the downstream at
+	// the last decision (Observation.Shared); zero when the run was alone.
+	SharedBy int `json:"sharedBy,omitempty"`
 	// Taught is the limit last handed on in Decision.Learn; zero before any.
 	Taught int32 `json:"taught,omitempty"`
 }

@@ -73,7 +73,7 @@ var builtin = spec{
 	Backoff:            new(0.7),
 	MaxStepUp:          new(2.0),
 	MaxStepDown:        new(0.5),
-	Band:               new(0.05),
+	Band:               new(0.02),
 	RecoveryTime:       new(10 * time.Minute),
 	ThrottleThreshold:  new(0.0),
 	StaleAfter:         new(5 * time.Minute),

@@ -210,6 +210,9 @@ type tick struct {
 	obs          *observe.Observer
 	app          *actuate.Applier
 	rep          *Report
+	// shares tells, per run ARN, of the other open runs that share its
+	// downstream (see shares).
+	shares map[string]*control.Share
 }
 
 // Tick runs one tick at the instant now. It returns an error only when it
@@ -245,6 +248,7 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	rep.Tracked = len(runs)
 
 	plans := t.plan(tc, runs)
+	tc.shares = shares(plans)
 	var throttles map[string][]control.Datapoint
 	if work.Err() == nil {
 		throttles = t.throttles(work, obs, plans, now, &rep)
@@ -433,7 +437,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	}
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
-	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points}
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.shares[arn]}
 	if st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
 	}
