@@ -27,12 +27,11 @@ const (
 	firstProbe = 0.02
 	// maxProbe is the largest relative step of a probe.
 	maxProbe = 0.06
-	// nearGrowth is the slow-start factor when no bound is known, or one
-	// is near: a step past the capacity costs throttling until it is seen,
-	// so slow start takes x1.5 steps, and GrowthFactor's only while far
-	// below a known bound (farBelow times the limit).
-	nearGrowth = 1.5
-	farBelow   = 4
+	// farGrowth is the slow-start factor while far below a known bound
+	// (farBelow times the limit): GrowthFactor's near one, or with none
+	// known, since a step past the capacity costs throttling until seen.
+	farGrowth = 2
+	farBelow  = 4
 	// escapeProbe is how far past an expired bound clean probes go before
 	// slow start takes over again.
 	escapeProbe = 0.15
@@ -281,6 +280,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if len(st.History) == 1 && st.PrevAt.IsZero() {
 		if to, msg, ok := recall(cfg, st, obs); ok {
 			return to, ReasonLearned, msg
+		}
+		if to, msg, ok := hinted(cfg, st, obs); ok {
+			return to, ReasonHint, msg
 		}
 	}
 	// A run outside the policy's range that has not finished an item yet
@@ -587,6 +589,9 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if float64(items.Running) < 0.5*float64(cur) {
 		return cur, ReasonIdle, fmt.Sprintf("only %d children run under a limit of %d: holding.", items.Running, cur)
 	}
+	if st.Bound > 0 && cur >= st.Bound {
+		return cur, ReasonAtCeiling, fmt.Sprintf("at %d, the most the downstream allows (its reserved concurrency).", st.Bound)
+	}
 	if cur >= cfg.MaxConcurrency {
 		if cfg.Unlimited && st.CutAt.IsZero() {
 			return 0, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d with no throttling seen and unlimited allowed: lifting the limit.", cfg.MaxConcurrency)
@@ -650,6 +655,9 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		}
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
+	if st.Bound > 0 {
+		next = min(next, float64(st.Bound)) // the downstream allows no more
+	}
 	to := int32(math.Ceil(next))
 	if to <= cur || reason != ReasonReturn && reason != ReasonLearned && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {
 		return cur, ReasonWithinBand, fmt.Sprintf("target %d is within %.0f%% of %d: holding.", to, 100*cfg.Band, cur)
@@ -675,13 +683,17 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 }
 
 // slowStartFactor is the growth factor of a slow-start step from cur:
-// GrowthFactor while far below a bound once seen (Expired), nearGrowth
-// otherwise. The policy's maximum is no bound on the capacity.
+// GrowthFactor, or farGrowth while far below a bound once seen (Expired)
+// or given (Bound). The policy's maximum is no bound on the capacity.
 func slowStartFactor(cfg Config, st *State, cur int32) float64 {
-	if st.Expired > 0 && float64(cur)*farBelow <= float64(st.Expired) {
-		return cfg.GrowthFactor
+	bound := st.Expired
+	if st.Bound > 0 && (bound == 0 || st.Bound < bound) {
+		bound = st.Bound
 	}
-	return min(nearGrowth, cfg.GrowthFactor)
+	if bound > 0 && float64(cur)*farBelow <= float64(bound) {
+		return max(cfg.GrowthFactor, farGrowth)
+	}
+	return cfg.GrowthFactor
 }
 
 type tolerance struct {

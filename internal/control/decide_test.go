@@ -189,21 +189,22 @@ func TestScripts(t *testing.T) {
 			{min: 3, limit: 200, running: 120, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonAwaitSignal},
 			{min: 5, limit: 200, running: 120, watched: true, throttles: clean(0, 1, 2, 3), wantLimit: 200, reason: ReasonAwaitSignal},
 		}},
-		{"throttle spike cuts at once, then bisects", func(c *Config) { c.RecoveryTime = 15 * time.Minute }, []step{
+		{"throttle spike cuts at once, then approaches the bound from below", func(c *Config) { c.RecoveryTime = 15 * time.Minute }, []step{
 			{min: 0, limit: 200, running: 200, watched: true, throttles: clean(), wantLimit: 200, reason: ReasonMissingData},
 			{min: 3, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonThrottled, update: true},
 			// The same datapoint again cuts nothing more, and nothing grows
 			// before a clean minute below the bound is measured.
 			{min: 4, limit: 140, running: 140, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonAwaitSignal},
-			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0}, wantLimit: 170, reason: ReasonBisect, update: true},
-			{min: 7, limit: 170, running: 170, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0, 5: 0}, wantLimit: 170, reason: ReasonAwaitSignal},
-			{min: 9, limit: 170, running: 170, watched: true, throttles: map[int]float64{6: 0, 7: 0}, wantLimit: 185, reason: ReasonBisect, update: true},
-			// 185 throttles: back to the clean 170, and 170..185 is narrow enough to hold.
-			{min: 12, limit: 185, running: 185, watched: true, throttles: map[int]float64{9: 0, 10: 30}, wantLimit: 170, reason: ReasonThrottled, update: true},
-			{min: 13, limit: 170, running: 170, watched: true, throttles: map[int]float64{11: 30}, wantLimit: 170, reason: ReasonConverged},
-			{min: 26, limit: 170, running: 170, watched: true, throttles: map[int]float64{14: 0, 15: 0, 24: 0}, wantLimit: 170, reason: ReasonConverged},
-			// No throttling for the recovery time: probe past the bound in a small step.
-			{min: 28, limit: 170, running: 170, watched: true, throttles: map[int]float64{25: 0}, wantLimit: 179, reason: ReasonProbe, update: true},
+			// 140 clean: 5 % up, not halfway to 200.
+			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0}, wantLimit: 147, reason: ReasonBisect, update: true},
+			{min: 7, limit: 147, running: 147, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0, 5: 0}, wantLimit: 147, reason: ReasonAwaitSignal},
+			{min: 9, limit: 147, running: 147, watched: true, throttles: map[int]float64{6: 0, 7: 0}, wantLimit: 155, reason: ReasonBisect, update: true},
+			// 155 throttles: back to the clean 147, and 147..155 is narrow enough to hold.
+			{min: 12, limit: 155, running: 155, watched: true, throttles: map[int]float64{9: 30}, wantLimit: 147, reason: ReasonThrottled, update: true},
+			{min: 13, limit: 147, running: 147, watched: true, throttles: map[int]float64{9: 30, 10: 30}, wantLimit: 147, reason: ReasonConverged},
+			{min: 26, limit: 147, running: 147, watched: true, throttles: map[int]float64{14: 0, 15: 0, 24: 0}, wantLimit: 147, reason: ReasonConverged},
+			// No throttling for the recovery time: probe past the bound in a 2 % step.
+			{min: 28, limit: 147, running: 147, watched: true, throttles: map[int]float64{25: 0}, wantLimit: 150, reason: ReasonProbe, update: true},
 		}},
 		{"a datapoint two minutes late is charged to the limit of its minute", func(c *Config) { c.MaxStepDown = 0.1 }, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
@@ -286,7 +287,7 @@ func TestScripts(t *testing.T) {
 			{min: 1, limit: 400, running: 400, failed: 40, tol: *tol(1, 50), sample: FailureSample{Sampled: 10, Throttle: 9}, wantLimit: 280, reason: ReasonThrottleFails, tolReason: ReasonThrottleFails, wantTol: tol(2, 90), update: true},
 			{min: 2, limit: 280, running: 280, failed: 60, tol: *tol(2, 90), sample: FailureSample{Sampled: 10, Throttle: 10}, wantLimit: 280, reason: ReasonThrottleFails, wantTol: tol(2, 100), update: true},
 			// Failures stop; after the recovery time the tolerances come down, never to what already failed.
-			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 294, reason: ReasonProbe, update: true},
+			{min: 9, limit: 280, running: 280, failed: 60, tol: *tol(2, 100), wantTol: tol(2, 90), wantLimit: 286, reason: ReasonProbe, update: true},
 		}},
 		{"a run that sets no tolerance keeps failing on its first failed item", func(c *Config) { c.Tolerance.BaselinePercent = 2 }, []step{
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData, wantTol: tol(0, 0)},
@@ -304,7 +305,7 @@ func TestScripts(t *testing.T) {
 			{min: 0, limit: 100, running: 100, watched: true, throttles: clean(), wantLimit: 100, reason: ReasonMissingData},
 			// A run that set no tolerance gets a percentage, not a count.
 			{min: 2, limit: 100, running: 100, watched: true, throttles: map[int]float64{0: 3}, wantLimit: 70, wantTol: tol(1, 0), update: true},
-			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 0), wantLimit: 74, wantTol: tol(0, 0), update: true},
+			{min: 9, limit: 70, running: 70, watched: true, throttles: map[int]float64{0: 3, 7: 0}, tol: *tol(1, 0), wantLimit: 72, wantTol: tol(0, 0), update: true},
 		}},
 		{"the policy's baseline is set at the start", func(c *Config) { c.Tolerance.BaselinePercent, c.Tolerance.BaselineCount = 2, 50 }, []step{
 			{min: 0, limit: 100, running: 100, tol: *tol(1, 3), wantLimit: 200, tolReason: ReasonBaseline, wantTol: tol(2, 50), update: true},
@@ -332,7 +333,7 @@ func TestScripts(t *testing.T) {
 			{min: 1, limit: 200, running: 200, failed: 100, done: 20, tol: *tol(5, 0), sample: FailureSample{Sampled: 10, Throttle: 10}, wantLimit: 140, reason: ReasonThrottleFails, update: true, wantTol: tol(5, 0)},
 			// No new sample this tick: the last one still says throttling, so
 			// neither fail-fast nor the failing-run hold.
-			{min: 2, limit: 140, running: 140, failed: 100, done: 40, tol: *tol(5, 0), wantLimit: 170, wantTol: tol(5, 0), reason: ReasonBisect, update: true},
+			{min: 2, limit: 140, running: 140, failed: 100, done: 40, tol: *tol(5, 0), wantLimit: 147, wantTol: tol(5, 0), reason: ReasonBisect, update: true},
 		}},
 		{"fail-fast needs enough recent items, not just enough items", func(c *Config) {
 			c.Tolerance.FailFast, c.Tolerance.FailFastRate, c.Tolerance.FailFastMinItems = true, 0.5, 100

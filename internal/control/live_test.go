@@ -16,13 +16,15 @@ type liveStep struct {
 	reason   Reason
 	want     int32 // the limit decided
 	liveWord bool  // the message names the live signal
+	shared   *Share
+	bound    int32
 }
 
 func runLive(t *testing.T, steps []liveStep) State {
 	t.Helper()
 	var st State
 	for i, s := range steps {
-		obs := Observation{At: s.at, Run: run(s.limit, s.running, 50000), MetricsWatched: s.metrics, Live: s.live}
+		obs := Observation{At: s.at, Run: run(s.limit, s.running, 50000), MetricsWatched: s.metrics, Live: s.live, Shared: s.shared, Bound: s.bound}
 		if s.metrics {
 			obs.Throttles = []Datapoint{{Minute: s.at.Add(-90 * time.Second).Truncate(time.Minute), Value: 0}}
 		}
@@ -61,7 +63,7 @@ func TestLiveSignal(t *testing.T) {
 		// Children started under 224 are throttled too: cut again, to the clean 160.
 		liveStep{at: sec(4, 30), limit: 224, running: 224, live: throttled(sec(3, 30), sec(3, 40), 4), reason: ReasonLiveThrottled, want: 160, liveWord: true},
 		// Metrics from now on, none settled yet.
-		liveStep{at: sec(5, 30), limit: 160, running: 160, metrics: true, live: clean(sec(4, 30)), reason: ReasonBisect, want: 192},
+		liveStep{at: sec(5, 30), limit: 160, running: 160, metrics: true, live: clean(sec(4, 30)), reason: ReasonBisect, want: 168},
 	)
 	t.Run("throttled now cuts at once, then holds while the children of the old limit finish", func(t *testing.T) {
 		st := runLive(t, cuts)
@@ -71,20 +73,26 @@ func TestLiveSignal(t *testing.T) {
 	})
 	t.Run("clean sample confirms a bisection step before the metrics settle", func(t *testing.T) {
 		runLive(t, append(cuts[:len(cuts):len(cuts)],
-			liveStep{at: sec(6, 30), limit: 192, running: 192, metrics: true, live: clean(sec(5, 30)), reason: ReasonBisect, want: 208, liveWord: true}))
+			liveStep{at: sec(6, 30), limit: 168, running: 168, metrics: true, live: clean(sec(5, 30)), reason: ReasonBisect, want: 177, liveWord: true}))
 	})
 	t.Run("without a sample it waits for the metrics", func(t *testing.T) {
 		runLive(t, append(cuts[:len(cuts):len(cuts)],
-			liveStep{at: sec(6, 30), limit: 192, running: 192, metrics: true, reason: ReasonAwaitSignal, want: 192}))
+			liveStep{at: sec(6, 30), limit: 168, running: 168, metrics: true, reason: ReasonAwaitSignal, want: 168}))
 	})
 	t.Run("too small a sample confirms nothing", func(t *testing.T) {
 		runLive(t, append(cuts[:len(cuts):len(cuts)],
-			liveStep{at: sec(6, 30), limit: 192, running: 192, metrics: true, live: LiveSample{Since: sec(5, 30), Sampled: 3}, reason: ReasonAwaitSignal, want: 192}))
+			liveStep{at: sec(6, 30), limit: 168, running: 168, metrics: true, live: LiveSample{Since: sec(5, 30), Sampled: 3}, reason: ReasonAwaitSignal, want: 168}))
 	})
-	t.Run("slow start waits for its metrics", func(t *testing.T) {
+	t.Run("a clean sample confirms a slow-start step before its metrics do", func(t *testing.T) {
 		runLive(t, []liveStep{
 			{at: sec(0, 30), limit: 80, running: 80, metrics: true, reason: ReasonSlowStart, want: 160},
-			{at: sec(1, 30), limit: 160, running: 160, metrics: true, live: clean(sec(0, 30)), reason: ReasonAwaitSignal, want: 160},
+			{at: sec(1, 30), limit: 160, running: 160, metrics: true, live: clean(sec(0, 30)), reason: ReasonSlowStart, want: 320, liveWord: true},
+		})
+	})
+	t.Run("without a sample slow start waits for its metrics", func(t *testing.T) {
+		runLive(t, []liveStep{
+			{at: sec(0, 30), limit: 80, running: 80, metrics: true, reason: ReasonSlowStart, want: 160},
+			{at: sec(1, 30), limit: 160, running: 160, metrics: true, reason: ReasonAwaitSignal, want: 160},
 		})
 	})
 	t.Run("one child retrying is no verdict, and without metrics blocks confirmation", func(t *testing.T) {

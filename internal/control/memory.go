@@ -102,3 +102,24 @@ func learn(st *State, obs Observation, limit int32) *Prior {
 	st.Taught = lo
 	return &Prior{Limit: lo, At: at, ItemTime: st.ItemTime}
 }
+
+// hintShare is the share of Observation.Bound a run with no memory starts
+// at: the downstream allows that many, and other callers may use it too.
+const hintShare = 0.5
+
+// hinted starts a run with no memory from the upper bound its downstream's
+// configuration gives (Observation.Bound), which also caps every raise:
+// at half of it when the run starts lower. It reports false, keeping
+// only the bound, when there is none or the run starts at half or above.
+func hinted(cfg Config, st *State, obs Observation) (int32, string, bool) {
+	if obs.Bound <= 0 {
+		return 0, "", false
+	}
+	st.Bound = obs.Bound
+	cur := obs.Run.Settings.MaxConcurrency
+	to := min(max(int32(hintShare*float64(obs.Bound)), cfg.MinConcurrency), cfg.MaxConcurrency)
+	if cur == 0 || cur >= to || obs.Run.Items.Done() > 0 {
+		return 0, "", false
+	}
+	return to, fmt.Sprintf("the downstream allows at most %d children: starting at %d, half of it, instead of %d.", obs.Bound, to, cur), true
+}

@@ -24,7 +24,8 @@ type Config struct {
 	// (unlimited) or outside [MinConcurrency, MaxConcurrency].
 	InitialConcurrency int32 `json:"initialConcurrency"`
 	// GrowthFactor multiplies the limit per step while no capacity is known
-	// (slow start); > 1, typically 2.
+	// (slow start); > 1, typically 1.5. Far below a known bound (a limit
+	// once throttled, a capacity hint) steps double when it is lower.
 	GrowthFactor float64 `json:"growthFactor"`
 	// Backoff is the multiplicative decrease on a throttled minute, applied to
 	// the limit in effect when that minute was measured; in (0, 1), typically 0.7.
@@ -139,6 +140,9 @@ type Observation struct {
 	// Prior is what an earlier run of the same job learned; nil when
 	// nothing was. Only the run's first decision reads it.
 	Prior *Prior `json:"prior,omitempty"`
+	// Bound is an upper bound on the run's capacity, in children, from the
+	// downstream's configuration; 0 when none is known.
+	Bound int32 `json:"bound,omitempty"`
 	// Shared tells of the other open runs that share this run's
 	// downstream; nil when none does.
 	Shared *Share `json:"shared,omitempty"`
@@ -283,6 +287,10 @@ type State struct {
 	// SharedBy is the number of open runs that shared the downstream at
 	// the last decision (Observation.Shared); zero when the run was alone.
 	SharedBy int `json:"sharedBy,omitempty"`
+	// Bound is the upper bound on the capacity the downstream's
+	// configuration gave (Observation.Bound) at the first decision; zero
+	// when none.
+	Bound int32 `json:"bound,omitempty"`
 	// Taught is the limit last handed on in Decision.Learn; zero before any.
 	Taught int32 `json:"taught,omitempty"`
 }
@@ -309,6 +317,7 @@ const (
 	ReasonIdle          Reason = "Underused"
 	ReasonFailing       Reason = "Failing"
 	ReasonOverride      Reason = "Override"
+	ReasonHint          Reason = "CapacityHint"
 	ReasonClamped       Reason = "Clamped"
 	ReasonFailFast      Reason = "FailFast"
 	ReasonBaseline      Reason = "Baseline"

@@ -35,7 +35,7 @@
 //	maxConcurrency      integer  1000   highest limit ever set
 //	initialConcurrency  integer  10     where a run with no usable limit starts
 //	unlimited           bool     false  may send 0 (no limit) once at max, unthrottled
-//	growthFactor        number   2      slow-start multiplier per step, in (1, 10], > 1 + band
+//	growthFactor        number   1.5    slow-start multiplier per step, in (1, 10], > 1 + band
 //	backoff             number   0.7    multiplier on a throttled minute, in (0, 1)
 //	maxStepUp           number   2      new <= old * maxStepUp, > 1 + band
 //	maxStepDown         number   0.5    new >= old * maxStepDown, in (0, 1]

@@ -69,7 +69,7 @@ var builtin = spec{
 	MaxConcurrency:     new(int64(1000)),
 	InitialConcurrency: new(int64(10)),
 	Unlimited:          new(false),
-	GrowthFactor:       new(2.0),
+	GrowthFactor:       new(1.5),
 	Backoff:            new(0.7),
 	MaxStepUp:          new(2.0),
 	MaxStepDown:        new(0.5),
