@@ -406,6 +406,9 @@ func (d *decoder) signals(n *yaml.Node, at loc) ([]Signal, bool) {
 	return out, ok
 }
 
+// signalFields are the fields of a throttle signal, as signal reads them.
+var signalFields = []string{"namespace", "metric", "stat", "dimensions", "sparse"}
+
 // signal reads one throttle signal.
 func (d *decoder) signal(n *yaml.Node, at loc) (Signal, bool) {
 	var s Signal
@@ -445,7 +448,7 @@ func (d *decoder) signal(n *yaml.Node, at loc) (Signal, bool) {
 			v, good := d.boolean(e.val, fat)
 			s.Sparse, ok = v, ok && good
 		default:
-			d.unknown(e, at, []string{"namespace", "metric", "stat", "dimensions", "sparse"})
+			d.unknown(e, at, signalFields)
 			ok = false
 		}
 	}
