@@ -45,7 +45,7 @@ type Record struct {
 	// Sets are the dimension sets: the metrics are published once under
 	// each, a set being names of Dimensions. An empty set publishes them
 	// with no dimension. Nil means one set of all the Dimensions.
-	Sets [][]string
+	Sets    [][]string
 	Metrics []Metric
 	// Properties are extra fields for Logs Insights; they must not clash with
 	// dimension or metric names.
