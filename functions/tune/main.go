@@ -30,16 +30,17 @@ func main() {
 		BudgetFraction: a.Config.BudgetFraction,
 		DryRun:         a.Config.DryRun,
 		ActuationOff:   a.Config.ActuationOff,
+		Stack:          a.Config.Stack,
 	}, tuner.Deps{
 		SFN: a.Clients.SFN, CloudWatch: a.Clients.CloudWatch, Store: a.Store, Policies: a.Policies,
-		Log: a.Log, Metrics: os.Stdout,
+		Log: a.Log.Logger, Metrics: os.Stdout,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tune: start:", err)
 		os.Exit(1)
 	}
 	h := &tuner.Handler{Tuner: t, Now: time.Now, EventTime: a.Config.Clock == config.ClockEvent}
-	lambda.Start(h.Handle)
+	lambda.Start(app.Handler(a.Log, h.Handle, app.TickAttrs))
 }
 
 // owner names this execution environment in run leases: the log stream is

@@ -29,7 +29,7 @@ type scheduleEvent struct {
 	Time       *time.Time `json:"time"`
 }
 
-// Handle runs one tick.
+// Handle runs one tick, and writes its summary (Tuner.Health).
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -49,5 +49,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 		}
 		now = *ev.Time
 	}
-	return h.Tuner.Tick(ctx, now)
+	start := h.Now()
+	rep, err := h.Tuner.Tick(ctx, now)
+	h.Tuner.Health(now, rep, err, h.Now().Sub(start))
+	return rep, err
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/maptuner/maptuner/internal/actuate"
 	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/control"
-	"github.com/maptuner/maptuner/internal/emf"
 	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/policy"
@@ -90,6 +89,9 @@ type Config struct {
 	// context to save what the tick did: reading and updating stop that
 	// long before it. Zero means 3 seconds.
 	SaveReserve time.Duration
+	// Stack names the deployment in the Stack dimension of the metrics;
+	// empty leaves the dimension out.
+	Stack string
 	// RetireAfter is how many ticks in a row a run may go untuned for a
 	// reason that does not pass by itself (its policy is gone, its ARN does
 	// not parse, access to it is denied) before its tracking ends; zero
@@ -680,11 +682,11 @@ func (t *Tuner) fail(rep *Report, what string, err error) {
 	msg := fmt.Sprintf("tuner: %s: %v", what, err)
 	if transient(err) {
 		rep.Warnings = append(rep.Warnings, msg)
-		t.deps.Log.Warn(msg)
+		t.deps.Log.Warn("tuner: "+what, "error", err)
 		return
 	}
 	rep.Errors = append(rep.Errors, msg)
-	t.deps.Log.Error(msg)
+	t.deps.Log.Error("tuner: "+what, "error", err)
 }
 
 // transient reports whether err is one that AWS answers in normal
@@ -720,31 +722,5 @@ func (t *Tuner) log(rd RunDecision, snap maprun.Snapshot) {
 		"old", d.Old, "new", d.New, "reason", d.Reason, "toleranceReason", d.ToleranceReason,
 		"message", d.Message, "update", d.Update, "applied", rd.Applied, "dryRun", rd.DryRun,
 		"signals", d.Signals, "items", snap.Items)
-	name := rd.MapRunARN
-	if a, err := maprun.ParseARN(rd.MapRunARN); err == nil {
-		name = a.StateMachine + "/" + a.Label + ":" + a.ID
-	}
-	var updates float64
-	if rd.Applied {
-		updates = 1
-	}
-	err := emf.Write(t.deps.Metrics, emf.Record{
-		Namespace:  "maptuner",
-		Dimensions: map[string]string{"MapRun": name},
-		Aggregate:  true,
-		Metrics: []emf.Metric{
-			{Name: "MaxConcurrency", Value: float64(d.New.MaxConcurrency), Unit: emf.Count},
-			{Name: "Running", Value: float64(snap.Items.Running), Unit: emf.Count},
-			{Name: "Throughput", Value: d.Signals.Throughput, Unit: emf.CountPerSec},
-			{Name: "Throttles", Value: d.Signals.NewestValue, Unit: emf.Count},
-			{Name: "FailedItems", Value: float64(snap.Items.Failures()), Unit: emf.Count},
-			{Name: "Updates", Value: updates, Unit: emf.Count},
-			{Name: "Decisions", Value: 1, Unit: emf.Count},
-		},
-		Properties: map[string]any{"reason": string(d.Reason), "mapRunArn": rd.MapRunARN},
-		Time:       d.State.PrevAt,
-	})
-	if err != nil {
-		t.deps.Log.Error("tuner: write metrics", "error", err.Error())
-	}
+	t.runMetrics(rd, snap)
 }
