@@ -2,6 +2,10 @@
 // executions, observe every tracked run within the account's API budget,
 // decide with the pure controller, apply the decision, and record it.
 //
+// A tick is a period: the full pass over every run (Tuner.Tick), then,
+// every few seconds, looks (Tuner.Look) at the runs whose limit may change
+// soon, from the same budget (see look.go).
+//
 // Decide, then apply: control.Decide builds the plan; actuate.Applier is the
 // only code that calls UpdateMapRun. The simulator and the Lambda run this
 // same code against different implementations of the same interfaces.
