@@ -97,13 +97,18 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 		}
 		s.registered = true
 	}
-	step, what := s.tuner.Look, "look"
-	if !now.Before(s.next) {
-		step, what, s.next = s.tuner.Tick, "tick", now.Add(s.period)
-	}
-	rep, err := step(ctx, now)
-	if err != nil {
-		return err
+	var (
+		rep  tuner.Report
+		err  error
+		what = "look"
+	)
+	if now.Before(s.next) {
+		rep = s.tuner.Look(ctx, now)
+	} else {
+		what, s.next = "tick", now.Add(s.period)
+		if rep, err = s.tuner.Tick(ctx, now); err != nil {
+			return err
+		}
 	}
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("bench: %s at %s: %s", what, now.Format(time.TimeOnly), rep.Errors[0])

@@ -100,12 +100,7 @@ func (h *Handler) look(ctx context.Context, began time.Time, rep *Report) {
 		if !sleep(ctx, next-elapsed) {
 			return
 		}
-		look, err := h.Tuner.Look(ctx, h.Now())
-		if err != nil {
-			rep.Errors = append(rep.Errors, err.Error())
-			return
-		}
-		rep.add(look)
+		rep.add(h.Tuner.Look(ctx, h.Now()))
 	}
 }
 

@@ -85,13 +85,13 @@ var lookAPIs = []budget.API{budget.DescribeMapRun, budget.GetExecutionHistory}
 // Look does nothing before the first Tick, after a Tick that failed, at an
 // instant outside the period, and when Config.LookEvery is negative. The
 // Report's Looking says how many runs still need looks; Calls are this
-// look's. It does not return an error today; the error is for a look that
-// could do nothing at all, as for Tick.
-func (t *Tuner) Look(ctx context.Context, now time.Time) (Report, error) {
+// look's. Errors about single runs are in the Report and the log, as for
+// Tick.
+func (t *Tuner) Look(ctx context.Context, now time.Time) Report {
 	var rep Report
 	p := t.cur
 	if p == nil || !t.looks() || !now.After(p.start) || !now.Before(p.end) {
-		return rep, nil
+		return rep
 	}
 	rep.Looks = 1
 	work, finish, cancel := phases(ctx, t.cfg.SaveReserve)
@@ -126,7 +126,7 @@ func (t *Tuner) Look(ctx context.Context, now time.Time) (Report, error) {
 		}
 	}
 	rep.Looking = len(p.due())
-	return rep, nil
+	return rep
 }
 
 // looks reports whether looks are on.

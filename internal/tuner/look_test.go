@@ -3,6 +3,7 @@ package tuner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,11 +28,16 @@ func runSteps(t *testing.T, tu *Tuner, steps []step) {
 	ctx := context.Background()
 	for i, s := range steps {
 		at := now.Add(s.at)
-		call, name := tu.Tick, "tick"
+		var (
+			rep  Report
+			err  error
+			name = "tick"
+		)
 		if s.look {
-			call, name = tu.Look, "look"
+			rep, name = tu.Look(ctx, at), "look"
+		} else {
+			rep, err = tu.Tick(ctx, at)
 		}
-		rep, err := call(ctx, at)
 		if err != nil || len(rep.Errors) > 0 {
 			t.Fatalf("step %d, %s at +%s: %v %v", i, name, s.at, err, rep.Errors)
 		}
@@ -60,14 +66,28 @@ func (e *env) decidedAt(t *testing.T, arn string) time.Time {
 	return r.State.PrevAt
 }
 
+// claimSpy is a Store that records the lease lengths claimed.
+type claimSpy struct {
+	Store
+	ttls []time.Duration
+}
+
+func (s *claimSpy) Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (registry.Run, error) {
+	s.ttls = append(s.ttls, ttl)
+	return s.Store.Claim(ctx, arn, owner, now, ttl)
+}
+
 // TestLooksRedecideHotRun: a new run, in slow start, is decided by the
 // full pass and again by every look of the period; the look after the
-// period's end does nothing, and the next full pass decides it again.
+// period's end does nothing, and the next full pass decides it again. A
+// lease ends with the period at the latest.
 func TestLooksRedecideHotRun(t *testing.T) {
 	e := newEnv(t)
 	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	e.watchExec(t, "default")
+	spy := &claimSpy{Store: e.store}
 	tu := e.tuner(t, Config{})
+	tu.deps.Store = timedStore{spy, DefaultCallTimeout}
 	runSteps(t, tu, []step{
 		{at: 0, decided: 1, looking: 1, describes: 1},
 		{at: 10 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
@@ -78,6 +98,10 @@ func TestLooksRedecideHotRun(t *testing.T) {
 	})
 	if got := e.decidedAt(t, runARN); !got.Equal(now.Add(time.Minute)) {
 		t.Fatalf("last decision at %s, want the second full pass", got)
+	}
+	want := []time.Duration{time.Minute, 50 * time.Second, 40 * time.Second, 10 * time.Second, time.Minute}
+	if !slices.Equal(spy.ttls, want) {
+		t.Fatalf("leases %v, want %v", spy.ttls, want)
 	}
 }
 

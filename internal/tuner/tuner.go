@@ -558,7 +558,9 @@ func (t *Tuner) remember(tc *tick, p plan, l control.Prior) bool {
 // claim takes the lease on run arn, unless another tuner holds it or
 // decided on the run moments ago (see fresh).
 func (t *Tuner) claim(tc *tick, arn string) (registry.Run, bool) {
-	run, err := t.deps.Store.Claim(tc.work, arn, t.cfg.Owner, tc.now, t.cfg.Period)
+	// The lease ends with the period at the latest, so that a look that
+	// never saved does not keep the next full pass from the run.
+	run, err := t.deps.Store.Claim(tc.work, arn, t.cfg.Owner, tc.now, tc.p.end.Sub(tc.now))
 	if errors.Is(err, registry.ErrLeased) {
 		tc.rep.skip("leased")
 		return registry.Run{}, false
