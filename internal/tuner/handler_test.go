@@ -134,8 +134,9 @@ func (c *fakeClock) wait(ctx context.Context, d time.Duration) bool {
 
 // TestHandlerLooks: the tune function runs the full pass, then looks at
 // each 10 s instant of the period while a run needs it, and sums the
-// looks into its report; an invocation with nothing to look at returns
-// at once, and one whose deadline or cancellation comes stops looking.
+// looks into its report; an invocation with nothing to look at, or no
+// budget left to look with, returns at once, and one whose deadline or
+// cancellation comes stops looking.
 func TestHandlerLooks(t *testing.T) {
 	payload, err := os.ReadFile("../../events/schedule.json")
 	if err != nil {
@@ -151,14 +152,17 @@ func TestHandlerLooks(t *testing.T) {
 		wantWaits []time.Duration
 		wantLooks int
 		wantLast  time.Duration // the instant of the last look
+		fraction  float64
 	}{
-		{"hot run: five looks", true, 0, 0, 0, []time.Duration{10, 10, 10, 10, 10}, 5, 50 * time.Second},
-		{"nothing to look at", false, 0, 0, 0, nil, 0, 0},
+		{"hot run: five looks", true, 0, 0, 0, []time.Duration{10, 10, 10, 10, 10}, 5, 50 * time.Second, 0},
+		{"nothing to look at", false, 0, 0, 0, nil, 0, 0, 0},
 		// Looks at 22 and 42 s; the one at 62 s is past the period.
-		{"late timers: the next instant ahead", true, 12 * time.Second, 0, 0, []time.Duration{10, 8, 8}, 2, 42 * time.Second},
+		{"late timers: the next instant ahead", true, 12 * time.Second, 0, 0, []time.Duration{10, 8, 8}, 2, 42 * time.Second, 0},
 		// 3 s kept to save: no look at 30 s.
-		{"deadline at 30 s", true, 0, 30 * time.Second, 0, []time.Duration{10, 10}, 2, 20 * time.Second},
-		{"cancelled while waiting", true, 0, 0, 2, []time.Duration{10, 10}, 1, 10 * time.Second},
+		{"deadline at 30 s", true, 0, 30 * time.Second, 0, []time.Duration{10, 10}, 2, 20 * time.Second, 0},
+		{"cancelled while waiting", true, 0, 0, 2, []time.Duration{10, 10}, 1, 10 * time.Second, 0},
+		// 3 DescribeMapRun calls a period: the full pass's and two looks'.
+		{"budget spent", true, 0, 0, 0, []time.Duration{10, 10}, 2, 20 * time.Second, 0.05},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,7 +181,7 @@ func TestHandlerLooks(t *testing.T) {
 			if tt.cancelAt > 0 {
 				clk.cancel, clk.cancelAt = cancel, tt.cancelAt
 			}
-			h := &Handler{Tuner: e.tuner(t, Config{}), Now: clk.now, Wait: clk.wait}
+			h := &Handler{Tuner: e.tuner(t, Config{BudgetFraction: tt.fraction}), Now: clk.now, Wait: clk.wait}
 			out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
 			if err != nil {
 				t.Fatal(err)

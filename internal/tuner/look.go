@@ -63,6 +63,15 @@ func (p *period) due() []plan {
 	return out
 }
 
+// looking is the number of runs that need a look, 0 once the period's
+// budget has no DescribeMapRun call left for one.
+func (p *period) looking() int {
+	if p.budget.Remaining(budget.DescribeMapRun) <= 0 {
+		return 0
+	}
+	return len(p.due())
+}
+
 // lookAPIs are the APIs whose remaining budget is spread over the looks
 // left in a period: a look's describe and live sample.
 var lookAPIs = []budget.API{budget.DescribeMapRun, budget.GetExecutionHistory}
@@ -125,7 +134,7 @@ func (t *Tuner) Look(ctx context.Context, now time.Time) Report {
 			rep.Calls[api] = n
 		}
 	}
-	rep.Looking = len(p.due())
+	rep.Looking = p.looking()
 	return rep
 }
 

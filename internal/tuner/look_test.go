@@ -147,9 +147,10 @@ func TestLooksShareTheBudget(t *testing.T) {
 	tu := e.tuner(t, Config{BudgetFraction: 0.05})
 	runSteps(t, tu, []step{
 		{at: 0, decided: 2, looking: 2, describes: 2},
-		{at: 10 * time.Second, look: true, decided: 1, looking: 2, describes: 1, skipped: map[string]int{"budget": 1}},
-		{at: 20 * time.Second, look: true, looking: 2, skipped: map[string]int{"budget": 2}},
-		{at: 50 * time.Second, look: true, looking: 2, skipped: map[string]int{"budget": 2}},
+		// The budget is spent: nothing left to look with (the handler stops).
+		{at: 10 * time.Second, look: true, decided: 1, describes: 1, skipped: map[string]int{"budget": 1}},
+		{at: 20 * time.Second, look: true, skipped: map[string]int{"budget": 2}},
+		{at: 50 * time.Second, look: true, skipped: map[string]int{"budget": 2}},
 		{at: 60 * time.Second, decided: 2, looking: 2, describes: 2},
 	})
 }
@@ -174,8 +175,8 @@ func TestLooksPaceTheBudget(t *testing.T) {
 	runSteps(t, tu, []step{
 		{at: 0, decided: 4, looking: 4, describes: 4},
 		{at: 10 * time.Second, look: true, decided: 1, looking: 4, describes: 1, skipped: map[string]int{"budget": 3}},
-		{at: 20 * time.Second, look: true, decided: 1, looking: 4, describes: 1, skipped: map[string]int{"budget": 3}},
-		{at: 30 * time.Second, look: true, looking: 4, skipped: map[string]int{"budget": 4}},
+		{at: 20 * time.Second, look: true, decided: 1, describes: 1, skipped: map[string]int{"budget": 3}},
+		{at: 30 * time.Second, look: true, skipped: map[string]int{"budget": 4}},
 	})
 	for i, want := range []time.Duration{10 * time.Second, 20 * time.Second, 0, 0} {
 		if got := e.decidedAt(t, arns[i]); !got.Equal(now.Add(want)) {

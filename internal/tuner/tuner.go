@@ -191,7 +191,8 @@ type Report struct {
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Looks is the number of looks made after the full pass (Tuner.Look).
 	Looks int `json:"looks,omitempty"`
-	// Looking is the number of runs that still need looks this period.
+	// Looking is the number of runs that still need looks this period, 0
+	// once the period's budget cannot pay for one.
 	Looking int `json:"looking,omitempty"`
 	// Decisions are the decisions made, in order. In the Handler's report,
 	// the looks' decisions that change nothing are left out (each is in
@@ -300,7 +301,7 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	p.plans, p.throttles = plans, throttles
 	t.cur = p
 	rep.Calls = b.Spent()
-	rep.Looking = len(p.due())
+	rep.Looking = p.looking()
 	return rep, nil
 }
 
