@@ -64,9 +64,9 @@ func (p *period) due() []plan {
 }
 
 // looking is the number of runs that need a look, 0 once the period's
-// budget has no DescribeMapRun call left for one.
+// budget has no call left of an API a look is paced on (lookAPIs).
 func (p *period) looking() int {
-	if p.budget.Remaining(budget.DescribeMapRun) <= 0 {
+	if slices.ContainsFunc(lookAPIs, func(api budget.API) bool { return p.budget.Remaining(api) <= 0 }) {
 		return 0
 	}
 	return len(p.due())
@@ -145,7 +145,7 @@ func (t *Tuner) looks() bool { return t.cfg.LookEvery > 0 }
 // someone else (an overlapping invocation): less than half a period ago,
 // or, for a run that needs looks, less than half a look interval ago, so
 // that the next period's full pass decides a run that the looks of the
-// period before decided seconds ago. A run this period wrote last is not.
+// period before decided seconds ago. A run this period decided last is not.
 func (t *Tuner) fresh(tc *tick, run registry.Run) bool {
 	st := run.State
 	if st.PrevAt.IsZero() || tc.p.mine(run) {

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
 	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/maprun"
@@ -183,6 +186,30 @@ func TestLooksPaceTheBudget(t *testing.T) {
 			t.Errorf("%s decided last at +%s, want +%s", arns[i], got.Sub(now), want)
 		}
 	}
+}
+
+// TestLooksPaceTheLiveSamples: the looks' live samples (10 histories
+// each) share the period's 40 GetExecutionHistory calls; once they are
+// spent, no run is left to look at.
+func TestLooksPaceTheLiveSamples(t *testing.T) {
+	e := newEnv(t)
+	e.acct.addRun(execARN, runARN, 0, 5, 1000)
+	if _, err := e.store.PutRun(context.Background(), registry.Run{ARN: runARN, Policy: "default", DiscoveredAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		arn := fmt.Sprintf("arn:aws:states:us-east-1:123456789012:execution:etl-nightly/ProcessItems:child-%d", i)
+		e.acct.children[runARN] = append(e.acct.children[runARN], types.ExecutionListItem{ExecutionArn: aws.String(arn), StartDate: aws.Time(now.Add(-40 * time.Second))})
+		e.acct.childEvents[arn] = []types.HistoryEvent{{Type: types.HistoryEventTypeTaskScheduled, Timestamp: aws.Time(now.Add(-10 * time.Second))}}
+	}
+	tu := e.tuner(t, Config{BudgetFraction: 0.1}) // 6 DescribeMapRun, 40 GetExecutionHistory
+	runSteps(t, tu, []step{
+		{at: 0, decided: 1, looking: 1, describes: 1},
+		{at: 10 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
+		{at: 20 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
+		{at: 30 * time.Second, look: true, decided: 1, describes: 1},
+		{at: 40 * time.Second, look: true, skipped: map[string]int{"budget": 1}},
+	})
 }
 
 // TestLooksKeepInvocationsApart: an overlapping invocation does not

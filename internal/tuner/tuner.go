@@ -192,7 +192,7 @@ type Report struct {
 	// Looks is the number of looks made after the full pass (Tuner.Look).
 	Looks int `json:"looks,omitempty"`
 	// Looking is the number of runs that still need looks this period, 0
-	// once the period's budget cannot pay for one.
+	// once the period's budget cannot pay for a look.
 	Looking int `json:"looking,omitempty"`
 	// Decisions are the decisions made, in order. In the Handler's report,
 	// the looks' decisions that change nothing are left out (each is in
