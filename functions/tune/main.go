@@ -1,6 +1,8 @@
 // Command tune is the tune Lambda function: on every schedule tick it
 // discovers, observes, decides and updates the Map Runs of opted-in state
-// machines. This file only composes: configuration, clients, lambda.Start.
+// machines, then looks again every 10 s, until the period ends, at the runs
+// that need it (tuner.Handler). This file only composes: configuration,
+// clients, lambda.Start.
 package main
 
 import (

@@ -90,7 +90,7 @@ func TestHealthThroughHandler(t *testing.T) {
 	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	e.watchExec(t, "default")
 	clock := now
-	h := &Handler{Tuner: e.tuner(t, Config{Stack: "prod"}), Now: func() time.Time {
+	h := &Handler{Tuner: e.tuner(t, Config{Stack: "prod", LookEvery: -1}), Now: func() time.Time {
 		clock = clock.Add(1500 * time.Millisecond) // each reading of the clock 1.5 s later
 		return clock
 	}}
@@ -174,7 +174,7 @@ func TestHealthCounts(t *testing.T) {
 			e := newEnv(t)
 			e.acct.addRun(execARN, runARN, 10, 10, 1000)
 			e.watchExec(t, tt.policy)
-			tu, err := New(Config{Owner: "a", Region: "us-east-1"}, Deps{SFN: e.acct, CloudWatch: e.acct, Store: tt.store(e), Policies: pols,
+			tu, err := New(Config{Owner: "a", Region: "us-east-1", LookEvery: -1}, Deps{SFN: e.acct, CloudWatch: e.acct, Store: tt.store(e), Policies: pols,
 				Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Metrics: e.emf})
 			if err != nil {
 				t.Fatal(err)
