@@ -1,9 +1,17 @@
 # maptuner: build, local invocation, lint and test.
 #
 #   make build                     host-arch bootstraps in bin/<fn>/ for local runs
+#   make invoke                    run watch and tune under the Lambda Runtime
+#                                  Interface Emulator on a local account until
+#                                  the first UpdateMapRun (scripts/rehearse -u)
 #   make invoke FN=watch EVENT=events/status-running.json
-#                                  run one function under the Lambda Runtime
-#                                  Interface Emulator with one event
+#                                  run one function under the emulator with one
+#                                  event, against the AWS_ENDPOINT_URL_* of the
+#                                  environment (the table is created on a
+#                                  loopback DynamoDB endpoint)
+#   make rehearse SCENARIO=file    the real bootstraps against maptuner-local
+#                                  on a scenario, one simulated minute a tick;
+#                                  TICKS (30) ticks at most
 #   make demo                      run the tuner on the built-in sample job in a
 #                                  simulated account: no AWS account needed
 #   make demo SCENARIO=file        the same on another scenario (docs/scenarios.md);
@@ -36,9 +44,11 @@ PIP ?= python3 -m pip
 TOOLS := $(CURDIR)/bin/tools
 RIE := $(TOOLS)/aws-lambda-rie
 STATICCHECK := $(TOOLS)/staticcheck
+JQ := $(TOOLS)/gojq
 # The emulator has no semantic-version tags, so it is pinned by pseudo-version.
 RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION ?= v0.8.2
+GOJQ_VERSION ?= v0.12.17
 MOTO_VERSION ?= 5.2.1
 CFN_LINT_VERSION ?= 1.51.0
 
@@ -77,6 +87,7 @@ $(addprefix build-local-,$(FUNCTIONS)): build-local-%: policycheck
 	cp policies.yaml bin/$*/policies.yaml
 
 ifneq ($(filter invoke,$(MAKECMDGOALS)),)
+ifneq ($(FN)$(EVENT),)
 ifneq ($(words $(FN)),1)
 $(error FN must name one function: make invoke FN=watch|tune EVENT=events/<file>.json)
 endif
@@ -87,12 +98,34 @@ ifeq ($(EVENT),)
 $(error EVENT must name an event file, for example EVENT=events/schedule.json)
 endif
 endif
+endif
 
-# The function gets this environment: AWS_* (credentials, AWS_REGION,
-# AWS_ENDPOINT_URL_* for local endpoints) and the function settings
-# (TABLE_NAME, DRY_RUN, ...), with defaults from scripts/invoke.
+# Without FN, the whole path once: a simulated account and moto, the table,
+# an opted-in execution, its RUNNING event to watch, then tune until it
+# sends an UpdateMapRun. With FN, the function gets this environment: AWS_*
+# (credentials, AWS_REGION, AWS_ENDPOINT_URL_* for local endpoints) and the
+# function settings (TABLE_NAME, DRY_RUN, ...), with defaults from
+# scripts/invoke; on a loopback DynamoDB endpoint the table is created first.
+ifeq ($(FN),)
+invoke: tools build bin/maptuner-local
+	RIE='$(RIE)' JQ='$(JQ)' scripts/rehearse -u -n 10 builtin
+else
 invoke: build-local-$(FN) $(RIE)
+	@if [[ $${AWS_ENDPOINT_URL_DYNAMODB:-} =~ ^https?://(127\.0\.0\.1|localhost)[:/] ]]; then \
+		scripts/local-table "$${TABLE_NAME:-maptuner}"; fi
 	RIE='$(RIE)' scripts/invoke bin/$(FN) '$(EVENT)'
+endif
+
+# The real bootstraps against maptuner-local on SCENARIO (default the
+# built-in one), with the event clock: scripts/rehearse.
+TICKS ?= 30
+
+.PHONY: rehearse bin/maptuner-local
+rehearse: tools build bin/maptuner-local
+	RIE='$(RIE)' JQ='$(JQ)' scripts/rehearse -n '$(TICKS)' '$(or $(SCENARIO),builtin)'
+
+bin/maptuner-local:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./cmd/maptuner-local
 
 # The demo runs the bootstraps of bin/ under the emulator of bin/tools. It
 # is compiled as they are (CGO_ENABLED=0, -trimpath), so that it reuses the
@@ -151,7 +184,7 @@ bench:
 
 # --- tools -------------------------------------------------------------------
 
-tools: $(RIE) $(STATICCHECK)
+tools: $(RIE) $(STATICCHECK) $(JQ)
 	@python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1 || $(PIP) install 'moto[server]==$(MOTO_VERSION)'
 	@command -v cfn-lint >/dev/null 2>&1 || $(PIP) install 'cfn-lint==$(CFN_LINT_VERSION)'
 
@@ -161,5 +194,8 @@ $(RIE):
 $(STATICCHECK):
 	GOBIN='$(TOOLS)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+$(JQ):
+	GOBIN='$(TOOLS)' $(GO) install github.com/itchyny/gojq/cmd/gojq@$(GOJQ_VERSION)
+
 clean:
-	rm -rf $(addprefix bin/,$(FUNCTIONS)) .aws-sam
+	rm -rf $(addprefix bin/,$(FUNCTIONS)) bin/maptuner-local .aws-sam

@@ -1,6 +1,8 @@
 // Command tune is the tune Lambda function: on every schedule tick it
 // discovers, observes, decides and updates the Map Runs of opted-in state
-// machines. This file only composes: configuration, clients, lambda.Start.
+// machines, then looks again every 10 s, until the period ends, at the runs
+// that need it (tuner.Handler). This file only composes: configuration,
+// clients, lambda.Start.
 package main
 
 import (
@@ -30,16 +32,17 @@ func main() {
 		BudgetFraction: a.Config.BudgetFraction,
 		DryRun:         a.Config.DryRun,
 		ActuationOff:   a.Config.ActuationOff,
+		Stack:          a.Config.Stack,
 	}, tuner.Deps{
 		SFN: a.Clients.SFN, CloudWatch: a.Clients.CloudWatch, Store: a.Store, Policies: a.Policies,
-		Log: a.Log, Metrics: os.Stdout,
+		Log: a.Log.Logger, Metrics: os.Stdout,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tune: start:", err)
 		os.Exit(1)
 	}
 	h := &tuner.Handler{Tuner: t, Now: time.Now, EventTime: a.Config.Clock == config.ClockEvent}
-	lambda.Start(h.Handle)
+	lambda.Start(app.Handler(a.Log, h.Handle, app.TickAttrs))
 }
 
 // owner names this execution environment in run leases: the log stream is

@@ -25,8 +25,8 @@ func main() {
 		Store:    a.Store,
 		Tags:     &watch.APITags{SFN: a.Clients.SFN, Region: a.Clients.Region, Period: a.Config.TickPeriod, Fraction: a.Config.BudgetFraction},
 		Policies: a.Policies,
-		Log:      a.Log,
+		Log:      a.Log.Logger,
 		Now:      time.Now,
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(app.Handler(a.Log, h.Handle, nil))
 }

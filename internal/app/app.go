@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
@@ -17,7 +16,7 @@ import (
 // App is a function's environment, read and built once at cold start.
 type App struct {
 	Config   config.Config
-	Log      *slog.Logger
+	Log      *Logs
 	Policies *policy.Set
 	Clients  awsapi.Clients
 	Store    *registry.DynamoDB
@@ -44,7 +43,7 @@ func Load(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	return &App{
 		Config:   cfg,
-		Log:      slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})),
+		Log:      NewLogs(os.Stdout, cfg.LogLevel),
 		Policies: policies,
 		Clients:  clients,
 		Store:    store,

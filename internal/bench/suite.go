@@ -215,7 +215,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	err = parallel(ctx, cfg.Workers, len(results), func(i int) error {
 		wl := worlds[i/nseeds]
 		w := sim.New(wl.sc, seeds[i%nseeds])
-		results[i] = sim.Run(ctx, w, wl.strategy.newStrategy()(w), TickPeriod)
+		results[i] = sim.Run(ctx, w, wl.strategy.newStrategy()(w), tickOf(wl.strategy))
 		return ctx.Err()
 	})
 	if err != nil {

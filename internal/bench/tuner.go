@@ -18,12 +18,29 @@ import (
 // against a simulated account: the world's Step Functions and CloudWatch
 // APIs, an in-memory registry, and the scenario's policies. The parent
 // executions are registered as the watch function would register them.
+//
+// Run it with a tick of LookEvery: as the tune function does, it runs the
+// full pass (Tuner.Tick) once a period and looks (Tuner.Look) at the
+// ticks in between.
 func TunerStrategy(period time.Duration) sim.NewStrategy {
 	return func(w *sim.World) sim.Strategy {
-		s := &tunerStrategy{w: w}
+		s := &tunerStrategy{w: w, period: period}
 		s.err = s.init(period)
 		return s
 	}
+}
+
+// LookEvery is the tuner's tick in the simulator: the tune function's
+// looks within its period (tuner.DefaultLookEvery).
+const LookEvery = tuner.DefaultLookEvery
+
+// tickOf is the simulator's tick for a strategy: LookEvery for the tuner,
+// TickPeriod for the others.
+func tickOf(s Strategy) time.Duration {
+	if s.Name == StrategyTuner {
+		return LookEvery
+	}
+	return TickPeriod
 }
 
 type tunerStrategy struct {
@@ -32,6 +49,10 @@ type tunerStrategy struct {
 	store      *registry.Memory
 	registered bool
 	err        error
+	// period is the tuner's period, and next the instant of its next
+	// full pass.
+	period time.Duration
+	next   time.Time
 }
 
 func (s *tunerStrategy) init(period time.Duration) error {
@@ -53,7 +74,8 @@ func (s *tunerStrategy) init(period time.Duration) error {
 	return err
 }
 
-// Step registers the parents on the first call, then runs one tick.
+// Step registers the parents on the first call, then runs the full pass
+// when a period starts and a look otherwise.
 func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 	if s.err != nil {
 		return s.err
@@ -75,12 +97,21 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 		}
 		s.registered = true
 	}
-	rep, err := s.tuner.Tick(ctx, now)
-	if err != nil {
-		return err
+	var (
+		rep  tuner.Report
+		err  error
+		what = "look"
+	)
+	if now.Before(s.next) {
+		rep = s.tuner.Look(ctx, now)
+	} else {
+		what, s.next = "tick", now.Add(s.period)
+		if rep, err = s.tuner.Tick(ctx, now); err != nil {
+			return err
+		}
 	}
 	if len(rep.Errors) > 0 {
-		return fmt.Errorf("bench: tick at %s: %s", now.Format(time.TimeOnly), rep.Errors[0])
+		return fmt.Errorf("bench: %s at %s: %s", what, now.Format(time.TimeOnly), rep.Errors[0])
 	}
 	return nil
 }

@@ -33,12 +33,24 @@ func TestTunerStrategy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sc := loadScenario(t, name)
 			w := sim.New(sc, 1)
-			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), TickPeriod)
+			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), LookEvery)
 			if res.StrategyErrors != 0 {
 				t.Errorf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)
 			}
 			if res.API.TotalThrottled != 0 {
 				t.Errorf("%d API calls throttled: the tuner's budget should keep within the quotas", res.API.TotalThrottled)
+			}
+			// The full pass and the looks share each period's budget (half
+			// of a minute's refill, at most half the bucket, in us-east-1),
+			// and the looks re-decide runs within the period.
+			periods := float64(res.Elapsed/TickPeriod + 1)
+			for api, limit := range map[string]float64{"DescribeMapRun": 30, "GetExecutionHistory": 200, "ListExecutions": 100} {
+				if n := float64(res.API.Calls[api]); n > limit*periods {
+					t.Errorf("%.0f %s calls in %.0f periods: over the budget of %.0f a period", n, api, periods, limit)
+				}
+			}
+			if n := float64(res.API.Calls["DescribeMapRun"]); n < 1.5*periods {
+				t.Errorf("%.0f DescribeMapRun calls in %.0f periods: the looks did not run", n, periods)
 			}
 			if res.API.Calls["UpdateMapRun"] == 0 {
 				t.Error("no UpdateMapRun call")
@@ -79,7 +91,7 @@ func TestTunerStrategyIdle(t *testing.T) {
 			sc := loadScenario(t, "testdata/tiny.yaml")
 			tt.edit(&sc)
 			w := sim.New(sc, 1)
-			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), TickPeriod)
+			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), LookEvery)
 			switch {
 			case tt.wantErr == "" && res.StrategyErrors != 0:
 				t.Errorf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)

@@ -53,6 +53,10 @@ type Config struct {
 	CloudWatchProtocol string
 	// Clock (MAPTUNER_CLOCK: wall, event); default wall.
 	Clock Clock
+	// Stack (STACK_NAME) is the CloudFormation stack the functions belong
+	// to, the Stack dimension of their metrics; empty leaves the dimension
+	// out (a local run).
+	Stack string
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in production).
@@ -64,6 +68,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		TickPeriod:         time.Minute,
 		CloudWatchProtocol: getenv("MAPTUNER_CLOUDWATCH_PROTOCOL"),
 		Clock:              ClockWall,
+		Stack:              getenv("STACK_NAME"),
 	}
 	var errs []error
 	bad := func(name, value, want string) {

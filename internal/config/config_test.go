@@ -14,12 +14,13 @@ func TestFromEnv(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
 		"TABLE_NAME": "t", "DRY_RUN": "true", "ACTUATION": "off", "BUDGET_FRACTION": "0.25",
 		"TICK_PERIOD": "2m", "LOG_LEVEL": "debug", "MAPTUNER_CLOUDWATCH_PROTOCOL": "json", "MAPTUNER_CLOCK": "event",
+		"STACK_NAME": "maptuner-prod",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Table: "t", DryRun: true, ActuationOff: true, BudgetFraction: 0.25, TickPeriod: 2 * time.Minute,
-		LogLevel: slog.LevelDebug, CloudWatchProtocol: "json", Clock: ClockEvent}
+		LogLevel: slog.LevelDebug, CloudWatchProtocol: "json", Clock: ClockEvent, Stack: "maptuner-prod"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}

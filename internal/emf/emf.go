@@ -10,16 +10,23 @@ import (
 	"time"
 )
 
+// Namespace is the CloudWatch namespace of maptuner's metrics.
+const Namespace = "maptuner"
+
 // Unit is a CloudWatch metric unit.
 type Unit string
 
 // The units maptuner emits.
 const (
-	Count       Unit = "Count"
-	CountPerSec Unit = "Count/Second"
-	Percent     Unit = "Percent"
-	None        Unit = "None"
+	Count        Unit = "Count"
+	CountPerSec  Unit = "Count/Second"
+	Milliseconds Unit = "Milliseconds"
+	Percent      Unit = "Percent"
+	None         Unit = "None"
 )
+
+// maxDimensions is the most dimensions EMF takes in one dimension set.
+const maxDimensions = 30
 
 // Metric is one value of an EMF record.
 type Metric struct {
@@ -28,17 +35,18 @@ type Metric struct {
 	Unit  Unit
 }
 
-// Record is one EMF line: metrics under one set of dimensions, plus
+// Record is one EMF line: metrics under one or more dimension sets, plus
 // properties that are logged but not turned into metrics.
 type Record struct {
-	// Namespace is the CloudWatch namespace, for example "maptuner".
+	// Namespace is the CloudWatch namespace, for example Namespace.
 	Namespace string
-	// Dimensions are name/value pairs; the metrics are published under all of
-	// them together, and, when Aggregate is set, also with no dimension.
+	// Dimensions are the dimension values by name; none may be empty.
 	Dimensions map[string]string
-	// Aggregate also publishes the metrics with no dimension, for account-wide graphs.
-	Aggregate bool
-	Metrics   []Metric
+	// Sets are the dimension sets: the metrics are published once under
+	// each, a set being names of Dimensions. An empty set publishes them
+	// with no dimension. Nil means one set of all the Dimensions.
+	Sets    [][]string
+	Metrics []Metric
 	// Properties are extra fields for Logs Insights; they must not clash with
 	// dimension or metric names.
 	Properties map[string]any
@@ -55,15 +63,31 @@ func Write(w io.Writer, r Record) error {
 	for k, v := range r.Properties {
 		doc[k] = v
 	}
-	dims := make([]string, 0, len(r.Dimensions))
+	all := make([]string, 0, len(r.Dimensions))
 	for k, v := range r.Dimensions {
-		dims = append(dims, k)
+		if v == "" {
+			return fmt.Errorf("emf: dimension %q has no value", k)
+		}
+		all = append(all, k)
 		doc[k] = v
 	}
-	sort.Strings(dims)
-	sets := [][]string{dims}
-	if r.Aggregate && len(dims) > 0 {
-		sets = append(sets, []string{})
+	sort.Strings(all)
+	sets := [][]string{all}
+	if r.Sets != nil {
+		sets = make([][]string, len(r.Sets))
+	}
+	for i, set := range r.Sets {
+		sets[i] = append([]string{}, set...) // an empty set is [], not null
+	}
+	for _, set := range sets {
+		if len(set) > maxDimensions {
+			return fmt.Errorf("emf: dimension set %q has %d dimensions, at most %d", set, len(set), maxDimensions)
+		}
+		for _, name := range set {
+			if _, ok := r.Dimensions[name]; !ok {
+				return fmt.Errorf("emf: dimension set %q names %q, which has no value", set, name)
+			}
+		}
 	}
 	defs := make([]map[string]string, 0, len(r.Metrics))
 	for _, m := range r.Metrics {

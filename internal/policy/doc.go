@@ -39,7 +39,7 @@
 //	backoff             number   0.7    multiplier on a throttled minute, in (0, 1)
 //	maxStepUp           number   2      new <= old * maxStepUp, > 1 + band
 //	maxStepDown         number   0.5    new >= old * maxStepDown, in (0, 1]
-//	band                number   0.02   relative change not worth an update, in [0, 1)
+//	band                number   0.02   a raise by less than band x the limit is not sent (cuts are), in [0, 1)
 //	recoveryTime        duration 10m    how long a throttled limit bounds growth, > 0
 //	throttleThreshold   number   0      throttles per minute tolerated, >= 0
 //	staleAfter          duration 5m     age of the newest datapoint before holding, >= 1m

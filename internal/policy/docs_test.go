@@ -1,9 +1,12 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestDocsMatchDefaults checks that the reference table of the policies
@@ -65,4 +68,65 @@ func TestPackageDocMatchesDefaults(t *testing.T) {
 			t.Errorf("doc.go: %s default %q, want %q", f.name, row[2], f.show(&builtin))
 		}
 	}
+}
+
+// docsExamples returns the YAML examples of the policies docs as policies
+// files: a whole file as it is; a policy body (it names throttleSignals or
+// tolerance at its top) as the default policy; named policies with a
+// default one added; a list of signals as the default policy's.
+func docsExamples(t *testing.T) []policyDoc {
+	t.Helper()
+	const path = "../../docs/policies.md"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []policyDoc
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		indent, ok := strings.CutSuffix(lines[i], "```yaml")
+		if !ok || strings.TrimSpace(indent) != "" {
+			continue
+		}
+		start := i + 1
+		var block []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			block = append(block, strings.TrimPrefix(lines[i], indent))
+		}
+		name := fmt.Sprintf("%s:%d", path, start)
+		text := []byte(strings.Join(block, "\n"))
+		var v any
+		if err := yaml.Unmarshal(text, &v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var file map[string]any
+		switch v := v.(type) {
+		case []any:
+			file = map[string]any{"version": 1, "policies": map[string]any{DefaultPolicy: map[string]any{"throttleSignals": v}}}
+		case map[string]any:
+			switch {
+			case v["version"] != nil:
+				out = append(out, policyDoc{name, text})
+				continue
+			case v["throttleSignals"] != nil || v["tolerance"] != nil:
+				file = map[string]any{"version": 1, "policies": map[string]any{DefaultPolicy: v}}
+			default:
+				if v[DefaultPolicy] == nil {
+					v[DefaultPolicy] = map[string]any{}
+				}
+				file = map[string]any{"version": 1, "policies": v}
+			}
+		default:
+			t.Fatalf("%s: an example that is neither a mapping nor a list", name)
+		}
+		b, err := yaml.Marshal(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, policyDoc{name, b})
+	}
+	if len(out) < 5 {
+		t.Fatalf("%s: %d YAML examples found; the docs have more", path, len(out))
+	}
+	return out
 }

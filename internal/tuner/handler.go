@@ -7,19 +7,42 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/maptuner/maptuner/internal/budget"
 )
 
 // ErrMalformed is wrapped by the error about a trigger event that cannot be read.
 var ErrMalformed = errors.New("malformed schedule event")
 
-// Handler is the tune function: one tick per invocation.
+// Handler is the tune function: one period per invocation. It runs the
+// full pass (Tuner.Tick), then, while some run needs looks, waits for each
+// next instant of Config.LookEvery and looks (Tuner.Look), until the
+// period ends or the invocation's deadline, less Config.SaveReserve, is
+// too near. An invocation with nothing to look at returns at once.
 type Handler struct {
 	Tuner *Tuner
 	// Now is the wall clock.
 	Now func() time.Time
 	// EventTime takes the tick's instant from the event's "time" field
-	// instead of Now, for rehearsals against a simulated account.
+	// instead of Now, for rehearsals against a simulated account. The
+	// simulated clock moves only between invocations, so an invocation is
+	// then its full pass only: no looks.
 	EventTime bool
+	// Wait blocks until d has passed, or ctx is done, and reports whether
+	// d passed; nil means a timer.
+	Wait func(ctx context.Context, d time.Duration) bool
+}
+
+// wait is a ctx-aware timer: Handler.Wait's default.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // scheduleEvent is what the tune function reads of its trigger: an
@@ -29,7 +52,7 @@ type scheduleEvent struct {
 	Time       *time.Time `json:"time"`
 }
 
-// Handle runs one tick.
+// Handle runs one tick, and writes its summary (Tuner.Health).
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -42,12 +65,71 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 	if ev.DetailType != nil && *ev.DetailType != "Scheduled Event" {
 		return Report{}, fmt.Errorf("tune: %w: detail-type %q, want \"Scheduled Event\" (status changes go to the watch function)", ErrMalformed, *ev.DetailType)
 	}
-	now := h.Now()
+	began := h.Now()
+	now := began
 	if h.EventTime {
 		if ev.Time == nil {
 			return Report{}, fmt.Errorf("tune: %w: the event clock is on and the event has no time", ErrMalformed)
 		}
 		now = *ev.Time
 	}
-	return h.Tuner.Tick(ctx, now)
+	rep, err := h.Tuner.Tick(ctx, now)
+	if err == nil && !h.EventTime {
+		h.look(ctx, began, &rep)
+	}
+	h.Tuner.Health(now, rep, err, h.Now().Sub(began))
+	return rep, err
+}
+
+// look runs the looks of the period the full pass at began started, and
+// adds them to rep.
+func (h *Handler) look(ctx context.Context, began time.Time, rep *Report) {
+	cfg := h.Tuner.cfg
+	sleep := h.Wait
+	if sleep == nil {
+		sleep = wait
+	}
+	deadline, bounded := ctx.Deadline()
+	for rep.Looking > 0 && ctx.Err() == nil {
+		// The next instant of the period's look grid still ahead.
+		elapsed := h.Now().Sub(began)
+		next := (elapsed/cfg.LookEvery + 1) * cfg.LookEvery
+		if next >= cfg.Period || bounded && !began.Add(next).Before(deadline.Add(-cfg.SaveReserve)) {
+			return
+		}
+		if !sleep(ctx, next-elapsed) {
+			return
+		}
+		rep.add(h.Tuner.Look(ctx, h.Now()))
+	}
+}
+
+// add adds the report of a look to r: its counts, its decisions that
+// change something, its errors and calls.
+func (r *Report) add(look Report) {
+	r.Discovered += look.Discovered
+	r.Decided += look.Decided
+	r.Updated += look.Updated
+	r.Ended += look.Ended
+	r.Looks += look.Looks
+	r.Looking = look.Looking
+	for why, n := range look.Skipped {
+		if r.Skipped == nil {
+			r.Skipped = map[string]int{}
+		}
+		r.Skipped[why] += n
+	}
+	for _, d := range look.Decisions {
+		if d.Decision.Update {
+			r.Decisions = append(r.Decisions, d)
+		}
+	}
+	for api, n := range look.Calls {
+		if r.Calls == nil {
+			r.Calls = map[budget.API]int{}
+		}
+		r.Calls[api] += n
+	}
+	r.Errors = append(r.Errors, look.Errors...)
+	r.Warnings = append(r.Warnings, look.Warnings...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,8 @@ func TestHandlerEvents(t *testing.T) {
 			e := newEnv(t)
 			e.acct.addRun(execARN, runARN, 0, 5, 1000)
 			e.watchExec(t, "default")
-			h := &Handler{Tuner: e.tuner(t, Config{}), Now: func() time.Time { return now }}
+			clk := &fakeClock{at: now}
+			h := &Handler{Tuner: e.tuner(t, Config{}), Now: clk.now, Wait: clk.wait}
 			out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
 			if wantErr != "" {
 				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), wantErr) {
@@ -55,8 +57,8 @@ func TestHandlerEvents(t *testing.T) {
 				return
 			}
 			var rep Report
-			if err != nil || json.Unmarshal(out, &rep) != nil || rep.Updated != 1 {
-				t.Fatalf("report %s, error %v", out, err)
+			if err != nil || json.Unmarshal(out, &rep) != nil || rep.Updated < 1 || rep.Looks != 5 {
+				t.Fatalf("report %s, error %v; want an update and 5 looks", out, err)
 			}
 		})
 	}
@@ -81,7 +83,8 @@ func TestHandlerClock(t *testing.T) {
 			e := newEnv(t)
 			e.acct.addRun(execARN, runARN, 0, 5, 1000)
 			e.watchExec(t, "default")
-			h := &Handler{Tuner: e.tuner(t, Config{}), Now: func() time.Time { return now }, EventTime: tt.event}
+			clk := &fakeClock{at: now}
+			h := &Handler{Tuner: e.tuner(t, Config{}), Now: clk.now, Wait: clk.wait, EventTime: tt.event}
 			out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), []byte(tt.payload))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -90,11 +93,121 @@ func TestHandlerClock(t *testing.T) {
 				return
 			}
 			var rep Report
-			if err != nil || json.Unmarshal(out, &rep) != nil || len(rep.Decisions) != 1 {
+			if err != nil || json.Unmarshal(out, &rep) != nil || len(rep.Decisions) == 0 {
 				t.Fatalf("report %s, error %v", out, err)
 			}
 			if got := rep.Decisions[0].Decision.State.PrevAt; !got.IsZero() && !got.Equal(tt.wantAt) {
 				t.Fatalf("tick at %s, want %s", got, tt.wantAt)
+			}
+			// The event clock does not move while the invocation waits: no looks.
+			if tt.event && (len(clk.waits) > 0 || rep.Looks > 0) {
+				t.Fatalf("event clock: waits %v, %d looks; want none", clk.waits, rep.Looks)
+			}
+		})
+	}
+}
+
+// fakeClock is a Handler clock whose waits pass at once.
+type fakeClock struct {
+	at    time.Time
+	waits []time.Duration
+	// late is how much later than asked each wait ends.
+	late time.Duration
+	// cancel, when set, is called at the wait numbered cancelAt (from 1).
+	cancel   func()
+	cancelAt int
+}
+
+func (c *fakeClock) now() time.Time { return c.at }
+
+func (c *fakeClock) wait(ctx context.Context, d time.Duration) bool {
+	c.waits = append(c.waits, d)
+	if c.cancel != nil && len(c.waits) == c.cancelAt {
+		c.cancel()
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	c.at = c.at.Add(d + c.late)
+	return true
+}
+
+// TestHandlerLooks: the tune function runs the full pass, then looks at
+// each 10 s instant of the period while a run needs it, and sums the
+// looks into its report; an invocation with nothing to look at, or no
+// budget left to look with, returns at once, and one whose deadline or
+// cancellation comes stops looking.
+func TestHandlerLooks(t *testing.T) {
+	payload, err := os.ReadFile("../../events/schedule.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now() // deadlines are on the wall clock
+	tests := []struct {
+		name      string
+		hot       bool
+		late      time.Duration
+		deadline  time.Duration // after start; zero is none
+		cancelAt  int
+		wantWaits []time.Duration
+		wantLooks int
+		wantLast  time.Duration // the instant of the last look
+		fraction  float64
+	}{
+		{"hot run: five looks", true, 0, 0, 0, []time.Duration{10, 10, 10, 10, 10}, 5, 50 * time.Second, 0},
+		{"nothing to look at", false, 0, 0, 0, nil, 0, 0, 0},
+		// Looks at 22 and 42 s; the one at 62 s is past the period.
+		{"late timers: the next instant ahead", true, 12 * time.Second, 0, 0, []time.Duration{10, 8, 8}, 2, 42 * time.Second, 0},
+		// 3 s kept to save: no look at 30 s.
+		{"deadline at 30 s", true, 0, 30 * time.Second, 0, []time.Duration{10, 10}, 2, 20 * time.Second, 0},
+		{"cancelled while waiting", true, 0, 0, 2, []time.Duration{10, 10}, 1, 10 * time.Second, 0},
+		// 3 DescribeMapRun calls a period: the full pass's and two looks'.
+		{"budget spent", true, 0, 0, 0, []time.Duration{10, 10}, 2, 20 * time.Second, 0.05},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tt.hot {
+				e.acct.addRun(execARN, runARN, 0, 5, 1000)
+			}
+			e.watchExec(t, "default")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.deadline > 0 {
+				ctx, cancel = context.WithDeadline(ctx, start.Add(tt.deadline))
+				defer cancel()
+			}
+			clk := &fakeClock{at: start, late: tt.late}
+			if tt.cancelAt > 0 {
+				clk.cancel, clk.cancelAt = cancel, tt.cancelAt
+			}
+			h := &Handler{Tuner: e.tuner(t, Config{BudgetFraction: tt.fraction}), Now: clk.now, Wait: clk.wait}
+			out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep Report
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatal(err)
+			}
+			var want []time.Duration
+			for _, w := range tt.wantWaits {
+				want = append(want, w*time.Second)
+			}
+			if !slices.Equal(clk.waits, want) {
+				t.Fatalf("waits %v, want %v", clk.waits, want)
+			}
+			looks := tt.wantLooks
+			decided := 0
+			if tt.hot {
+				decided = 1 + looks
+			}
+			if rep.Looks != looks || rep.Decided != decided || rep.Calls["DescribeMapRun"] != decided {
+				t.Fatalf("report %s: want %d looks, %d decisions, as many DescribeMapRun calls", out, looks, decided)
+			}
+			run, err := e.store.GetRun(context.Background(), runARN)
+			if tt.hot && (err != nil || !run.State.PrevAt.Equal(start.Add(tt.wantLast))) {
+				t.Fatalf("stored run decided last at +%s, %v; report %s", run.State.PrevAt.Sub(start), err, out)
 			}
 		})
 	}

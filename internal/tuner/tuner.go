@@ -2,6 +2,10 @@
 // executions, observe every tracked run within the account's API budget,
 // decide with the pure controller, apply the decision, and record it.
 //
+// A tick is a period: the full pass over every run (Tuner.Tick), then,
+// every few seconds, looks (Tuner.Look) at the runs whose limit may change
+// soon, from the same budget (see look.go).
+//
 // Decide, then apply: control.Decide builds the plan; actuate.Applier is the
 // only code that calls UpdateMapRun. The simulator and the Lambda run this
 // same code against different implementations of the same interfaces.
@@ -30,7 +34,6 @@ import (
 	"github.com/maptuner/maptuner/internal/actuate"
 	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/control"
-	"github.com/maptuner/maptuner/internal/emf"
 	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/policy"
@@ -73,6 +76,11 @@ type Config struct {
 	Region string
 	// Period is the tick length; zero means one minute.
 	Period time.Duration
+	// LookEvery is how often, within its period, an invocation looks again
+	// at the runs that need it (see Tuner.Look): a run in slow start or
+	// probing, above the limit it confirmed, or just cut. Zero means
+	// DefaultLookEvery; negative turns looks off (one pass a period).
+	LookEvery time.Duration
 	// BudgetFraction is the share of each API quota a tick may spend; zero
 	// means budget.DefaultFraction.
 	BudgetFraction float64
@@ -90,6 +98,9 @@ type Config struct {
 	// context to save what the tick did: reading and updating stop that
 	// long before it. Zero means 3 seconds.
 	SaveReserve time.Duration
+	// Stack names the deployment in the Stack dimension of the metrics;
+	// empty leaves the dimension out.
+	Stack string
 	// RetireAfter is how many ticks in a row a run may go untuned for a
 	// reason that does not pass by itself (its policy is gone, its ARN does
 	// not parse, access to it is denied) before its tracking ends; zero
@@ -116,11 +127,17 @@ type Deps struct {
 	Metrics io.Writer
 }
 
-// Tuner runs ticks. It is safe to call Tick from one goroutine at a time;
-// overlapping ticks in different processes are kept apart by run leases.
+// Tuner runs ticks: a full pass (Tick) at the start of each period, then
+// looks (Look) within it. One Tuner serves one invocation at a time: it
+// keeps the period's state from Tick for the Looks that follow, so Tick
+// and Look must be called from one goroutine at a time. Overlapping
+// invocations in different processes are kept apart by run leases.
 type Tuner struct {
 	cfg  Config
 	deps Deps
+	// cur is the period of the last Tick; nil before any, or when it
+	// could do nothing.
+	cur *period
 }
 
 // New returns a Tuner; it fails on a Config or Deps that cannot work.
@@ -136,6 +153,9 @@ func New(cfg Config, deps Deps) (*Tuner, error) {
 	}
 	if cfg.MetricWindow == 0 {
 		cfg.MetricWindow = 15 * time.Minute
+	}
+	if cfg.LookEvery == 0 {
+		cfg.LookEvery = DefaultLookEvery
 	}
 	if cfg.CallTimeout < 0 || cfg.SaveReserve < 0 || cfg.RetireAfter < 0 {
 		return nil, fmt.Errorf("tuner: config: call timeout %s, save reserve %s and retire after %d must not be negative",
@@ -168,10 +188,17 @@ type Report struct {
 	Updated int `json:"updated"`
 	// Ended is the number of runs whose tracking ended.
 	Ended int `json:"ended"`
-	// Skipped counts runs not decided on, by reason (leased, fresh, budget,
-	// deadline, policy, bad-arn, denied).
+	// Skipped counts runs not decided on, by reason (leased, fresh, taken,
+	// budget, deadline, policy, bad-arn, denied).
 	Skipped map[string]int `json:"skipped,omitempty"`
-	// Decisions are the decisions made, in order.
+	// Looks is the number of looks made after the full pass (Tuner.Look).
+	Looks int `json:"looks,omitempty"`
+	// Looking is the number of runs that still need looks this period, 0
+	// once the period's budget cannot pay for a look.
+	Looking int `json:"looking,omitempty"`
+	// Decisions are the decisions made, in order. In the Handler's report,
+	// the looks' decisions that change nothing are left out (each is in
+	// the log).
 	Decisions []RunDecision `json:"decisions,omitempty"`
 	// Calls are the budgeted API calls spent.
 	Calls map[budget.API]int `json:"calls,omitempty"`
@@ -210,9 +237,9 @@ type tick struct {
 	obs          *observe.Observer
 	app          *actuate.Applier
 	rep          *Report
-	// shares tells, per run ARN, of the other open runs that share its
-	// downstream (see shares).
-	shares map[string]*control.Share
+	// p is the period the tick belongs to; look is set in its looks.
+	p    *period
+	look bool
 }
 
 // Tick runs one tick at the instant now. It returns an error only when it
@@ -222,8 +249,12 @@ type tick struct {
 // Every phase stops at the deadline of ctx less Config.SaveReserve, and
 // every call has its own Config.CallTimeout. A run acted on is saved even
 // when ctx is done, in the time reserved before its deadline.
+//
+// Tick starts a period: the budget it builds is shared by this pass and by
+// the Looks that follow until the next Tick.
 func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
+	t.cur = nil
 	b, err := budget.New(budget.Config{Region: t.cfg.Region, Fraction: t.cfg.BudgetFraction, Period: t.cfg.Period})
 	if err != nil {
 		return rep, fmt.Errorf("tuner: %w", err)
@@ -231,7 +262,8 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	work, finish, cancel := phases(ctx, t.cfg.SaveReserve)
 	defer cancel()
 	obs := &observe.Observer{SFN: t.deps.SFN, Metrics: t.deps.CloudWatch, Budget: b}
-	tc := &tick{work: work, finish: finish, now: now, obs: obs, app: &actuate.Applier{SFN: t.deps.SFN, Budget: b}, rep: &rep}
+	p := &period{start: now, end: now.Add(t.cfg.Period), budget: b, obs: obs, app: &actuate.Applier{SFN: t.deps.SFN, Budget: b}, runs: map[string]*held{}}
+	tc := &tick{work: work, finish: finish, now: now, obs: obs, app: p.app, rep: &rep, p: p}
 
 	runs, err := t.activeRuns(work, &rep)
 	if err != nil {
@@ -248,7 +280,7 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	rep.Tracked = len(runs)
 
 	plans := t.plan(tc, runs)
-	tc.shares = shares(plans)
+	p.shares = shares(plans)
 	var throttles map[string][]control.Datapoint
 	if work.Err() == nil {
 		throttles = t.throttles(work, obs, plans, now, &rep)
@@ -269,7 +301,10 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 		}
 		t.tune(tc, p, throttles[p.run.ARN])
 	}
+	p.plans, p.throttles = plans, throttles
+	t.cur = p
 	rep.Calls = b.Spent()
+	rep.Looking = p.looking()
 	return rep, nil
 }
 
@@ -437,7 +472,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	}
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
-	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.shares[arn]}
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.shares[arn]}
 	if st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
 	}
@@ -488,6 +523,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		t.fail(rep, "save "+arn, err)
 		return
 	}
+	tc.p.runs[arn] = &held{at: tc.now, look: t.looks() && !run.Ended && needsLook(state, snap, tc.now)}
 	if err := t.deps.Store.AppendDecision(tc.finish, arn, tc.now, d); err != nil {
 		t.fail(rep, "log decision of "+arn, err)
 	}
@@ -523,41 +559,12 @@ func (t *Tuner) remember(tc *tick, p plan, l control.Prior) bool {
 	return true
 }
 
-// liveWindow is how long after a cut a run's running children are still
-// sampled every tick, to tell at once whether the cut was enough.
-const liveWindow = 5 * time.Minute
-
-// needsLive reports whether the decision on a running run may turn on a live
-// sample of its running children (observe.SampleRunning): while it grows
-// (slow start, probing), while its limit is not confirmed clean, for a while
-// after a cut, and always when the policy names no throttle metric, since
-// then the children are the only ones to tell of throttling.
-func needsLive(st control.State, snap maprun.Snapshot, metrics bool, now time.Time) bool {
-	if snap.Status != maprun.StatusRunning || snap.Items.Running == 0 {
-		return false
-	}
-	cur := snap.Settings.MaxConcurrency
-	return !metrics || st.Phase != control.PhaseBracket || cur == 0 || cur > st.Lo ||
-		!st.CutAt.IsZero() && now.Sub(st.CutAt) < liveWindow
-}
-
-// liveSince is the start of the window a live sample looks at: the previous
-// observation of the run, at most two periods back, or one period back for
-// a run not observed before.
-func liveSince(st control.State, now time.Time, period time.Duration) time.Time {
-	switch {
-	case st.PrevAt.IsZero():
-		return now.Add(-period)
-	case st.PrevAt.Before(now.Add(-2 * period)):
-		return now.Add(-2 * period)
-	}
-	return st.PrevAt
-}
-
 // claim takes the lease on run arn, unless another tuner holds it or
-// decided on the run moments ago.
+// decided on the run moments ago (see fresh).
 func (t *Tuner) claim(tc *tick, arn string) (registry.Run, bool) {
-	run, err := t.deps.Store.Claim(tc.work, arn, t.cfg.Owner, tc.now, t.cfg.Period)
+	// The lease ends with the period at the latest, so that a look that
+	// never saved does not keep the next full pass from the run.
+	run, err := t.deps.Store.Claim(tc.work, arn, t.cfg.Owner, tc.now, tc.p.end.Sub(tc.now))
 	if errors.Is(err, registry.ErrLeased) {
 		tc.rep.skip("leased")
 		return registry.Run{}, false
@@ -566,7 +573,15 @@ func (t *Tuner) claim(tc *tick, arn string) (registry.Run, bool) {
 		t.fail(tc.rep, "claim "+arn, err)
 		return registry.Run{}, false
 	}
-	if !run.State.PrevAt.IsZero() && tc.now.Sub(run.State.PrevAt) < t.cfg.Period/2 {
+	if tc.look && !tc.p.mine(run) {
+		// Another invocation decided on the run since this one did: the
+		// looks are its.
+		tc.rep.skip("taken")
+		tc.p.runs[arn].look = false
+		t.release(tc, run)
+		return registry.Run{}, false
+	}
+	if t.fresh(tc, run) {
 		// An overlapping invocation decided on this run moments ago.
 		tc.rep.skip("fresh")
 		t.release(tc, run)
@@ -671,6 +686,7 @@ func (t *Tuner) release(tc *tick, run registry.Run) {
 }
 
 func (t *Tuner) end(tc *tick, arn, reason string) {
+	delete(tc.p.runs, arn)
 	if err := t.deps.Store.EndRun(tc.finish, arn, reason, tc.now); err != nil {
 		t.fail(tc.rep, "end "+arn, err)
 		return
@@ -684,11 +700,11 @@ func (t *Tuner) fail(rep *Report, what string, err error) {
 	msg := fmt.Sprintf("tuner: %s: %v", what, err)
 	if transient(err) {
 		rep.Warnings = append(rep.Warnings, msg)
-		t.deps.Log.Warn(msg)
+		t.deps.Log.Warn("tuner: "+what, "error", err)
 		return
 	}
 	rep.Errors = append(rep.Errors, msg)
-	t.deps.Log.Error(msg)
+	t.deps.Log.Error("tuner: "+what, "error", err)
 }
 
 // transient reports whether err is one that AWS answers in normal
@@ -724,31 +740,5 @@ func (t *Tuner) log(rd RunDecision, snap maprun.Snapshot) {
 		"old", d.Old, "new", d.New, "reason", d.Reason, "toleranceReason", d.ToleranceReason,
 		"message", d.Message, "update", d.Update, "applied", rd.Applied, "dryRun", rd.DryRun,
 		"signals", d.Signals, "items", snap.Items)
-	name := rd.MapRunARN
-	if a, err := maprun.ParseARN(rd.MapRunARN); err == nil {
-		name = a.StateMachine + "/" + a.Label + ":" + a.ID
-	}
-	var updates float64
-	if rd.Applied {
-		updates = 1
-	}
-	err := emf.Write(t.deps.Metrics, emf.Record{
-		Namespace:  "maptuner",
-		Dimensions: map[string]string{"MapRun": name},
-		Aggregate:  true,
-		Metrics: []emf.Metric{
-			{Name: "MaxConcurrency", Value: float64(d.New.MaxConcurrency), Unit: emf.Count},
-			{Name: "Running", Value: float64(snap.Items.Running), Unit: emf.Count},
-			{Name: "Throughput", Value: d.Signals.Throughput, Unit: emf.CountPerSec},
-			{Name: "Throttles", Value: d.Signals.NewestValue, Unit: emf.Count},
-			{Name: "FailedItems", Value: float64(snap.Items.Failures()), Unit: emf.Count},
-			{Name: "Updates", Value: updates, Unit: emf.Count},
-			{Name: "Decisions", Value: 1, Unit: emf.Count},
-		},
-		Properties: map[string]any{"reason": string(d.Reason), "mapRunArn": rd.MapRunARN},
-		Time:       d.State.PrevAt,
-	})
-	if err != nil {
-		t.deps.Log.Error("tuner: write metrics", "error", err.Error())
-	}
+	t.runMetrics(rd, snap)
 }

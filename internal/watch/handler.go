@@ -61,7 +61,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	}
 	ev, err := Parse(raw)
 	if err != nil {
-		log.Error("event refused", "error", err.Error())
+		log.Error("event refused", "error", err)
 		return Result{}, fmt.Errorf("watch: %w", err)
 	}
 	now := h.Now()
@@ -132,7 +132,7 @@ func (h *Handler) optIn(ctx context.Context, smARN string, now time.Time) (strin
 	}
 	if _, err := h.Policies.Resolve(sm.Policy, ""); err != nil {
 		if h.Log != nil {
-			h.Log.Warn("state machine left untouched: its tag names an unknown policy", "stateMachine", smARN, "policy", sm.Policy, "error", err.Error())
+			h.Log.Warn("state machine left untouched: its tag names an unknown policy", "stateMachine", smARN, "policy", sm.Policy, "error", err)
 		}
 		return "", Result{Action: "ignored", Detail: fmt.Sprintf("state machine %s: tag %s=%q: %v", smARN, policy.TagKey, sm.Policy, err)}, nil
 	}
