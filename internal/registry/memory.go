@@ -26,6 +26,7 @@ type Memory struct {
 	decisions map[string][]decisionItem // by run ARN, oldest first
 	sms       map[string]smItem         // by state machine ARN
 	learned   map[string]learnedItem    // by pk and sk
+	controls  map[string]controlItem    // by pk and sk
 }
 
 // NewMemory returns an empty registry. cfg.Table is not used.
@@ -41,6 +42,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 		decisions: make(map[string][]decisionItem),
 		sms:       make(map[string]smItem),
 		learned:   make(map[string]learnedItem),
+		controls:  make(map[string]controlItem),
 	}, nil
 }
 

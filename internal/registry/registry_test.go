@@ -43,6 +43,10 @@ type store interface {
 	PutLearned(ctx context.Context, l Learned) (bool, error)
 	GetLearned(ctx context.Context, sm, label, policy string) (Learned, error)
 	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
+	PutControl(ctx context.Context, c Control) error
+	GetControl(ctx context.Context, target string, source Source) (Control, error)
+	Controls(ctx context.Context) ([]Control, error)
+	AllRuns(ctx context.Context) ([]Run, error)
 }
 
 var (
@@ -98,6 +102,10 @@ func memoryRaw(t *testing.T, m *Memory, pk, sk string) map[string]any {
 		}
 	case strings.HasPrefix(pk, pkStateMachine) && sk == skStateMachine:
 		if it, ok := m.sms[strings.TrimPrefix(pk, pkStateMachine)]; ok {
+			item = it
+		}
+	case strings.HasPrefix(pk, pkControl):
+		if it, ok := m.controls[pk+"\x00"+sk]; ok {
 			item = it
 		}
 	case strings.HasPrefix(pk, pkLearned):
@@ -191,6 +199,9 @@ func TestRegistry(t *testing.T) {
 		{"Learned", testLearned},
 		{"LearnedInvalid", testLearnedInvalid},
 		{"LearnedRace", testLearnedRace},
+		{"Controls", testControls},
+		{"ControlInvalid", testControlInvalid},
+		{"AllRuns", testAllRuns},
 		{"ContextCanceled", testContextCanceled},
 	}
 	for _, b := range []backend{memoryBackend(), dynamoBackend(client)} {
@@ -1061,6 +1072,10 @@ func testContextCanceled(t *testing.T, b backend) {
 		"Decisions":    func() error { _, err := f.Decisions(ctx, runARN, 0); return err },
 		"GetLearned":   func() error { _, err := f.GetLearned(ctx, smARN, "Fanout", "p"); return err },
 		"PutLearned":   func() error { _, err := f.PutLearned(ctx, sampleLearned(1, t0)); return err },
+		"PutControl":   func() error { return f.PutControl(ctx, Control{Target: runARN, Source: SourceOperator, Paused: true, At: t0}) },
+		"GetControl":   func() error { _, err := f.GetControl(ctx, runARN, SourceOperator); return err },
+		"Controls":     func() error { _, err := f.Controls(ctx); return err },
+		"AllRuns":      func() error { _, err := f.AllRuns(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {
