@@ -83,4 +83,3 @@ func (d *DynamoDB) AllRuns(ctx context.Context) ([]Run, error) {
 	}
 	return out, nil
 }
-

@@ -1072,10 +1072,12 @@ func testContextCanceled(t *testing.T, b backend) {
 		"Decisions":    func() error { _, err := f.Decisions(ctx, runARN, 0); return err },
 		"GetLearned":   func() error { _, err := f.GetLearned(ctx, smARN, "Fanout", "p"); return err },
 		"PutLearned":   func() error { _, err := f.PutLearned(ctx, sampleLearned(1, t0)); return err },
-		"PutControl":   func() error { return f.PutControl(ctx, Control{Target: runARN, Source: SourceOperator, Paused: true, At: t0}) },
-		"GetControl":   func() error { _, err := f.GetControl(ctx, runARN, SourceOperator); return err },
-		"Controls":     func() error { _, err := f.Controls(ctx); return err },
-		"AllRuns":      func() error { _, err := f.AllRuns(ctx); return err },
+		"PutControl": func() error {
+			return f.PutControl(ctx, Control{Target: runARN, Source: SourceOperator, Paused: true, At: t0})
+		},
+		"GetControl": func() error { _, err := f.GetControl(ctx, runARN, SourceOperator); return err },
+		"Controls":   func() error { _, err := f.Controls(ctx); return err },
+		"AllRuns":    func() error { _, err := f.AllRuns(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {

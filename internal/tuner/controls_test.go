@@ -13,7 +13,6 @@ import (
 	"github.com/maptuner/maptuner/internal/registry"
 )
 
-
 // steered starts a tuned run (first tick: Initial, limit 10) and returns
 // the environment, its tuner and the instant of the next tick.
 func steered(t *testing.T) (*env, *Tuner, time.Time) {
