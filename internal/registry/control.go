@@ -305,3 +305,40 @@ func decodeControl(item map[string]types.AttributeValue) (Control, error) {
 	}
 	return it.control()
 }
+
+// Governing returns, of the controls cs, the one that governs the Map Run
+// runARN, and true; false when none holds it. Only the controls of the run
+// and of its state machine that hold something count; a pause comes
+// before a pin, then the run's own control before its state machine's,
+// then the operator's before the tag's.
+func Governing(runARN string, cs []Control) (Control, bool) {
+	a, err := maprun.ParseARN(runARN)
+	if err != nil {
+		return Control{}, false
+	}
+	sm := a.StateMachineARN()
+	rank := func(c Control) int {
+		r := 0
+		if !c.Paused {
+			r += 4
+		}
+		if c.Target != runARN {
+			r += 2
+		}
+		if c.Source != SourceOperator {
+			r++
+		}
+		return r
+	}
+	var best Control
+	found := false
+	for _, c := range cs {
+		if !c.Holds() || c.Target != runARN && c.Target != sm {
+			continue
+		}
+		if !found || rank(c) < rank(best) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}

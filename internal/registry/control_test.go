@@ -150,3 +150,32 @@ func FuzzControlItem(f *testing.F) {
 		}
 	})
 }
+
+func TestGoverning(t *testing.T) {
+	runPause := Control{Target: runARN, Source: SourceOperator, Paused: true, At: t0}
+	runPin := Control{Target: runARN, Source: SourceOperator, Pin: 5, At: t0}
+	smPin := Control{Target: smARN, Source: SourceOperator, Pin: 7, At: t0}
+	tagPause := Control{Target: smARN, Source: SourceTag, Paused: true, At: t0}
+	tagPin := Control{Target: smARN, Source: SourceTag, Pin: 9, At: t0}
+	other := Control{Target: smARN + "2", Source: SourceOperator, Paused: true, At: t0}
+	cleared := Control{Target: runARN, Source: SourceOperator, At: t0}
+	tests := []struct {
+		name string
+		cs   []Control
+		want Control
+		ok   bool
+	}{
+		{"none", nil, Control{}, false},
+		{"another state machine", []Control{other, cleared}, Control{}, false},
+		{"pause beats pin", []Control{runPin, tagPause}, tagPause, true},
+		{"run before state machine", []Control{smPin, runPin}, runPin, true},
+		{"operator before tag", []Control{tagPin, smPin}, smPin, true},
+		{"run pause first", []Control{tagPause, runPause, smPin}, runPause, true},
+	}
+	for _, tt := range tests {
+		got, ok := Governing(runARN, tt.cs)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: Governing = %+v, %v; want %+v, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -136,7 +136,8 @@ func parseTags(sm string, tags map[string]string) (registry.Control, []error) {
 // run of plan p, whose state is st and snapshot snap, and true; or false
 // when no control holds it, and control.Decide decides. A pause (of the
 // run, or of its state machine, by the command or by tag) keeps the limit
-// and the state as they are. A pin drives maxConcurrency to the value
+// and what the controller learned as they are; only the item counts of
+// the observation are kept, for the throughput. A pin drives maxConcurrency to the value
 // pinned and holds it there, whatever the policy's range; the limit set
 // enters the state's history as maptuner's own, so that after the unpin
 // the controller goes on from it. When the controls cannot be read, the
@@ -149,45 +150,43 @@ func (t *Tuner) steer(tc *tick, p plan, st control.State, snap maprun.Snapshot) 
 	d := control.Decision{Old: cur, New: cur, State: st, Signals: control.Signals{
 		Running: snap.Items.Running, FailurePercent: snap.Items.FailurePercent(),
 	}}
+	// What the controller learned stays; the counts move on, so that the
+	// throughput is measured from this observation on.
+	if dt := tc.now.Sub(st.PrevAt).Seconds(); !st.PrevAt.IsZero() && dt > 0 {
+		d.Signals.Throughput = float64(snap.Items.Done()-st.Prev.Done()) / dt
+	}
+	d.State.Prev, d.State.PrevAt = snap.Items, tc.now
 	s := t.steering(tc)
 	if s.err != nil {
 		d.Reason, d.Message = control.ReasonMissingData, "the operators' controls could not be read: holding the run as it is"
 		return d, true
 	}
-	// Most specific first: the run's own control, then its state machine's.
 	sm := p.arn.StateMachineARN()
 	var cs []registry.Control
-	for _, k := range []struct {
-		target string
-		source registry.Source
-	}{{p.run.ARN, registry.SourceOperator}, {sm, registry.SourceOperator}, {sm, registry.SourceTag}} {
-		if c, ok := s.held[k.target][k.source]; ok {
+	for _, target := range []string{p.run.ARN, sm} {
+		for _, c := range s.held[target] {
 			cs = append(cs, c)
 		}
 	}
-	for _, c := range cs {
-		if c.Paused {
-			d.Reason = control.ReasonPaused
-			d.Message = fmt.Sprintf("paused by %s: observed, not updated; maxConcurrency stays %d.", describe(c), cur.MaxConcurrency)
-			return d, true
-		}
-	}
-	for _, c := range cs {
-		if c.Pin == 0 {
-			continue
-		}
-		d.Reason, d.New.MaxConcurrency, d.Update = control.ReasonPinned, c.Pin, c.Pin != cur.MaxConcurrency
-		d.Message = fmt.Sprintf("pinned at %d by %s", c.Pin, describe(c))
-		if cfg := p.policy.Control; c.Pin < cfg.MinConcurrency || c.Pin > cfg.MaxConcurrency {
-			d.Message += fmt.Sprintf(", outside the policy's range [%d, %d]: an operator's pin overrides it", cfg.MinConcurrency, cfg.MaxConcurrency)
-		}
-		d.Message += "."
-		if d.Update {
-			d.State.History = append(append([]control.Setting(nil), st.History...), control.Setting{From: tc.now, MaxConcurrency: c.Pin})
-		}
+	c, ok := registry.Governing(p.run.ARN, cs)
+	switch {
+	case !ok:
+		return control.Decision{}, false
+	case c.Paused:
+		d.Reason = control.ReasonPaused
+		d.Message = fmt.Sprintf("paused by %s: observed, not updated; maxConcurrency stays %d.", describe(c), cur.MaxConcurrency)
 		return d, true
 	}
-	return control.Decision{}, false
+	d.Reason, d.New.MaxConcurrency, d.Update = control.ReasonPinned, c.Pin, c.Pin != cur.MaxConcurrency
+	d.Message = fmt.Sprintf("pinned at %d by %s", c.Pin, describe(c))
+	if cfg := p.policy.Control; c.Pin < cfg.MinConcurrency || c.Pin > cfg.MaxConcurrency {
+		d.Message += fmt.Sprintf(", outside the policy's range [%d, %d]: an operator's pin overrides it", cfg.MinConcurrency, cfg.MaxConcurrency)
+	}
+	d.Message += "."
+	if d.Update {
+		d.State.History = append(append([]control.Setting(nil), st.History...), control.Setting{From: tc.now, MaxConcurrency: c.Pin})
+	}
+	return d, true
 }
 
 // describe names who set a control, for a decision's sentence.

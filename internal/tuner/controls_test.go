@@ -90,6 +90,10 @@ func TestPauseHoldsTheRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !after.State.PrevAt.Equal(at.Add(2 * time.Minute)) {
+				t.Errorf("observed at %v, want the last tick", after.State.PrevAt)
+			}
+			after.State.Prev, after.State.PrevAt = before.State.Prev, before.State.PrevAt
 			if !reflect.DeepEqual(after.State, before.State) {
 				t.Errorf("state changed while paused:\n%+v\nwas\n%+v", after.State, before.State)
 			}
