@@ -206,12 +206,12 @@ func cmdRollback(ctx context.Context, c cli, e *env, _ options, args []string) e
 		return fmt.Errorf("rollback done, not logged: %w", err)
 	}
 	if !sent {
-		fmt.Fprintf(c.stdout, "%s already has the settings it started with: maxConcurrency %d, tolerated failures %g%%/%d\n",
-			arn, start.MaxConcurrency, start.ToleratedFailurePercentage, start.ToleratedFailureCount)
+		fmt.Fprintf(c.stdout, "%s already has the settings it started with: maxConcurrency %s, tolerated failures %g%%/%d\n",
+			arn, status.Limit(start.MaxConcurrency), start.ToleratedFailurePercentage, start.ToleratedFailureCount)
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "%s rolled back: maxConcurrency %d -> %d, tolerated failures %g%%/%d -> %g%%/%d; 'maptuner resume %s' tunes it again\n",
-		arn, snap.Settings.MaxConcurrency, start.MaxConcurrency,
+	fmt.Fprintf(c.stdout, "%s rolled back: maxConcurrency %s -> %s, tolerated failures %g%%/%d -> %g%%/%d; 'maptuner resume %s' tunes it again\n",
+		arn, status.Limit(snap.Settings.MaxConcurrency), status.Limit(start.MaxConcurrency),
 		snap.Settings.ToleratedFailurePercentage, snap.Settings.ToleratedFailureCount,
 		start.ToleratedFailurePercentage, start.ToleratedFailureCount, arn)
 	return nil

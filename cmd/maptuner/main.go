@@ -58,7 +58,7 @@ a minute) honours a pause or a pin; a pause wins over a pin, and a run's own
 control over its state machine's. The state machine tags maptuner:pause=true
 and maptuner:pin=N do the same for all its runs, read every 10 minutes.
 
-Flags (every command, before or after its arguments):
+Flags (every command; after the command name, before or after its arguments):
   --stack NAME         CloudFormation stack whose TableName output names the table (default maptuner)
   --table NAME         the registry table, instead of --stack
   --region REGION      AWS Region (default: the AWS configuration's)
@@ -140,7 +140,7 @@ func (c cli) dispatch(ctx context.Context, args []string) error {
 	if !ok {
 		return fmt.Errorf("%w: unknown command %q (want status, explain, pause, resume, pin, unpin or rollback)", errUsage, name)
 	}
-	var o options
+	o := options{output: "table"}
 	fs := flag.NewFlagSet("maptuner "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.stack, "stack", "", "")

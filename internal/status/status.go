@@ -160,7 +160,7 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) error {
 	fmt.Fprintln(tw, "RUN\tPOLICY\tPHASE\tMAXCONC\tBRACKET\tTOLERATED\tDONE/FAILED/TOTAL\tITEMS/S\tLAST\tWHEN\tHOLD\tLEASE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\t%.1f\t%s\t%s\t%s\t%s\n",
-			r.Name(), dash(r.Policy), dash(r.Phase), limit(r.MaxConcurrency), bracket(r.Lo, r.Hi),
+			r.Name(), dash(r.Policy), dash(r.Phase), Limit(r.MaxConcurrency), bracket(r.Lo, r.Hi),
 			fmt.Sprintf("%g%%/%d", r.ToleratedFailurePercentage, r.ToleratedFailureCount),
 			r.Items.Done(), r.Items.Failures(), r.Items.Total, r.Throughput,
 			dash(string(r.Reason)), ago(r.ObservedAt, now), r.Hold.String(), dash(r.Lease))
@@ -199,7 +199,8 @@ func (h *Hold) String() string {
 
 func dash(s string) string { return cmp.Or(s, "-") }
 
-func limit(n int32) string {
+// Limit formats a maxConcurrency: "unlimited" for 0.
+func Limit(n int32) string {
 	if n == 0 {
 		return "unlimited"
 	}
@@ -264,8 +265,8 @@ func WriteExplanation(w io.Writer, e Explanation, now time.Time) error {
 	if r.EndReason != "" {
 		fmt.Fprintf(&b, " (%s)", r.EndReason)
 	}
-	fmt.Fprintf(&b, "\nlimit:      maxConcurrency %s, tolerated failures %g%%/%d\n", limit(r.MaxConcurrency), r.ToleratedFailurePercentage, r.ToleratedFailureCount)
-	fmt.Fprintf(&b, "started:    maxConcurrency %s, tolerated failures %g%%/%d\n", limit(st.Start.MaxConcurrency), st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount)
+	fmt.Fprintf(&b, "\nlimit:      maxConcurrency %s, tolerated failures %g%%/%d\n", Limit(r.MaxConcurrency), r.ToleratedFailurePercentage, r.ToleratedFailureCount)
+	fmt.Fprintf(&b, "started:    maxConcurrency %s, tolerated failures %g%%/%d\n", Limit(st.Start.MaxConcurrency), st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount)
 	fmt.Fprintf(&b, "items:      %d done, %d failed, %d running, %d total, observed %s\n", r.Items.Done(), r.Items.Failures(), r.Items.Running, r.Items.Total, ago(r.ObservedAt, now))
 	fmt.Fprintf(&b, "hold:       %s", r.Hold.String())
 	if h := r.Hold; h != nil {
@@ -299,9 +300,9 @@ func WriteExplanation(w io.Writer, e Explanation, now time.Time) error {
 	fmt.Fprintf(w, "\ndecisions, newest first:\n")
 	for _, d := range e.Decisions {
 		s := d.Signals
-		change := fmt.Sprintf("maxConcurrency %s -> %s", limit(d.Old.MaxConcurrency), limit(d.New.MaxConcurrency))
+		change := fmt.Sprintf("maxConcurrency %s -> %s", Limit(d.Old.MaxConcurrency), Limit(d.New.MaxConcurrency))
 		if !d.Update {
-			change = "no change, maxConcurrency " + limit(d.New.MaxConcurrency)
+			change = "no change, maxConcurrency " + Limit(d.New.MaxConcurrency)
 		}
 		fmt.Fprintf(w, "- %s: %s\n  %s\n  signals: %d running, %.1f items/s, %.1f%% failed, throttles %g",
 			d.Reason, change, d.Message, s.Running, s.Throughput, s.FailurePercent, s.NewestValue)
