@@ -109,7 +109,7 @@ func TestStatusGolden(t *testing.T) {
 		{
 			ARN: "arn:aws:states:us-east-1:123456789012:mapRun:etl-nightly/ProcessItems:0b5e", Policy: "lambda-100",
 			State: control.State{
-				Phase: control.PhaseBracket, Lo: 40, Hi: 56, PrevAt: at.Add(-30 * time.Second),
+				Phase: control.PhaseBracket, Lo: 40, Hi: 56, ItemTime: 4.2, ThrottledAt: at.Add(-20 * time.Minute), PrevAt: at.Add(-30 * time.Second),
 				Start:   maprun.Settings{MaxConcurrency: 100, ToleratedFailurePercentage: 1},
 				History: []control.Setting{{From: at.Add(-time.Hour), MaxConcurrency: 100}, {From: at.Add(-10 * time.Minute), MaxConcurrency: 48}},
 				Prev:    maprun.Counts{Succeeded: 1200, Failed: 3, Running: 48, Pending: 8749, Total: 10000},
@@ -158,6 +158,16 @@ func TestStatusGolden(t *testing.T) {
 		{Target: runs[1].ARN, Source: registry.SourceOperator, Paused: true, By: "arn:aws:iam::123456789012:user/ops", At: at.Add(-time.Minute)},
 	} {
 		if err := l.store.PutControl(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, d := range []control.Decision{
+		{Reason: control.ReasonThrottled, Old: maprun.Settings{MaxConcurrency: 100}, New: maprun.Settings{MaxConcurrency: 56}, Update: true,
+			Message: "throttled at 100: cut to 56.", Signals: control.Signals{Running: 97, Throughput: 20, NewestValue: 14, NewestMinute: at.Add(-20 * time.Minute)}},
+		{Reason: control.ReasonBisect, Old: maprun.Settings{MaxConcurrency: 56}, New: maprun.Settings{MaxConcurrency: 48}, Update: true,
+			Message: "bisecting 40..56", Signals: control.Signals{Running: 55, Throughput: 12.25, FailurePercent: 0.03, LiveSampled: 5, LiveThrottled: 1}},
+	} {
+		if err := l.store.AppendDecision(ctx, runs[0].ARN, at.Add(time.Duration(i-20)*time.Minute), d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -281,7 +291,7 @@ func TestSteer(t *testing.T) {
 	// Explain: newest first.
 	ex := maptuner(t, l.url, now(), "explain", run)
 	ex.want(t, 0, "bracket", "started:    maxConcurrency unlimited, tolerated failures 1%/3")
-	order := []string{"- Paused", "- Pinned", "- Paused", "- Initial"}
+	order := []string{"Z Paused", "Z Pinned", "Z Paused", "Z Initial"}
 	rest := ex.stdout
 	for _, s := range order {
 		i := strings.Index(rest, s)
@@ -303,7 +313,7 @@ func TestSteer(t *testing.T) {
 	if d := next(); d.Decision.Reason != control.ReasonPaused || limit() != 0 {
 		t.Fatalf("after rollback: %+v, limit %d; want the run paused, unlimited", d, limit())
 	}
-	maptuner(t, l.url, now(), "explain", run).want(t, 0, "- Rollback: maxConcurrency 25 -> unlimited")
+	maptuner(t, l.url, now(), "explain", run).want(t, 0, "Z Rollback: maxConcurrency 25 -> unlimited")
 
 	// What is wrong is named.
 	unknown := strings.Replace(run, "etl-nightly/", "etl-other/", 1)

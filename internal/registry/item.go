@@ -438,6 +438,37 @@ func (it decisionItem) decision() (control.Decision, error) {
 	return d, nil
 }
 
+// Logged is a decision of the log, and the instant it was logged at.
+type Logged struct {
+	At       time.Time        `json:"at"`
+	Decision control.Decision `json:"decision"`
+}
+
+// logged decodes the item with its instant.
+func (it decisionItem) logged() (Logged, error) {
+	d, err := it.decision()
+	if err != nil {
+		return Logged{}, err
+	}
+	at, err := parseTime("at", it.At)
+	if err != nil {
+		return Logged{}, fmt.Errorf("item %s/%s: %w", it.PK, it.SK, err)
+	}
+	return Logged{At: at, Decision: d}, nil
+}
+
+// decisionsOnly drops the instants of a decision log.
+func decisionsOnly(log []Logged, err error) ([]control.Decision, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.Decision, len(log))
+	for i, l := range log {
+		out[i] = l.Decision
+	}
+	return out, nil
+}
+
 // smItem is the stored form of a StateMachine.
 type smItem struct {
 	PK        string `dynamodbav:"pk"`

@@ -35,6 +35,7 @@ type store interface {
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
 	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
+	DecisionLog(ctx context.Context, arn string, limit int) ([]Logged, error)
 	PutStateMachine(ctx context.Context, sm StateMachine) error
 	GetStateMachine(ctx context.Context, arn string, now time.Time) (StateMachine, error)
 	StateMachines(ctx context.Context) ([]StateMachine, error)
@@ -1001,6 +1002,17 @@ func testDecisions(t *testing.T, b backend) {
 	got, _ := f.Decisions(ctx, runARN, 1)
 	if want := sampleDecision("third, same instant"); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("decision read back =\n%+v\nwant\n%+v", got, want)
+	}
+	// The log has the instants: the same instant taken moves a nanosecond on.
+	log, err := f.DecisionLog(ctx, runARN, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAt := []time.Time{t0.Add(3*time.Minute + 1), t0.Add(3 * time.Minute), t0.Add(2 * time.Minute), t0.Add(time.Minute)}
+	for i, l := range log {
+		if i >= len(wantAt) || !l.At.Equal(wantAt[i]) {
+			t.Errorf("DecisionLog[%d] at %v, want %v", i, l.At, wantAt[min(i, len(wantAt)-1)])
+		}
 	}
 	sk := skDecision + t0.Add(time.Minute).Format(timeLayout)
 	if got, want := expiresAt(t, f, pkRun+runARN, sk), t0.Add(time.Minute+24*time.Hour).Unix(); got != want {

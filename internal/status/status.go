@@ -25,7 +25,7 @@ type Store interface {
 	ActiveRuns(ctx context.Context) ([]registry.Run, error)
 	AllRuns(ctx context.Context) ([]registry.Run, error)
 	GetRun(ctx context.Context, arn string) (registry.Run, error)
-	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
+	DecisionLog(ctx context.Context, arn string, limit int) ([]registry.Logged, error)
 	Controls(ctx context.Context) ([]registry.Control, error)
 }
 
@@ -230,9 +230,9 @@ func ago(t, now time.Time) string {
 // Explanation is one run's row, its decisions, newest first, and what
 // the controller learned.
 type Explanation struct {
-	Row       Row                `json:"run"`
-	Decisions []control.Decision `json:"decisions"`
-	State     control.State      `json:"state"`
+	Row       Row               `json:"run"`
+	Decisions []registry.Logged `json:"decisions"`
+	State     control.State     `json:"state"`
 }
 
 // Explain reads the run arn, its controls and up to limit of its
@@ -247,7 +247,7 @@ func Explain(ctx context.Context, s Store, arn string, limit int, now time.Time)
 	if err != nil && !errors.Is(err, registry.ErrCorrupt) {
 		return Explanation{}, fmt.Errorf("status: %w", err)
 	}
-	ds, err := s.Decisions(ctx, arn, limit)
+	ds, err := s.DecisionLog(ctx, arn, limit)
 	if err != nil {
 		return Explanation{}, fmt.Errorf("status: %w", err)
 	}
@@ -298,14 +298,14 @@ func WriteExplanation(w io.Writer, e Explanation, now time.Time) error {
 		return err
 	}
 	fmt.Fprintf(w, "\ndecisions, newest first:\n")
-	for _, d := range e.Decisions {
-		s := d.Signals
+	for _, l := range e.Decisions {
+		d, s := l.Decision, l.Decision.Signals
 		change := fmt.Sprintf("maxConcurrency %s -> %s", Limit(d.Old.MaxConcurrency), Limit(d.New.MaxConcurrency))
 		if !d.Update {
 			change = "no change, maxConcurrency " + Limit(d.New.MaxConcurrency)
 		}
-		fmt.Fprintf(w, "- %s: %s\n  %s\n  signals: %d running, %.1f items/s, %.1f%% failed, throttles %g",
-			d.Reason, change, d.Message, s.Running, s.Throughput, s.FailurePercent, s.NewestValue)
+		fmt.Fprintf(w, "- %s %s: %s\n  %s\n  signals: %d running, %.1f items/s, %.1f%% failed, throttles %g",
+			l.At.UTC().Format(time.RFC3339), d.Reason, change, d.Message, s.Running, s.Throughput, s.FailurePercent, s.NewestValue)
 		if !s.NewestMinute.IsZero() {
 			fmt.Fprintf(w, " in minute %s", s.NewestMinute.UTC().Format("15:04"))
 		}
