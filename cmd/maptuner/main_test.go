@@ -171,6 +171,12 @@ func TestStatusGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ended := registry.Run{ARN: "arn:aws:states:us-east-1:123456789012:mapRun:orders/Fanout:old0", Policy: "default",
+		DiscoveredAt: at.Add(-48 * time.Hour), Ended: true, EndedAt: at.Add(-24 * time.Hour), EndReason: "SUCCEEDED"}
+	if _, err := l.store.PutRun(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-all.golden", maptuner(t, l.url, at, "status", "--all"))
 	golden(t, "status.golden", maptuner(t, l.url, at, "status"))
 	golden(t, "status.json", maptuner(t, l.url, at, "status", "-o", "json"))
 	golden(t, "explain.golden", maptuner(t, l.url, at, "explain", runs[0].ARN))
