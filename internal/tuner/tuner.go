@@ -436,22 +436,23 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	}
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
+	// An operator's control decides instead of the controller (controls.go).
 	d, steered := t.steer(tc, p, st, snap)
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points}
+	if !steered && st.PrevAt.IsZero() {
+		o.Prior = t.prior(tc, p)
+	}
+	if n := p.policy.FailureSample; !steered && n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
+		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
+			t.fail(rep, "sample failures of "+arn, err)
+		}
+	}
+	if !steered && needsLive(st, snap, len(p.signals) > 0, tc.now) {
+		if o.Live, err = tc.obs.SampleRunning(tc.work, arn, liveSince(st, tc.now, t.cfg.Period)); err != nil && !errors.Is(err, budget.ErrExhausted) && !errors.Is(err, observe.ErrUnsupported) {
+			t.fail(rep, "sample running children of "+arn, err)
+		}
+	}
 	if !steered {
-		o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points}
-		if st.PrevAt.IsZero() {
-			o.Prior = t.prior(tc, p)
-		}
-		if n := p.policy.FailureSample; n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
-			if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
-				t.fail(rep, "sample failures of "+arn, err)
-			}
-		}
-		if needsLive(st, snap, len(p.signals) > 0, tc.now) {
-			if o.Live, err = tc.obs.SampleRunning(tc.work, arn, liveSince(st, tc.now, t.cfg.Period)); err != nil && !errors.Is(err, budget.ErrExhausted) && !errors.Is(err, observe.ErrUnsupported) {
-				t.fail(rep, "sample running children of "+arn, err)
-			}
-		}
 		d = control.Decide(p.policy.Control, st, o)
 	}
 	rep.Decided++
