@@ -159,9 +159,12 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPOLICY\tPHASE\tMAXCONC\tBRACKET\tTOLERATED\tDONE/FAILED/TOTAL\tITEMS/S\tLAST\tWHEN\tHOLD\tLEASE")
 	for _, r := range rows {
+		limit, tolerated := Limit(r.MaxConcurrency), fmt.Sprintf("%g%%/%d", r.ToleratedFailurePercentage, r.ToleratedFailureCount)
+		if r.ObservedAt.IsZero() {
+			limit, tolerated = "-", "-" // not observed yet: not known
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d\t%.1f\t%s\t%s\t%s\t%s\n",
-			r.Name(), dash(r.Policy), dash(r.Phase), Limit(r.MaxConcurrency), bracket(r.Lo, r.Hi),
-			fmt.Sprintf("%g%%/%d", r.ToleratedFailurePercentage, r.ToleratedFailureCount),
+			r.Name(), dash(r.Policy), dash(r.Phase), limit, bracket(r.Lo, r.Hi), tolerated,
 			r.Items.Done(), r.Items.Failures(), r.Items.Total, r.Throughput,
 			dash(string(r.Reason)), ago(r.ObservedAt, now), r.Hold.String(), dash(r.Lease))
 	}
