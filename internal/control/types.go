@@ -323,6 +323,14 @@ const (
 	ReasonBaseline      Reason = "Baseline"
 	ReasonRecovered     Reason = "Recovered"
 	ReasonEnded         Reason = "Ended"
+	// ReasonPaused is an operator's pause: the run is observed, never updated.
+	ReasonPaused Reason = "Paused"
+	// ReasonPinned is an operator's pin: maxConcurrency is driven to the
+	// pinned value and held there.
+	ReasonPinned Reason = "Pinned"
+	// ReasonRollback is an operator's rollback to the settings the run
+	// started with.
+	ReasonRollback Reason = "Rollback"
 )
 
 // Signals are the values a decision was based on, for the decision log.

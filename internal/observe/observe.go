@@ -199,17 +199,24 @@ func (o *Observer) ExecutionStatus(ctx context.Context, executionARN string) (st
 // machine that does not exist, or a malformed ARN, gives an error wrapping
 // ErrNotFound.
 func (o *Observer) PolicyTag(ctx context.Context, stateMachineARN string) (policy string, ok bool, err error) {
+	tags, err := o.Tags(ctx, stateMachineARN)
+	policy, ok = tags[PolicyTagKey]
+	return policy, ok, err
+}
+
+// Tags returns the tags of a state machine, by key, with one
+// ListTagsForResource; errors as PolicyTag's.
+func (o *Observer) Tags(ctx context.Context, stateMachineARN string) (map[string]string, error) {
 	if err := o.take(budget.ListTagsForResource); err != nil {
-		return "", false, fmt.Errorf("observe: list tags of %s: %w", stateMachineARN, err)
+		return nil, fmt.Errorf("observe: list tags of %s: %w", stateMachineARN, err)
 	}
 	out, err := o.SFN.ListTagsForResource(ctx, &sfn.ListTagsForResourceInput{ResourceArn: aws.String(stateMachineARN)})
 	if err != nil {
-		return "", false, fmt.Errorf("observe: list tags of %s: %w", stateMachineARN, notFound(err))
+		return nil, fmt.Errorf("observe: list tags of %s: %w", stateMachineARN, notFound(err))
 	}
+	tags := make(map[string]string, len(out.Tags))
 	for _, t := range out.Tags {
-		if aws.ToString(t.Key) == PolicyTagKey {
-			return aws.ToString(t.Value), true, nil
-		}
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	return "", false, nil
+	return tags, nil
 }

@@ -369,6 +369,12 @@ func (d *DynamoDB) AppendDecision(ctx context.Context, arn string, at time.Time,
 // Decisions returns up to limit decisions of run arn, newest first; all of
 // them when limit <= 0. Decision.State is zero in each (it is not logged).
 func (d *DynamoDB) Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error) {
+	return decisionsOnly(d.DecisionLog(ctx, arn, limit))
+}
+
+// DecisionLog returns what Decisions does, with the instant each decision
+// was logged at.
+func (d *DynamoDB) DecisionLog(ctx context.Context, arn string, limit int) ([]Logged, error) {
 	x := newExpr()
 	in := &dynamodb.QueryInput{
 		TableName: aws.String(d.cfg.Table),
@@ -379,7 +385,7 @@ func (d *DynamoDB) Decisions(ctx context.Context, arn string, limit int) ([]cont
 		ScanIndexForward:          aws.Bool(false),
 		ConsistentRead:            aws.Bool(true),
 	}
-	var out []control.Decision
+	var out []Logged
 	for {
 		if limit > 0 {
 			in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))
@@ -393,11 +399,11 @@ func (d *DynamoDB) Decisions(ctx context.Context, arn string, limit int) ([]cont
 			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 				return nil, fmt.Errorf("registry: list decisions run %s: decode: %w", arn, err)
 			}
-			dec, err := it.decision()
+			l, err := it.logged()
 			if err != nil {
 				return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
 			}
-			out = append(out, dec)
+			out = append(out, l)
 		}
 		if len(page.LastEvaluatedKey) == 0 || (limit > 0 && len(out) >= limit) {
 			return out, nil

@@ -38,6 +38,9 @@ func FuzzItemDecoding(f *testing.F) {
 			return err
 		}),
 		storedItem(f, func(d *DynamoDB) error {
+			return d.PutControl(ctx, Control{Target: runARN, Source: SourceOperator, Paused: true, Pin: 40, By: "ops", At: t0})
+		}),
+		storedItem(f, func(d *DynamoDB) error {
 			_, err := d.PutExecution(ctx, execution(StatusSucceeded, t0.Add(time.Hour)))
 			return err
 		}),
@@ -57,6 +60,9 @@ func FuzzItemDecoding(f *testing.F) {
 		checkDecoding(t, "run", item,
 			func(ctx context.Context, d *DynamoDB) ([]Run, error) { return d.ActiveRuns(ctx) },
 			func(ctx context.Context, d *DynamoDB, r Run) error { _, err := d.PutRun(ctx, r); return err })
+		checkDecoding(t, "control", item,
+			func(ctx context.Context, d *DynamoDB) ([]Control, error) { return d.Controls(ctx) },
+			func(ctx context.Context, d *DynamoDB, c Control) error { return d.PutControl(ctx, c) })
 		checkDecoding(t, "execution", item,
 			func(ctx context.Context, d *DynamoDB) ([]Execution, error) { return d.ActiveExecutions(ctx) },
 			func(ctx context.Context, d *DynamoDB, e Execution) error {
@@ -195,7 +201,7 @@ var itemNames = []string{
 	"pk", "sk", "kind", "active", "expiresAt", "arn", "executionArn", "stateMachineArn", "status", "ended",
 	"policy", "startedAt", "stoppedAt", "updatedAt", "discoveredAt", "endedAt", "endReason", "state",
 	"lastDecision", "version", "leaseOwner", "leaseUntil", "failures", "redriveCount", "historyEventId",
-	"historyToken", "scannedAt",
+	"historyToken", "scannedAt", "target", "source", "paused", "pin", "by", "at",
 }
 
 // The attribute value types of the fuzz input encoding.

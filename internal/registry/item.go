@@ -72,6 +72,10 @@ func parseTime(name, s string) (time.Time, error) {
 		// time.Parse also takes a comma before the fraction.
 		return time.Time{}, fmt.Errorf("attribute %s: %q is not in the form %s", name, s, timeLayout)
 	}
+	if t.Before(minInstant) {
+		// Nothing stores one: it would not be stored again.
+		return time.Time{}, fmt.Errorf("attribute %s: %q is before 1970", name, s)
+	}
 	return t, nil
 }
 
@@ -201,6 +205,9 @@ func (it execItem) execution() (Execution, error) {
 		return Execution{}, fmt.Errorf("item %s: attribute arn is empty", it.PK)
 	case !validStatus(it.Status):
 		return Execution{}, fmt.Errorf("item %s: attribute status %q is not an execution status", it.PK, it.Status)
+	case it.Status != StatusRunning && it.StoppedAt == "" && it.UpdatedAt == "":
+		// newExecItem never stores one: its expiry would be unknown.
+		return Execution{}, fmt.Errorf("item %s: ended execution with neither stoppedAt nor updatedAt", it.PK)
 	}
 	e := Execution{ARN: it.ARN, StateMachineARN: it.StateMachineARN, Status: it.Status, Policy: it.Policy,
 		RedriveCount: it.RedriveCount, Scan: Scan{EventID: it.HistoryEventID, Token: it.HistoryToken}}
@@ -436,6 +443,37 @@ func (it decisionItem) decision() (control.Decision, error) {
 		return control.Decision{}, fmt.Errorf("item %s/%s: attribute decision: %w", it.PK, it.SK, err)
 	}
 	return d, nil
+}
+
+// Logged is a decision of the log, and the instant it was logged at.
+type Logged struct {
+	At       time.Time        `json:"at"`
+	Decision control.Decision `json:"decision"`
+}
+
+// logged decodes the item with its instant.
+func (it decisionItem) logged() (Logged, error) {
+	d, err := it.decision()
+	if err != nil {
+		return Logged{}, err
+	}
+	at, err := parseTime("at", it.At)
+	if err != nil {
+		return Logged{}, fmt.Errorf("item %s/%s: %w", it.PK, it.SK, err)
+	}
+	return Logged{At: at, Decision: d}, nil
+}
+
+// decisionsOnly drops the instants of a decision log.
+func decisionsOnly(log []Logged, err error) ([]control.Decision, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.Decision, len(log))
+	for i, l := range log {
+		out[i] = l.Decision
+	}
+	return out, nil
 }
 
 // smItem is the stored form of a StateMachine.

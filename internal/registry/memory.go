@@ -26,6 +26,7 @@ type Memory struct {
 	decisions map[string][]decisionItem // by run ARN, oldest first
 	sms       map[string]smItem         // by state machine ARN
 	learned   map[string]learnedItem    // by pk and sk
+	controls  map[string]controlItem    // by pk and sk
 }
 
 // NewMemory returns an empty registry. cfg.Table is not used.
@@ -41,6 +42,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 		decisions: make(map[string][]decisionItem),
 		sms:       make(map[string]smItem),
 		learned:   make(map[string]learnedItem),
+		controls:  make(map[string]controlItem),
 	}, nil
 }
 
@@ -266,6 +268,12 @@ func (m *Memory) AppendDecision(ctx context.Context, arn string, at time.Time, d
 // Decisions returns up to limit decisions of run arn, newest first; all of
 // them when limit <= 0.
 func (m *Memory) Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error) {
+	return decisionsOnly(m.DecisionLog(ctx, arn, limit))
+}
+
+// DecisionLog returns what Decisions does, with the instant each decision
+// was logged at.
+func (m *Memory) DecisionLog(ctx context.Context, arn string, limit int) ([]Logged, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
 	}
@@ -276,13 +284,13 @@ func (m *Memory) Decisions(ctx context.Context, arn string, limit int) ([]contro
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	out := make([]control.Decision, 0, n)
+	out := make([]Logged, 0, n)
 	for i := len(log) - 1; i >= len(log)-n; i-- {
-		d, err := log[i].decision()
+		l, err := log[i].logged()
 		if err != nil {
 			return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
 		}
-		out = append(out, d)
+		out = append(out, l)
 	}
 	return out, nil
 }

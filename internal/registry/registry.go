@@ -1,7 +1,8 @@
 // Package registry keeps the tuner's state: the parent executions it watches,
 // the Map Runs it tunes with their controller state and a lease, a log of
-// its decisions, a cache of the state machines' opt-in tags, and what
-// each job's runs learned for the next run of the same job.
+// its decisions, a cache of the state machines' opt-in tags, what
+// each job's runs learned for the next run of the same job, and the
+// operators' controls (pause, pin) on runs and state machines.
 //
 // Two implementations share one behaviour: DynamoDB, which stores everything
 // in one table, and Memory, which keeps it in process for the simulator and
@@ -14,9 +15,9 @@
 // expiresAt (N, epoch seconds) and one global secondary index, ActiveIndex
 // ("active"), with partition key active (S) and sort key pk (S), projecting
 // all attributes. The index is sparse: only executions and runs that have
-// not ended, and opted-in state machines, carry the active attribute, so
-// listing what is active reads those items and nothing else. CreateTable
-// creates exactly this table.
+// not ended, opted-in state machines and controls that hold something
+// carry the active attribute, so listing what is active reads those items
+// and nothing else. CreateTable creates exactly this table.
 //
 // # Items
 //
@@ -39,6 +40,10 @@
 //	               <label>                       learnedAt, runArn; expiresAt, LearnedTTL after learnedAt. One per
 //	                                             state machine, Map label and policy: what the last run learned
 //	                                             (Learned), replaced only by a later learnedAt
+//	control        CTRL#<arn>    CTRL#<source>   kind=control, target, source, paused (BOOL), pin (N), by, at;
+//	                                             active=control while it pauses or pins; expiresAt,
+//	                                             DecisionTTL after at, once it holds nothing. One per
+//	                                             Map Run or state machine and source (Control)
 //
 // Instants are strings in UTC with a fixed width and nanoseconds
 // (2024-05-01T12:00:00.000000000Z), so that they compare in time order as

@@ -35,6 +35,7 @@ type store interface {
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
 	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
+	DecisionLog(ctx context.Context, arn string, limit int) ([]Logged, error)
 	PutStateMachine(ctx context.Context, sm StateMachine) error
 	GetStateMachine(ctx context.Context, arn string, now time.Time) (StateMachine, error)
 	StateMachines(ctx context.Context) ([]StateMachine, error)
@@ -43,6 +44,10 @@ type store interface {
 	PutLearned(ctx context.Context, l Learned) (bool, error)
 	GetLearned(ctx context.Context, sm, label, policy string) (Learned, error)
 	Redrive(ctx context.Context, arn string, redrives int32, at time.Time) (bool, error)
+	PutControl(ctx context.Context, c Control) error
+	GetControl(ctx context.Context, target string, source Source) (Control, error)
+	Controls(ctx context.Context) ([]Control, error)
+	AllRuns(ctx context.Context) ([]Run, error)
 }
 
 var (
@@ -98,6 +103,10 @@ func memoryRaw(t *testing.T, m *Memory, pk, sk string) map[string]any {
 		}
 	case strings.HasPrefix(pk, pkStateMachine) && sk == skStateMachine:
 		if it, ok := m.sms[strings.TrimPrefix(pk, pkStateMachine)]; ok {
+			item = it
+		}
+	case strings.HasPrefix(pk, pkControl):
+		if it, ok := m.controls[pk+"\x00"+sk]; ok {
 			item = it
 		}
 	case strings.HasPrefix(pk, pkLearned):
@@ -191,6 +200,9 @@ func TestRegistry(t *testing.T) {
 		{"Learned", testLearned},
 		{"LearnedInvalid", testLearnedInvalid},
 		{"LearnedRace", testLearnedRace},
+		{"Controls", testControls},
+		{"ControlInvalid", testControlInvalid},
+		{"AllRuns", testAllRuns},
 		{"ContextCanceled", testContextCanceled},
 	}
 	for _, b := range []backend{memoryBackend(), dynamoBackend(client)} {
@@ -991,6 +1003,17 @@ func testDecisions(t *testing.T, b backend) {
 	if want := sampleDecision("third, same instant"); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("decision read back =\n%+v\nwant\n%+v", got, want)
 	}
+	// The log has the instants: the same instant taken moves a nanosecond on.
+	log, err := f.DecisionLog(ctx, runARN, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAt := []time.Time{t0.Add(3*time.Minute + 1), t0.Add(3 * time.Minute), t0.Add(2 * time.Minute), t0.Add(time.Minute)}
+	for i, l := range log {
+		if i >= len(wantAt) || !l.At.Equal(wantAt[i]) {
+			t.Errorf("DecisionLog[%d] at %v, want %v", i, l.At, wantAt[min(i, len(wantAt)-1)])
+		}
+	}
 	sk := skDecision + t0.Add(time.Minute).Format(timeLayout)
 	if got, want := expiresAt(t, f, pkRun+runARN, sk), t0.Add(time.Minute+24*time.Hour).Unix(); got != want {
 		t.Errorf("decision expiresAt = %d, want %d", got, want)
@@ -1061,6 +1084,12 @@ func testContextCanceled(t *testing.T, b backend) {
 		"Decisions":    func() error { _, err := f.Decisions(ctx, runARN, 0); return err },
 		"GetLearned":   func() error { _, err := f.GetLearned(ctx, smARN, "Fanout", "p"); return err },
 		"PutLearned":   func() error { _, err := f.PutLearned(ctx, sampleLearned(1, t0)); return err },
+		"PutControl": func() error {
+			return f.PutControl(ctx, Control{Target: runARN, Source: SourceOperator, Paused: true, At: t0})
+		},
+		"GetControl": func() error { _, err := f.GetControl(ctx, runARN, SourceOperator); return err },
+		"Controls":   func() error { _, err := f.Controls(ctx); return err },
+		"AllRuns":    func() error { _, err := f.AllRuns(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {

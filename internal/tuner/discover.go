@@ -49,6 +49,7 @@ const optedOutReason = "opted out: the state machine no longer has the " + obser
 // discovery is one tick's discovery.
 type discovery struct {
 	t   *Tuner
+	tc  *tick
 	obs *observe.Observer
 	now time.Time
 	rep *Report
@@ -73,6 +74,7 @@ func (t *Tuner) discover(tc *tick, b *budget.Budget, runs []registry.Run) error 
 	ctx, now, rep := tc.work, tc.now, tc.rep
 	d := &discovery{
 		t:        t,
+		tc:       tc,
 		obs:      &observe.Observer{SFN: t.deps.SFN, Budget: b.Share(map[budget.API]float64{budget.GetExecutionHistory: historyShare, budget.ListExecutions: listShare})},
 		now:      now,
 		rep:      rep,
@@ -178,7 +180,8 @@ func (d *discovery) checkTags(ctx context.Context, runs []registry.Run, execs []
 		return cmp.Or(d.machines[a].CheckedAt.Compare(d.machines[b].CheckedAt), cmp.Compare(a, b))
 	})
 	for _, arn := range check {
-		name, ok, err := d.obs.PolicyTag(ctx, arn)
+		tags, err := d.obs.Tags(ctx, arn)
+		name, ok := tags[observe.PolicyTagKey]
 		switch {
 		case errors.Is(err, budget.ErrExhausted):
 			return // the others keep what was known, until a later tick
@@ -197,6 +200,9 @@ func (d *discovery) checkTags(ctx context.Context, runs []registry.Run, execs []
 			d.t.fail(d.rep, "cache tags of "+arn, err)
 		}
 		d.machines[arn] = sm
+		if err == nil {
+			d.t.tagControl(d.tc, arn, tags)
+		}
 		if !ok {
 			d.optedOut[arn] = true
 			if old.OptedIn {

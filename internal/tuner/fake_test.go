@@ -29,6 +29,8 @@ type fakeAccount struct {
 	// untagged are the state machines without the opt-in tag; every other
 	// one has it.
 	untagged map[string]bool
+	// tags are more tags of a state machine, by key.
+	tags map[string]map[string]string
 	// redrives are the executions' redrive counts.
 	redrives map[string]int32
 	// children are the running children of a Map Run, newest first, and
@@ -190,10 +192,14 @@ func (f *fakeAccount) ListTagsForResource(_ context.Context, in *sfn.ListTagsFor
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tagCalls++
-	if f.untagged[aws.ToString(in.ResourceArn)] {
-		return &sfn.ListTagsForResourceOutput{}, nil
+	var tags []types.Tag
+	if !f.untagged[aws.ToString(in.ResourceArn)] {
+		tags = append(tags, types.Tag{Key: aws.String(observe.PolicyTagKey), Value: aws.String("default")})
 	}
-	return &sfn.ListTagsForResourceOutput{Tags: []types.Tag{{Key: aws.String(observe.PolicyTagKey), Value: aws.String("default")}}}, nil
+	for k, v := range f.tags[aws.ToString(in.ResourceArn)] {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return &sfn.ListTagsForResourceOutput{Tags: tags}, nil
 }
 
 func (f *fakeAccount) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {

@@ -175,3 +175,11 @@ func phases(ctx context.Context, reserve time.Duration) (work, finish context.Co
 	finish, cancelFinish := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	return work, finish, func() { cancelWork(); cancelFinish() }
 }
+
+func (s timedStore) Controls(ctx context.Context) ([]registry.Control, error) {
+	return bounded(ctx, s.timeout, s.Store.Controls)
+}
+
+func (s timedStore) PutControl(ctx context.Context, c registry.Control) error {
+	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.PutControl(ctx, c) })
+}

@@ -60,6 +60,7 @@ type Store interface {
 	// for the next run of the same job.
 	GetLearned(ctx context.Context, sm, label, policy string) (registry.Learned, error)
 	PutLearned(ctx context.Context, l registry.Learned) (bool, error)
+	controlStore
 }
 
 var (
@@ -240,6 +241,8 @@ type tick struct {
 	// p is the period the tick belongs to; look is set in its looks.
 	p    *period
 	look bool
+	// steer are the operators' controls, read when first needed (controls.go).
+	steer steering
 }
 
 // Tick runs one tick at the instant now. It returns an error only when it
@@ -472,21 +475,25 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	}
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
+	// An operator's control decides instead of the controller (controls.go).
+	d, steered := t.steer(tc, p, st, snap)
 	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.shares[arn]}
-	if st.PrevAt.IsZero() {
+	if !steered && st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
 	}
-	if n := p.policy.FailureSample; n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
+	if n := p.policy.FailureSample; !steered && n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
 		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
 			t.fail(rep, "sample failures of "+arn, err)
 		}
 	}
-	if needsLive(st, snap, len(p.signals) > 0, tc.now) {
+	if !steered && needsLive(st, snap, len(p.signals) > 0, tc.now) {
 		if o.Live, err = tc.obs.SampleRunning(tc.work, arn, liveSince(st, tc.now, t.cfg.Period)); err != nil && !errors.Is(err, budget.ErrExhausted) && !errors.Is(err, observe.ErrUnsupported) {
 			t.fail(rep, "sample running children of "+arn, err)
 		}
 	}
-	d := control.Decide(p.policy.Control, st, o)
+	if !steered {
+		d = control.Decide(p.policy.Control, st, o)
+	}
 	rep.Decided++
 	rd := RunDecision{MapRunARN: arn, Policy: p.policy.Policy, Decision: d, DryRun: t.cfg.DryRun || t.cfg.ActuationOff || p.policy.DryRun}
 
@@ -514,6 +521,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	if d.Learn != nil && !t.remember(tc, p, *d.Learn) {
 		state.Taught = st.Taught // not handed on: the next decision hands it on
 	}
+	logIt := logged(run.LastDecision, d, steered)
 	run.State, run.LastDecision, run.Failures = state, &d, 0
 	if snap.Status.Ended() {
 		run.Ended, run.EndedAt, run.EndReason = true, tc.now, string(snap.Status)
@@ -524,6 +532,9 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	}
 	tc.p.runs[arn] = &held{at: tc.now, look: t.looks() && !run.Ended && needsLook(state, snap, tc.now)}
+	if !logIt {
+		return
+	}
 	if err := t.deps.Store.AppendDecision(tc.finish, arn, tc.now, d); err != nil {
 		t.fail(rep, "log decision of "+arn, err)
 	}

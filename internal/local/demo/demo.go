@@ -32,6 +32,7 @@ import (
 	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
+	"github.com/maptuner/maptuner/internal/status"
 	"github.com/maptuner/maptuner/internal/tuner"
 	"github.com/maptuner/maptuner/internal/watch"
 )
@@ -372,6 +373,9 @@ func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, er
 	}
 	sum.Elapsed = time.Since(began)
 	printSummary(p, sum)
+	if err := printStatus(ctx, ep, cfg.Table, cfg.Start.Add(time.Duration(max(sum.Ticks-1, 0))*tickPeriod), p); err != nil {
+		return sum, err
+	}
 	if sum.Decisions == 0 {
 		return sum, fmt.Errorf("demo: %w in %d ticks", ErrNoDecision, sum.Ticks)
 	}
@@ -608,6 +612,28 @@ func invoke(ctx context.Context, f *local.Function, name string, payload []byte,
 	}
 	if err := json.Unmarshal(resp, v); err != nil {
 		return fmt.Errorf("%s function answered %.200q: %w", name, resp, err)
+	}
+	return nil
+}
+
+// printStatus writes the status of the runs in the registry table, as
+// maptuner status --all prints it, at the virtual instant now.
+func printStatus(ctx context.Context, ep Endpoints, table string, now time.Time, p *printer) error {
+	store, err := registry.NewDynamoDB(dynamoClient(ep), registry.Config{Table: table})
+	if err != nil {
+		return fmt.Errorf("demo: status: %w", err)
+	}
+	rows, err := status.Read(ctx, store, true, now)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	var b strings.Builder
+	if err := status.WriteTable(&b, rows, now); err != nil {
+		return fmt.Errorf("demo: status: %w", err)
+	}
+	p.line("status: what maptuner status --all shows of the table " + table + ":")
+	for line := range strings.SplitSeq(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		p.line("  " + line)
 	}
 	return nil
 }

@@ -116,6 +116,10 @@ func TestRunSimulated(t *testing.T) {
 	}
 
 	text := out.String()
+	// It ends with the status of the run, as the maptuner command prints it.
+	if !strings.Contains(text, "status: what maptuner status --all shows") || !regexp.MustCompile(`\n  etl-short/ProcessItems:\S+ +\S+ +ended +\d+ `).MatchString(text) {
+		t.Errorf("no status line of the ended run in the output")
+	}
 	changes := 0
 	for line := range strings.SplitSeq(text, "\n") {
 		if strings.Contains(line, "  etl-short/ProcessItems  maxConcurrency ") {
