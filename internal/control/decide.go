@@ -32,6 +32,11 @@ const (
 	// known, since a step past the capacity costs throttling until seen.
 	farGrowth = 2
 	farBelow  = 4
+	// throttlesPerExcess is about how many throttled calls a minute one
+	// child past the capacity causes with a usual retry policy (2 s
+	// interval, backoff 2, full jitter: 30 to 35): a minute with no more
+	// than that per child in the band past the limit throttled a little.
+	throttlesPerExcess = 30
 	// escapeProbe is how far past an expired bound clean probes go before
 	// slow start takes over again.
 	escapeProbe = 0.15
@@ -364,7 +369,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		}
 		est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 		sig.Capacity = est.value
-		t := throttledAt(cfg, st, obs, then, est)
+		t := throttledAt(cfg, st, obs, then, est, false)
 		if st.Lo > 0 {
 			// Items are being lost: straight back to the last clean limit.
 			t = min(t, st.Lo)
@@ -417,7 +422,7 @@ func judgeMinute(cfg Config, st *State, obs Observation, p Datapoint, sig *Signa
 			return whole
 		}
 		est := estimate(st, p.Minute, from, to)
-		if t := throttledAt(cfg, st, obs, then, est); t < *target {
+		if t := throttledAt(cfg, st, obs, then, est, p.Value <= throttlesPerExcess*2*cfg.Band*float64(then)); t < *target {
 			*target = t
 			sig.ThrottledMinute, sig.ThrottleValue, sig.LimitThen, sig.Capacity = p.Minute, p.Value, then, est.value
 		}
@@ -458,7 +463,9 @@ func learnItemTime(st *State, m time.Time) {
 // started have finished once, and enough completions to trust the rate.
 func confirmByThroughput(st *State, obs Observation) {
 	cur := effective(obs.Run.Settings.MaxConcurrency)
-	if st.ItemTime <= 0 || cur <= st.Lo || len(st.Ticks) < 2 {
+	if st.ItemTime <= 0 || cur <= st.Lo || len(st.Ticks) < 2 || st.Phase == PhaseProbe && cur > st.Expired {
+		// A probe past the old bound is a step of a few percent: more than
+		// the throughput can tell from noise.
 		return
 	}
 	last := st.History[len(st.History)-1]
@@ -510,7 +517,7 @@ func estimate(st *State, m, from, to time.Time) capacity {
 // lowers the bound, forgets a clean limit at or above it, and returns the
 // limit to fall to: the estimate less the band (Backoff times then when
 // there is none), and no lower than a limit confirmed clean below it.
-func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacity) int32 {
+func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacity, light bool) int32 {
 	at := obs.At
 	fair := obs.Shared.fair(then, cfg.Band)
 	if fair > 0 && then <= fair {
@@ -532,12 +539,19 @@ func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacit
 	if st.Hi == 0 || bound <= st.Hi {
 		st.Hi, st.HiAt = bound, at
 	}
-	if st.Lo >= then || est.known && est.value < float64(st.Lo)*(1-est.margin) {
+	confirmed := st.Lo >= then
+	if confirmed || est.known && est.value < float64(st.Lo)*(1-est.margin) {
 		st.Lo = 0 // the capacity fell below what was clean
 	}
 	t := int32(math.Floor(cfg.Backoff * float64(then)))
-	if est.known {
-		t = min(int32(math.Floor(est.value*(1-cfg.Band))), int32(math.Floor(float64(then)*(1-2*cfg.Band))))
+	small := int32(math.Floor(float64(then) * (1 - 2*cfg.Band)))
+	switch {
+	case confirmed && light:
+		// A limit once confirmed clean throttles a little: one small step
+		// back, not down to the estimate of one noisy minute.
+		t = small
+	case est.known:
+		t = min(int32(math.Floor(est.value*(1-cfg.Band))), small)
 	}
 	t = max(t, st.Lo, cfg.MinConcurrency)
 	if fair > 0 && t > fair {

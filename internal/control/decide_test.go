@@ -191,13 +191,13 @@ func TestScripts(t *testing.T) {
 		}},
 		{"throttle spike cuts at once, then approaches the bound from below", func(c *Config) { c.RecoveryTime = 15 * time.Minute }, []step{
 			{min: 0, limit: 200, running: 200, watched: true, throttles: clean(), wantLimit: 200, reason: ReasonMissingData},
-			{min: 3, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonThrottled, update: true},
+			{min: 3, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 1500}, wantLimit: 140, reason: ReasonThrottled, update: true},
 			// The same datapoint again cuts nothing more, and nothing grows
 			// before a clean minute below the bound is measured.
-			{min: 4, limit: 140, running: 140, watched: true, throttles: map[int]float64{1: 0, 2: 350}, wantLimit: 140, reason: ReasonAwaitSignal},
+			{min: 4, limit: 140, running: 140, watched: true, throttles: map[int]float64{1: 0, 2: 1500}, wantLimit: 140, reason: ReasonAwaitSignal},
 			// 140 clean: 5 % up, not halfway to 200.
-			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0}, wantLimit: 147, reason: ReasonBisect, update: true},
-			{min: 7, limit: 147, running: 147, watched: true, throttles: map[int]float64{2: 350, 3: 0, 4: 0, 5: 0}, wantLimit: 147, reason: ReasonAwaitSignal},
+			{min: 6, limit: 140, running: 140, watched: true, throttles: map[int]float64{2: 1500, 3: 0, 4: 0}, wantLimit: 147, reason: ReasonBisect, update: true},
+			{min: 7, limit: 147, running: 147, watched: true, throttles: map[int]float64{2: 1500, 3: 0, 4: 0, 5: 0}, wantLimit: 147, reason: ReasonAwaitSignal},
 			{min: 9, limit: 147, running: 147, watched: true, throttles: map[int]float64{6: 0, 7: 0}, wantLimit: 155, reason: ReasonBisect, update: true},
 			// 155 throttles: back to the clean 147, and 147..155 is narrow enough to hold.
 			{min: 12, limit: 155, running: 155, watched: true, throttles: map[int]float64{9: 30}, wantLimit: 147, reason: ReasonThrottled, update: true},
@@ -211,11 +211,17 @@ func TestScripts(t *testing.T) {
 			{min: 2, limit: 100, running: 100, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonSlowStart, update: true},
 			{min: 3, limit: 200, running: 200, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonAwaitSignal},
 			// Minute 1 ran at 100 and throttled: the cut is from 100, not from today's 200.
-			{min: 4, limit: 200, running: 200, watched: true, throttles: map[int]float64{0: 0, 1: 10}, wantLimit: 70, reason: ReasonThrottled, update: true},
+			{min: 4, limit: 200, running: 200, watched: true, throttles: map[int]float64{0: 0, 1: 1000}, wantLimit: 70, reason: ReasonThrottled, update: true},
 			// Minutes 2 and 3, at 200, throttled too: already paid for, no second cut.
-			{min: 5, limit: 70, running: 70, watched: true, throttles: map[int]float64{1: 10, 2: 40, 3: 90}, wantLimit: 70, reason: ReasonAwaitSignal},
+			{min: 5, limit: 70, running: 70, watched: true, throttles: map[int]float64{1: 1000, 2: 4000, 3: 9000}, wantLimit: 70, reason: ReasonAwaitSignal},
 			// Minute 4, the first at 70, still had children of 200 running; minute 5 throttled at 70: 70 is too high as well.
-			{min: 7, limit: 70, running: 70, watched: true, throttles: map[int]float64{2: 40, 3: 90, 4: 80, 5: 5}, wantLimit: 49, reason: ReasonThrottled, update: true},
+			{min: 7, limit: 70, running: 70, watched: true, throttles: map[int]float64{2: 4000, 3: 9000, 4: 8000, 5: 500}, wantLimit: 49, reason: ReasonThrottled, update: true},
+		}},
+		{"a limit confirmed clean that throttles a little steps back a little", func(c *Config) { c.MaxConcurrency = 200 }, []step{
+			{min: 0, limit: 200, running: 200, watched: true, throttles: clean(), wantLimit: 200, reason: ReasonMissingData},
+			{min: 2, limit: 200, running: 200, watched: true, throttles: clean(0), wantLimit: 200, reason: ReasonAtCeiling},
+			// Minute 1 confirmed 200; minute 2 throttled 40 times, about one child too many.
+			{min: 4, limit: 200, running: 200, watched: true, throttles: map[int]float64{1: 0, 2: 40}, wantLimit: 180, reason: ReasonThrottled, update: true},
 		}},
 		{"the throughput of a throttled minute sets the cut", nil, []step{
 			{min: 0, limit: 100, running: 100, watched: true, wantLimit: 100, reason: ReasonMissingData},

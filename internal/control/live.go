@@ -22,9 +22,16 @@ func (l LiveSample) throttled() bool {
 	return l.Sampled >= liveMinSample && l.Throttled >= liveMinThrottled && float64(l.Throttled) >= liveShare*float64(l.Sampled)
 }
 
-// clean reports whether enough children were sampled and none was throttled.
+// clean reports whether enough children were sampled and none had a
+// failed attempt.
 func (l LiveSample) clean() bool {
-	return l.Sampled >= liveMinSample && l.Throttled == 0
+	return l.Sampled >= liveMinSample && l.Throttled == 0 && l.Failing == 0
+}
+
+// failing reports whether a clear share of the sampled children had failed
+// attempts of errors not known as throttling.
+func (l LiveSample) failing() bool {
+	return l.Sampled >= liveMinSample && l.Failing >= liveMinThrottled && float64(l.Failing) >= liveShare*float64(l.Sampled)
 }
 
 // liveCut answers a live sample that shows the children throttled now,
@@ -37,7 +44,7 @@ func (l LiveSample) clean() bool {
 func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32, reason Reason, msg string, ok bool) {
 	live, at, cur := obs.Live, obs.At, obs.Run.Settings.MaxConcurrency
 	if !live.throttled() {
-		return 0, "", "", false
+		return failingCut(cfg, st, obs, sig)
 	}
 	st.ThrottledAt = at
 	from := live.StartedAt
@@ -53,7 +60,7 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 	}
 	est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 	sig.Capacity = est.value
-	t := throttledAt(cfg, st, obs, then, est)
+	t := throttledAt(cfg, st, obs, then, est, 3*live.Throttled <= live.Sampled)
 	if eff := effective(cur); t < eff {
 		limit, reason, msg = applyCut(cfg, st, at, eff, t, ReasonLiveThrottled, why)
 		return limit, reason, msg, true
@@ -77,6 +84,12 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 	if !ok || l <= st.Lo || float64(obs.Run.Items.Running) < utilized*float64(l) {
 		return false
 	}
+	if near := st.Hi > 0 || st.Phase == PhaseProbe; near && !turnedOver(st, obs) {
+		// Near a known bound a step is a few percent: a handful of
+		// children too many, which the sample sees only once every
+		// running child started under the new limit.
+		return false
+	}
 	st.Lo, st.LoAt = l, obs.At
 	if _, steady := steadyDuring(st.History, obs.At.Add(-2*minute), obs.At); steady {
 		learnItemTime(st, obs.At.Add(-minute))
@@ -91,4 +104,46 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 func answered(st *State, then int32, since time.Time) bool {
 	cur := effective(st.History[len(st.History)-1].MaxConcurrency)
 	return !st.CutAt.IsZero() && !st.CutAt.Before(since) && cur < then
+}
+
+// failingCut answers a live sample where children retry errors not known
+// as throttling, started under a limit raised past the last clean one:
+// throttling that does not say so looks like that, so the raise is taken
+// back, to the last clean limit, and stands as a bound until RecoveryTime
+// has passed. Items that fail whatever the limit cost one step back at
+// most: without a clean limit below, it holds. ok is false when the
+// sample does not show it.
+func failingCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32, reason Reason, msg string, ok bool) {
+	live, at, cur := obs.Live, obs.At, obs.Run.Settings.MaxConcurrency
+	if !live.failing() || st.Lo == 0 {
+		return 0, "", "", false
+	}
+	from := live.FailingStartedAt
+	if from.IsZero() {
+		from = live.Since
+	}
+	then := limitDuring(st.History, from, at)
+	eff := effective(cur)
+	if then <= st.Lo || eff <= st.Lo {
+		return 0, "", "", false
+	}
+	sig.LimitThen = then
+	if st.Hi == 0 || then < st.Hi {
+		st.Hi, st.HiAt = then, at
+	}
+	why := fmt.Sprintf("live signal: %d of %d sampled running children retry errors not known as throttling since %s, under a limit up to %d above the clean %d",
+		live.Failing, live.Sampled, live.Since.UTC().Format(time.TimeOnly), then, st.Lo)
+	limit, reason, msg = applyCut(cfg, st, at, eff, st.Lo, ReasonLiveThrottled, why)
+	return limit, reason, msg, true
+}
+
+// turnedOver reports whether the children running now all started under
+// the limit in effect: the oldest one sampled started after it was set, or
+// the limit has held for longer than a child holds its place.
+func turnedOver(st *State, obs Observation) bool {
+	from := st.History[len(st.History)-1].From
+	if o := obs.Live.OldestStart; !o.IsZero() && !o.Before(from) {
+		return true
+	}
+	return st.ItemTime > 0 && obs.At.Sub(from).Seconds() >= st.ItemTime
 }

@@ -119,6 +119,17 @@ type LiveSample struct {
 	// StartedAt is when the most recently started of the throttled children
 	// started: the limit in effect since then let it in. Zero if none.
 	StartedAt time.Time `json:"startedAt,omitzero"`
+	// OldestStart is when the oldest of the sampled children started: once
+	// it is after a change of the limit, every child sampled runs under
+	// the new one. Zero when none was sampled.
+	OldestStart time.Time `json:"oldestStart,omitzero"`
+	// Failing is how many of the others had a failed attempt in the window
+	// whose error is not known as throttling: throttling that does not say
+	// so (a bare States.TaskFailed), or items that fail.
+	Failing int `json:"failing,omitempty"`
+	// FailingStartedAt is when the most recently started of those started;
+	// zero if none.
+	FailingStartedAt time.Time `json:"failingStartedAt,omitzero"`
 }
 
 // Observation is what the tuner saw of a run at one instant.

@@ -36,7 +36,8 @@ const (
 // few events) for each of the LiveNewest newest and LiveOldest oldest, each
 // call from the budget. It counts the children with a failed attempt
 // (TaskFailed or LambdaFunctionFailed) at or after since whose error and
-// cause IsThrottleError says are throttling.
+// cause IsThrottleError says are throttling, and those whose failed
+// attempts in the window are all of other errors.
 //
 // When the GetExecutionHistory budget runs out part way it returns the
 // children read so far with an error wrapping budget.ErrExhausted: the
@@ -91,10 +92,17 @@ func (o *Observer) SampleRunning(ctx context.Context, mapRunARN string, since ti
 			return fail(fmt.Errorf("history of child %s: %w", arn, err))
 		}
 		s.Sampled++
-		if at, ok := throttledSince(out.Events, since); ok {
+		if start := aws.ToTime(child.StartDate); s.OldestStart.IsZero() || start.Before(s.OldestStart) {
+			s.OldestStart = start
+		}
+		switch at, throttle, ok := failedSince(out.Events, since); {
+		case ok && throttle:
 			s.Throttled++
 			s.NewestAt = later(s.NewestAt, at)
 			s.StartedAt = later(s.StartedAt, aws.ToTime(child.StartDate))
+		case ok:
+			s.Failing++
+			s.FailingStartedAt = later(s.FailingStartedAt, aws.ToTime(child.StartDate))
 		}
 	}
 	return s, nil
@@ -109,12 +117,14 @@ func sampleEnds(list []types.ExecutionListItem, newest, oldest int) []types.Exec
 	return append(list[:newest:newest], list[len(list)-oldest:]...)
 }
 
-// throttledSince returns the instant of the newest throttled attempt at or
-// after since among events, which are newest first.
-func throttledSince(events []types.HistoryEvent, since time.Time) (time.Time, bool) {
+// failedSince looks for the failed attempts at or after since among
+// events, which are newest first: it returns the instant of the newest
+// throttled one, or of the newest other one when none was throttled, and
+// whether it was throttled; ok is false when no attempt failed.
+func failedSince(events []types.HistoryEvent, since time.Time) (at time.Time, throttle, ok bool) {
 	for _, ev := range events {
-		at := aws.ToTime(ev.Timestamp)
-		if at.Before(since) {
+		t := aws.ToTime(ev.Timestamp)
+		if t.Before(since) {
 			break
 		}
 		var errName, cause *string
@@ -127,10 +137,13 @@ func throttledSince(events []types.HistoryEvent, since time.Time) (time.Time, bo
 			continue
 		}
 		if IsThrottleError(aws.ToString(errName), aws.ToString(cause)) {
-			return at, true
+			return t, true, true
+		}
+		if !ok {
+			at, ok = t, true
 		}
 	}
-	return time.Time{}, false
+	return at, false, ok
 }
 
 // isExpress reports whether arn names an Express execution

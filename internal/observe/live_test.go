@@ -97,18 +97,18 @@ func TestSampleRunning(t *testing.T) {
 		reads     int
 	}{
 		{"none running", nil, control.LiveSample{Since: since}, 0},
-		{"all clean", [][]attempt{clean, clean, clean}, control.LiveSample{Since: since, Sampled: 3}, 3},
+		{"all clean", [][]attempt{clean, clean, clean}, control.LiveSample{Since: since, Sampled: 3, OldestStart: l0.Add(-2 * time.Second)}, 3},
 		{"throttled in the window", [][]attempt{clean, throttled, clean},
-			control.LiveSample{Since: since, Sampled: 3, Throttled: 1, NewestAt: l0.Add(40 * time.Second), StartedAt: l0.Add(-time.Second)}, 3},
-		{"throttled before the window", [][]attempt{early, early}, control.LiveSample{Since: since, Sampled: 2}, 2},
-		{"other errors", [][]attempt{other, other}, control.LiveSample{Since: since, Sampled: 2}, 2},
+			control.LiveSample{Since: since, Sampled: 3, Throttled: 1, NewestAt: l0.Add(40 * time.Second), StartedAt: l0.Add(-time.Second), OldestStart: l0.Add(-2 * time.Second)}, 3},
+		{"throttled before the window", [][]attempt{early, early}, control.LiveSample{Since: since, Sampled: 2, OldestStart: l0.Add(-time.Second)}, 2},
+		{"other errors are failing, not throttled", [][]attempt{other, other}, control.LiveSample{Since: since, Sampled: 2, OldestStart: l0.Add(-time.Second), Failing: 2, FailingStartedAt: l0}, 2},
 		{"lambda function task", [][]attempt{clean, clean, direct, throttled},
-			control.LiveSample{Since: since, Sampled: 4, Throttled: 2, NewestAt: l0.Add(50 * time.Second), StartedAt: l0.Add(-2 * time.Second)}, 4},
+			control.LiveSample{Since: since, Sampled: 4, Throttled: 2, NewestAt: l0.Add(50 * time.Second), StartedAt: l0.Add(-2 * time.Second), OldestStart: l0.Add(-3 * time.Second)}, 4},
 		{"newest and oldest of many", [][]attempt{
 			clean, clean, clean, clean, clean, clean, clean, clean, // newest 8
 			throttled, throttled, throttled, // not read
 			clean, clean, clean, direct, // oldest 4
-		}, control.LiveSample{Since: since, Sampled: 12, Throttled: 1, NewestAt: l0.Add(50 * time.Second), StartedAt: l0.Add(-14 * time.Second)}, 12},
+		}, control.LiveSample{Since: since, Sampled: 12, Throttled: 1, NewestAt: l0.Add(50 * time.Second), StartedAt: l0.Add(-14 * time.Second), OldestStart: l0.Add(-14 * time.Second)}, 12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
