@@ -356,6 +356,10 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return limit, reason, msg
 	}
 
+	if limit, msg, ok := collapse(cfg, st, obs); ok {
+		return limit, ReasonCollapse, msg
+	}
+
 	// Failed children classified as throttled: charge them to the highest
 	// limit of the last few minutes (they failed after their retries).
 	newFailures := obs.Run.Items.Failures() - st.Prev.Failures()

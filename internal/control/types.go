@@ -329,6 +329,7 @@ const (
 	ReasonFailing       Reason = "Failing"
 	ReasonOverride      Reason = "Override"
 	ReasonHint          Reason = "CapacityHint"
+	ReasonCollapse      Reason = "Collapse"
 	ReasonClamped       Reason = "Clamped"
 	ReasonFailFast      Reason = "FailFast"
 	ReasonBaseline      Reason = "Baseline"
