@@ -39,6 +39,7 @@ import (
 // SFNAPI is the Step Functions API the tuner reads and writes.
 type SFNAPI interface {
 	observe.SFNAPI
+	observe.StateMachineAPI
 	actuate.UpdateAPI
 }
 
@@ -112,6 +113,9 @@ type Deps struct {
 	CloudWatch observe.MetricsAPI
 	Store      Store
 	Policies   *policy.Set
+	// Lambda reads the reserved concurrency of the function a Map state's
+	// children invoke, for capacity hints (see hint.go); nil turns hints off.
+	Lambda observe.FunctionAPI
 	// Log gets one JSON line per decision; nil discards.
 	Log *slog.Logger
 	// Metrics gets embedded-metric-format lines; nil discards.
@@ -121,8 +125,9 @@ type Deps struct {
 // Tuner runs ticks. It is safe to call Tick from one goroutine at a time;
 // overlapping ticks in different processes are kept apart by run leases.
 type Tuner struct {
-	cfg  Config
-	deps Deps
+	cfg   Config
+	deps  Deps
+	hints hintCache
 }
 
 // New returns a Tuner; it fails on a Config or Deps that cannot work.
@@ -438,6 +443,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points}
 	if st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
+		o.Bound = t.hint(tc, p)
 	}
 	if n := p.policy.FailureSample; n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
 		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {
