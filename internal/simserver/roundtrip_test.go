@@ -2,7 +2,6 @@ package simserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -362,45 +361,25 @@ func TestFaultKnobsOverTheWire(t *testing.T) {
 	}
 }
 
+// TestDescribeStateMachine: the server answers DescribeStateMachine as
+// the world does (internal/sim tests the definitions), and its errors as
+// the SDK's types.
 func TestDescribeStateMachine(t *testing.T) {
 	sc := parseScenario(t, testScenario)
 	f := serve(t, Config{Scenario: sc, Seed: 1})
+	twin := sim.New(sc, 1).SFN()
 	ctx := context.Background()
 	const arn = "arn:aws:states:us-east-1:123456789012:stateMachine:etl"
-	out, err := f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *out.Name != "etl" || out.Type != types.StateMachineTypeStandard || out.Status != types.StateMachineStatusActive ||
-		*out.RoleArn != RoleARN || !out.CreationDate.Equal(sim.DefaultStart) || out.Label != nil {
-		t.Errorf("DescribeStateMachine = %+v", out)
-	}
-	var def asl
-	if err := json.Unmarshal([]byte(*out.Definition), &def); err != nil {
-		t.Fatalf("definition %s: %v", *out.Definition, err)
-	}
-	items := def.States["Items"]
-	if def.StartAt != "Items" || items.Type != "Map" || items.MaxConcurrency != 6 || *items.ToleratedFailurePercentage != 100 ||
-		items.ItemProcessor.ProcessorConfig["Mode"] != "DISTRIBUTED" || items.ItemProcessor.States["Call"].Retry[0].MaxAttempts != 1 || items.ItemProcessor.States["Call"].Retry[0].BackoffRate != 1.5 || !items.End {
-		t.Errorf("definition %s", *out.Definition)
-	}
-	if call := items.ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.LambdaInvokeResource || call.Parameters["FunctionName"] != "fn" {
-		t.Errorf("the Task of etl/Items: %+v, want the Lambda service integration", call)
-	}
-	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:broken")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var brokenDef asl
-	if err := json.Unmarshal([]byte(*out.Definition), &brokenDef); err != nil {
-		t.Fatalf("definition %s: %v", *out.Definition, err)
-	}
-	if call := brokenDef.States["Work"].ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.FunctionARN("fn") || call.Parameters != nil {
-		t.Errorf("the Task of broken/Work: %+v, want the function's ARN", call)
-	}
-	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn + "/Items")})
-	if err != nil || aws.ToString(out.Label) != "Items" || *out.StateMachineArn != arn+"/Items" {
-		t.Errorf("DescribeStateMachine of the labelled ARN = %+v, %v", out, err)
+	for _, a := range []string{arn, arn + "/Items", "arn:aws:states:us-east-1:123456789012:stateMachine:broken"} {
+		out, err := f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(a)})
+		want, werr := twin.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(a)})
+		if err != nil || werr != nil {
+			t.Fatalf("DescribeStateMachine %s: %v (the world: %v)", a, err, werr)
+		}
+		if *out.Definition != *want.Definition || *out.StateMachineArn != *want.StateMachineArn || aws.ToString(out.Label) != aws.ToString(want.Label) ||
+			*out.RoleArn != sim.RoleARN || !out.CreationDate.Equal(sim.DefaultStart) || out.Type != types.StateMachineTypeStandard {
+			t.Errorf("DescribeStateMachine %s = %+v, want the world's %+v", a, out, want)
+		}
 	}
 	for _, bad := range []struct {
 		arn  string

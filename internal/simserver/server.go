@@ -138,10 +138,6 @@ func New(cfg Config) (*Server, error) {
 	if math.IsNaN(cfg.Rate) || cfg.Rate < 0 || cfg.Rate > MaxRate {
 		return nil, fmt.Errorf("simserver: %w: rate %v is outside [0, %d]", ErrInvalidConfig, cfg.Rate, MaxRate)
 	}
-	machines, err := newStateMachines(cfg.Scenario)
-	if err != nil {
-		return nil, err
-	}
 	w := sim.New(cfg.Scenario, cfg.Seed)
 	s := &Server{
 		cfg:      cfg,
@@ -166,7 +162,7 @@ func New(cfg Config) (*Server, error) {
 		"ListExecutions":       op(api.ListExecutions),
 		"DescribeExecution":    op(api.DescribeExecution),
 		"ListTagsForResource":  op(api.ListTagsForResource),
-		"DescribeStateMachine": op(machines.DescribeStateMachine),
+		"DescribeStateMachine": op(api.DescribeStateMachine),
 	}}
 	s.cw = &service{id: "CloudWatch", naming: pascalCase, queryCompatible: true, ops: map[string]operation{
 		"GetMetricData": op(w.CloudWatch().GetMetricData),
