@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
@@ -449,5 +452,31 @@ func TestCloudWatchTimestamps(t *testing.T) {
 				t.Errorf("protocol %q: timestamp %d = %s, want %s", p, i, ts, want)
 			}
 		}
+	}
+}
+
+// TestGetFunctionConcurrency: the real Lambda client reads the reserved
+// concurrency of the scenario's downstream over restJson1, and gets the
+// model's error types.
+func TestGetFunctionConcurrency(t *testing.T) {
+	f := serve(t, Config{Scenario: parseScenario(t, testScenario), Seed: 1})
+	ctx := context.Background()
+	for _, fn := range []string{"fn", sim.FunctionARN("fn"), sim.Account + ":function:fn:live"} {
+		out, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(fn)})
+		if err != nil || aws.ToInt32(out.ReservedConcurrentExecutions) != 5 {
+			t.Errorf("GetFunctionConcurrency %s = %+v, %v; want 5", fn, out, err)
+		}
+	}
+	var rnf *lambdatypes.ResourceNotFoundException
+	if _, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("absent")}); !errors.As(err, &rnf) ||
+		!strings.Contains(aws.ToString(rnf.Message), "Function not found") {
+		t.Errorf("GetFunctionConcurrency absent: %v, want ResourceNotFoundException", err)
+	}
+	var ipv *lambdatypes.InvalidParameterValueException
+	if _, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(strings.Repeat("f", 65))}); !errors.As(err, &ipv) {
+		t.Errorf("GetFunctionConcurrency of a 65-character name: %v, want InvalidParameterValueException", err)
+	}
+	if got := f.srv.Stats().Requests[ProtocolRESTJSON]["Lambda.GetFunctionConcurrency"]; got != 5 {
+		t.Errorf("%d restJson1 GetFunctionConcurrency requests counted, want 5", got)
 	}
 }

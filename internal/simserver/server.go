@@ -10,7 +10,9 @@
 //   - CloudWatch GetMetricData in Smithy RPCv2 CBOR (POST
 //     /service/GraniteServiceVersion20100801/operation/GetMetricData), the
 //     Go SDK's default, and in awsJson 1.0 (X-Amz-Target
-//     GraniteServiceVersion20100801.GetMetricData), what the aws CLI sends.
+//     GraniteServiceVersion20100801.GetMetricData), what the aws CLI sends;
+//   - Lambda GetFunctionConcurrency in restJson1 (GET
+//     /2019-09-30/functions/FUNCTION/concurrency).
 //
 // Requests decode from the wire members of the API models into the SDK's
 // input types, the world answers with the SDK's output types and errors,
@@ -201,6 +203,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.control(w, r)
 	case strings.HasPrefix(path, "/service/"):
 		s.serveCBOR(w, r)
+	case strings.HasPrefix(path, lambdaFunctions):
+		s.serveLambda(w, r)
 	case path == "/" && r.Header.Get("X-Amz-Target") != "":
 		s.serveJSON(w, r)
 	case path == "/" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
@@ -304,14 +308,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, p protocol, sv
 			callErr = fmt.Errorf("encode the output of %s: %w", name, err)
 		}
 	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !wait(r.Context(), latency) {
+		return
 	}
 	if callErr != nil {
 		e := wireError(callErr, svc)
@@ -322,6 +320,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, p protocol, sv
 		return
 	}
 	writeAPI(w, p, http.StatusOK, payload)
+}
+
+// wait waits d, and reports false when ctx ended first.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // count counts a request; called with s.mu held.
