@@ -93,4 +93,3 @@ func TestDescribeStateMachine(t *testing.T) {
 		}
 	}
 }
-
