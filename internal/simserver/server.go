@@ -5,8 +5,7 @@
 //   - Step Functions in awsJson 1.0 (POST /, X-Amz-Target
 //     AWSStepFunctions.<Operation>): DescribeMapRun, UpdateMapRun,
 //     ListMapRuns, GetExecutionHistory, ListExecutions, DescribeExecution,
-//     ListTagsForResource (the world's) and DescribeStateMachine (from the
-//     scenario);
+//     ListTagsForResource and DescribeStateMachine;
 //   - CloudWatch GetMetricData in Smithy RPCv2 CBOR (POST
 //     /service/GraniteServiceVersion20100801/operation/GetMetricData), the
 //     Go SDK's default, and in awsJson 1.0 (X-Amz-Target
