@@ -139,6 +139,9 @@ type Observation struct {
 	// Prior is what an earlier run of the same job learned; nil when
 	// nothing was. Only the run's first decision reads it.
 	Prior *Prior `json:"prior,omitempty"`
+	// Bound is an upper bound on the run's capacity, in children, from the
+	// downstream's configuration; 0 when none is known.
+	Bound int32 `json:"bound,omitempty"`
 }
 
 // Phase is where the controller is in its cycle.
