@@ -1,12 +1,14 @@
 // Command maptuner-local serves a simulated AWS account on loopback, as
-// real AWS endpoints: Step Functions (awsJson 1.0) and CloudWatch
-// GetMetricData (Smithy RPCv2 CBOR and awsJson 1.0), on a virtual clock
-// that runs faster than the wall clock.
+// real AWS endpoints: Step Functions (awsJson 1.0), CloudWatch
+// GetMetricData (Smithy RPCv2 CBOR and awsJson 1.0) and Lambda
+// GetFunctionConcurrency (restJson1), on a virtual clock that runs faster
+// than the wall clock.
 //
 //	maptuner-local [-scenario FILE|builtin] [-seed N] [-rate R] [-addr HOST:PORT]
 //
 // The first line it prints is "listening on http://HOST:PORT": point
-// AWS_ENDPOINT_URL_SFN and AWS_ENDPOINT_URL_CLOUDWATCH (or the aws CLI's
+// AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_CLOUDWATCH and
+// AWS_ENDPOINT_URL_LAMBDA (or the aws CLI's
 // --endpoint-url) there. The parent executions start with
 // POST /_maptuner/start; package internal/simserver documents the other
 // control endpoints. It stops on SIGINT or SIGTERM, and exits 2 on a usage

@@ -25,6 +25,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tune: start:", err)
 		os.Exit(1)
 	}
+	deps := tuner.Deps{
+		SFN: a.Clients.SFN, CloudWatch: a.Clients.CloudWatch, Store: a.Store, Policies: a.Policies,
+		Log: a.Log.Logger, Metrics: os.Stdout,
+	}
+	if !a.Config.CapacityHintsOff {
+		deps.Lambda = a.Clients.Lambda
+	}
 	t, err := tuner.New(tuner.Config{
 		Owner:          owner(),
 		Region:         a.Clients.Region,
@@ -33,10 +40,7 @@ func main() {
 		DryRun:         a.Config.DryRun,
 		ActuationOff:   a.Config.ActuationOff,
 		Stack:          a.Config.Stack,
-	}, tuner.Deps{
-		SFN: a.Clients.SFN, CloudWatch: a.Clients.CloudWatch, Store: a.Store, Policies: a.Policies,
-		Log: a.Log.Logger, Metrics: os.Stdout,
-	})
+	}, deps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tune: start:", err)
 		os.Exit(1)

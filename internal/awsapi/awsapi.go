@@ -1,7 +1,8 @@
 // Package awsapi builds the AWS SDK clients the tuner uses, configured the
 // same way everywhere: the default credential and Region chain, per-service
 // endpoint overrides from the environment (AWS_ENDPOINT_URL_SFN,
-// AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL_DYNAMODB), and the SDK's
+// AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_LAMBDA), and the SDK's
 // adaptive retry mode, kept apart per API operation: it retries throttling
 // errors and slows an operation down while the service throttles it, and
 // only that operation, since AWS throttles each API in its own bucket.
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
@@ -66,6 +68,9 @@ type Clients struct {
 	CloudWatch *cloudwatch.Client
 	// DynamoDB is the DynamoDB client.
 	DynamoDB *dynamodb.Client
+	// Lambda is the Lambda client, for the reserved concurrency of the
+	// functions Map Runs invoke (capacity hints).
+	Lambda *lambda.Client
 }
 
 // Load resolves the AWS configuration and builds the clients. The error
@@ -100,6 +105,7 @@ func Load(ctx context.Context, opt Options) (Clients, error) {
 			}
 		}),
 		DynamoDB: dynamodb.NewFromConfig(cfg),
+		Lambda:   lambda.NewFromConfig(cfg),
 	}, nil
 }
 

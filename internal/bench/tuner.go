@@ -70,7 +70,7 @@ func (s *tunerStrategy) init(period time.Duration) error {
 		return err
 	}
 	s.tuner, err = tuner.New(tuner.Config{Owner: "bench", Region: "us-east-1", Period: period},
-		tuner.Deps{SFN: s.w.SFN(), CloudWatch: s.w.CloudWatch(), Store: s.store, Policies: pols})
+		tuner.Deps{SFN: s.w.SFN(), CloudWatch: s.w.CloudWatch(), Lambda: s.w.Lambda(), Store: s.store, Policies: pols})
 	return err
 }
 

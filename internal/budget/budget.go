@@ -1,7 +1,7 @@
 // Package budget shares the account's AWS API quotas out to one tuner tick.
 //
-// Step Functions and CloudWatch throttle each API with a token bucket per
-// account and Region, shared with every other caller in the account. The
+// Step Functions, CloudWatch and Lambda throttle each API with a token
+// bucket per account and Region, shared with every other caller in the account. The
 // tuner runs once per tick, so it takes a Budget per tick: for each API a
 // number of calls equal to a fraction of what the bucket refills during the
 // tick, and never more. The burst capacity of the buckets is left to the
@@ -30,7 +30,8 @@ var ErrInvalidConfig = errors.New("invalid budget config")
 // API names one budgeted AWS API operation.
 type API string
 
-// The budgeted APIs: Step Functions operations and CloudWatch GetMetricData.
+// The budgeted APIs: Step Functions operations, CloudWatch GetMetricData
+// and Lambda GetFunctionConcurrency.
 const (
 	DescribeMapRun       API = "DescribeMapRun"
 	UpdateMapRun         API = "UpdateMapRun"
@@ -41,33 +42,39 @@ const (
 	ListTagsForResource  API = "ListTagsForResource"
 	DescribeStateMachine API = "DescribeStateMachine"
 	GetMetricData        API = "GetMetricData"
+	// GetFunctionConcurrency is a Lambda control plane API: 15 requests
+	// per second, and no burst documented.
+	GetFunctionConcurrency API = "GetFunctionConcurrency"
 )
 
 // refill is the documented token refill rate, calls per second, of each API.
 var refill = map[API]float64{
-	DescribeMapRun:       1,
-	UpdateMapRun:         1,
-	ListMapRuns:          1,
-	ListTagsForResource:  1,
-	ListExecutions:       5,
-	DescribeExecution:    15,
-	DescribeStateMachine: 20,
-	GetExecutionHistory:  20,
-	GetMetricData:        50,
+	DescribeMapRun:         1,
+	UpdateMapRun:           1,
+	ListMapRuns:            1,
+	ListTagsForResource:    1,
+	ListExecutions:         5,
+	DescribeExecution:      15,
+	DescribeStateMachine:   20,
+	GetExecutionHistory:    20,
+	GetMetricData:          50,
+	GetFunctionConcurrency: 15,
 }
 
 // bucket is the documented token bucket size of each API: the most calls it
-// takes at once. GetMetricData has a rate only, so its bucket is one second of it.
+// takes at once. GetMetricData and GetFunctionConcurrency have a rate only,
+// so their bucket is one second of it.
 var bucket = map[API]float64{
-	DescribeMapRun:       200,
-	UpdateMapRun:         100,
-	ListMapRuns:          100,
-	ListTagsForResource:  100,
-	ListExecutions:       200,
-	DescribeExecution:    300,
-	DescribeStateMachine: 200,
-	GetExecutionHistory:  400,
-	GetMetricData:        50,
+	DescribeMapRun:         200,
+	UpdateMapRun:           100,
+	ListMapRuns:            100,
+	ListTagsForResource:    100,
+	ListExecutions:         200,
+	DescribeExecution:      300,
+	DescribeStateMachine:   200,
+	GetExecutionHistory:    400,
+	GetMetricData:          50,
+	GetFunctionConcurrency: 15,
 }
 
 // smallRegionBucket overrides bucket outside largeQuotaRegions.

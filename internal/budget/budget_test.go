@@ -22,7 +22,7 @@ func TestNewLimits(t *testing.T) {
 				DescribeMapRun: 30, UpdateMapRun: 30, ListMapRuns: 30, ListTagsForResource: 30,
 				// Half a minute of refill, but never more than half the bucket.
 				ListExecutions: 100, DescribeExecution: 150, DescribeStateMachine: 100,
-				GetExecutionHistory: 200, GetMetricData: 25,
+				GetExecutionHistory: 200, GetMetricData: 25, GetFunctionConcurrency: 7,
 			},
 		},
 		{

@@ -38,6 +38,9 @@ type Config struct {
 	DryRun bool
 	// ActuationOff (ACTUATION=off) is the global off switch.
 	ActuationOff bool
+	// CapacityHintsOff (CAPACITY_HINTS=off) stops reading the reserved
+	// concurrency of the function a Map state's children invoke; default on.
+	CapacityHintsOff bool
 	// BudgetFraction (BUDGET_FRACTION) is the share of each API quota a tick
 	// may spend, in (0, 1]; zero means the default, 0.5.
 	BudgetFraction float64
@@ -90,6 +93,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.ActuationOff = true
 	default:
 		bad("ACTUATION", v, "want on or off")
+	}
+	switch v := strings.ToLower(getenv("CAPACITY_HINTS")); v {
+	case "", "on":
+	case "off":
+		c.CapacityHintsOff = true
+	default:
+		bad("CAPACITY_HINTS", v, "want on or off")
 	}
 	if v := getenv("BUDGET_FRACTION"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

@@ -16,8 +16,9 @@ const (
 	collapseItems = 25
 )
 
-// collapse answers congestion collapse: the children run, almost every item
-// they finish fails, and the failures are throttling. Holding a limit that
+// collapse answers congestion collapse: a run that ran clean at some limit
+// now has its children running while almost every item they finish fails,
+// and the failures are throttling. Holding a limit that
 // was clean before the collapse keeps the retries coming, so the limit is
 // cut by MaxStepDown, once a minute while it lasts, and the clean limit of
 // before is kept: once the lower one runs clean, the run returns to it at
@@ -27,7 +28,7 @@ func collapse(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	at, cur := obs.At, obs.Run.Settings.MaxConcurrency
 	eff := effective(cur)
 	done, failed := recent(st.Ticks)
-	if done < collapseItems || float64(failed) < collapseShare*float64(done) || otherShare(cfg, *st, at, 1) > 1-collapseShare {
+	if st.Lo == 0 || done < collapseItems || float64(failed) < collapseShare*float64(done) || otherShare(cfg, *st, at, 1) > 1-collapseShare {
 		return 0, "", false
 	}
 	if float64(obs.Run.Items.Running) < utilized*float64(eff) || !st.CutAt.IsZero() && at.Sub(st.CutAt) < minute {

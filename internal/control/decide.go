@@ -607,9 +607,6 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if float64(items.Running) < 0.5*float64(cur) {
 		return cur, ReasonIdle, fmt.Sprintf("only %d children run under a limit of %d: holding.", items.Running, cur)
 	}
-	if st.Bound > 0 && cur >= st.Bound {
-		return cur, ReasonAtCeiling, fmt.Sprintf("at %d, the most the downstream allows (its reserved concurrency).", st.Bound)
-	}
 	if cur >= cfg.MaxConcurrency {
 		if cfg.Unlimited && st.CutAt.IsZero() {
 			return 0, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d with no throttling seen and unlimited allowed: lifting the limit.", cfg.MaxConcurrency)
@@ -617,6 +614,11 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		return cur, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d.", cfg.MaxConcurrency)
 	}
 
+	if st.Phase == PhaseSlowStart && st.Bound > 0 && cur >= st.Bound {
+		// At what the downstream's configuration allows: past it only in
+		// probes, in case it was raised since it was read.
+		st.Phase, st.Expired, st.Probes = PhaseProbe, max(st.Expired, st.Bound), 0
+	}
 	var next float64
 	var reason Reason
 	switch {
@@ -673,8 +675,8 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		}
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
-	if st.Bound > 0 {
-		next = min(next, float64(st.Bound)) // the downstream allows no more
+	if st.Bound > 0 && reason == ReasonSlowStart && cur < st.Bound {
+		next = min(next, float64(st.Bound)) // slow start stops at what the downstream allows
 	}
 	to := int32(math.Ceil(next))
 	if to <= cur || reason != ReasonReturn && reason != ReasonLearned && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {
@@ -831,7 +833,7 @@ func tolerances(cfg Config, st *State, obs Observation, limitReason Reason) (tol
 	}
 	baseline := tolerance{max(tc.BaselinePercent, st.Start.ToleratedFailurePercentage), max(tc.BaselineCount, st.Start.ToleratedFailureCount)}
 	baseline = baseline.only(tolerance{st.Start.ToleratedFailurePercentage, st.Start.ToleratedFailureCount}, st.Start, tc)
-	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails || limitReason == ReasonLiveThrottled ||
+	throttling := limitReason == ReasonThrottled || limitReason == ReasonThrottleFails || limitReason == ReasonLiveThrottled || limitReason == ReasonCollapse ||
 		failures > st.Prev.Failures() && obs.Failures.Sampled > 0 && obs.Failures.ThrottleShare() >= 0.5
 	if throttling {
 		// Headroom of twice what has failed so far, up to the ceiling, never below what is set.

@@ -73,7 +73,11 @@ func TestLiveSignal(t *testing.T) {
 	})
 	t.Run("clean sample confirms a bisection step before the metrics settle", func(t *testing.T) {
 		runLive(t, append(cuts[:len(cuts):len(cuts)],
-			liveStep{at: sec(6, 30), limit: 168, running: 168, metrics: true, live: clean(sec(5, 30)), reason: ReasonBisect, want: 177, liveWord: true}))
+			liveStep{at: sec(6, 30), limit: 168, running: 168, metrics: true, live: LiveSample{Since: sec(5, 30), Sampled: 12, OldestStart: sec(5, 31)}, reason: ReasonBisect, want: 177, liveWord: true}))
+	})
+	t.Run("near the bound a clean sample confirms only once the children turned over", func(t *testing.T) {
+		runLive(t, append(cuts[:len(cuts):len(cuts)],
+			liveStep{at: sec(6, 30), limit: 168, running: 168, metrics: true, live: LiveSample{Since: sec(5, 30), Sampled: 12, OldestStart: sec(5, 0)}, reason: ReasonAwaitSignal, want: 168}))
 	})
 	t.Run("without a sample it waits for the metrics", func(t *testing.T) {
 		runLive(t, append(cuts[:len(cuts):len(cuts)],

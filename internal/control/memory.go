@@ -108,8 +108,9 @@ func learn(st *State, obs Observation, limit int32) *Prior {
 const hintShare = 0.5
 
 // hinted starts a run with no memory from the upper bound its downstream's
-// configuration gives (Observation.Bound), which also caps every raise:
-// at half of it when the run starts lower. It reports false, keeping
+// configuration gives (Observation.Bound), which also ends slow start:
+// at half of it (divided among the runs sharing the downstream) when the
+// run starts lower. It reports false, keeping
 // only the bound, when there is none or the run starts at half or above.
 func hinted(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	if obs.Bound <= 0 {
@@ -117,9 +118,10 @@ func hinted(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	}
 	st.Bound = obs.Bound
 	cur := obs.Run.Settings.MaxConcurrency
-	to := min(max(int32(hintShare*float64(obs.Bound)), cfg.MinConcurrency), cfg.MaxConcurrency)
+	share := hintShare / float64(max(obs.Shared.runs(), 1))
+	to := min(max(int32(share*float64(obs.Bound)), cfg.MinConcurrency), cfg.MaxConcurrency)
 	if cur == 0 || cur >= to || obs.Run.Items.Done() > 0 {
 		return 0, "", false
 	}
-	return to, fmt.Sprintf("the downstream allows at most %d children: starting at %d, half of it, instead of %d.", obs.Bound, to, cur), true
+	return to, fmt.Sprintf("the downstream allows at most %d children: starting at %d instead of %d.", obs.Bound, to, cur), true
 }

@@ -49,7 +49,7 @@ func TestSharedDownstream(t *testing.T) {
 
 func TestCapacityBound(t *testing.T) {
 	clean := func(since int) LiveSample { return LiveSample{Since: sec(since, 30), Sampled: 12} }
-	t.Run("a run starts at half the bound, doubles far below it and stops at it", func(t *testing.T) {
+	t.Run("a run starts at half the bound, and only probes past it", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.GrowthFactor = 1.5
 		var st State
@@ -61,7 +61,7 @@ func TestCapacityBound(t *testing.T) {
 			{10, ReasonHint, 200},
 			{200, ReasonSlowStart, 300},
 			{300, ReasonSlowStart, 400},
-			{400, ReasonAtCeiling, 400},
+			{400, ReasonProbe, 408},
 		}
 		for i, s := range steps {
 			obs := Observation{At: sec(i, 30), Run: run(s.limit, int64(s.limit), 50000), Bound: 400}

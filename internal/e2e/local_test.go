@@ -102,7 +102,8 @@ func TestLocalServerEndToEnd(t *testing.T) {
 
 	env := []string{
 		"TABLE_NAME=" + table, "POLICY_FILE=" + policies, "MAPTUNER_CLOCK=event", "MAPTUNER_CLOUDWATCH_PROTOCOL=",
-		"AWS_ENDPOINT_URL_SFN=" + local.URL, "AWS_ENDPOINT_URL_CLOUDWATCH=" + local.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + moto.URL,
+		"AWS_ENDPOINT_URL_SFN=" + local.URL, "AWS_ENDPOINT_URL_CLOUDWATCH=" + local.URL, "AWS_ENDPOINT_URL_LAMBDA=" + local.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + moto.URL,
 	}
 	watchFn := testenv.StartRIE(t, testenv.BuildBootstrap(t, "watch"), env)
 	tuneFn := testenv.StartRIE(t, testenv.BuildBootstrap(t, "tune"), env)

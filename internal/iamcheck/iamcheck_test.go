@@ -76,6 +76,8 @@ func TestCheckerFails(t *testing.T) {
 			"function TuneFunction, statement WidenedName: action states:GetExecutionHistory on resource Fn::Sub \"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${StateMachineNamePattern}*\": outside the state machines",
 			"function TuneFunction, statement WrongType: action states:UpdateMapRun on resource Fn::Sub \"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${StateMachineNamePattern}\": resource type stateMachine, but the action acts on mapRun",
 			"function TuneFunction, statement AnyTable: action dynamodb:Query on resource \"*\"",
+			"function TuneFunction, statement AnyAccountFunctions: action lambda:GetFunctionConcurrency on resource Fn::Sub \"arn:${AWS::Partition}:lambda:*:*:function:*\": not Lambda functions of the stack's account and Region",
+			`function TuneFunction, statement AnyFunction: action lambda:GetFunctionConcurrency on resource "*": the action has a resource type`,
 		}},
 		{"unused.yaml", []string{
 			"function WatchFunction is granted states:StartExecution, but no code path of the function calls sfn.StartExecution",

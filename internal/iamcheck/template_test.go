@@ -21,8 +21,8 @@ type action struct {
 	// Operation is the SDK client method.
 	Operation string
 	// Resources are the Step Functions ARN resource types the action acts
-	// on ("mapRun", "execution", ...), or table for a DynamoDB table or
-	// index of the template.
+	// on ("mapRun", "execution", ...), table for a DynamoDB table or
+	// index of the template, or function for a Lambda function.
 	Resources []string
 }
 
@@ -30,30 +30,40 @@ type action struct {
 // (!GetAtt T.Arn) or one of its indexes (!Sub ${T.Arn}/index/NAME).
 const table = "table"
 
+// function is the resource type of Lambda actions: functions of the
+// stack's account and Region.
+const function = "function"
+
+// lambdaFunctionARN matches the !Sub form of the ARN of Lambda functions
+// in this account and Region: a name, possibly with wildcards, and no
+// qualifier.
+var lambdaFunctionARN = regexp.MustCompile(`^arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:\$\{AWS::AccountId\}:function:[A-Za-z0-9_*?-]+$`)
+
 // actions maps each IAM action the checker knows to the SDK operation it
 // authorises. A granted action missing here, or an operation called by the
 // code that no action maps, fails the check.
 var actions = map[string]action{
-	"states:DescribeMapRun":       {"sfn", "DescribeMapRun", []string{"mapRun"}},
-	"states:UpdateMapRun":         {"sfn", "UpdateMapRun", []string{"mapRun"}},
-	"states:ListMapRuns":          {"sfn", "ListMapRuns", []string{"execution"}},
-	"states:ListExecutions":       {"sfn", "ListExecutions", []string{"mapRun", "stateMachine"}},
-	"states:DescribeExecution":    {"sfn", "DescribeExecution", []string{"execution", "express"}},
-	"states:GetExecutionHistory":  {"sfn", "GetExecutionHistory", []string{"execution"}},
-	"states:ListTagsForResource":  {"sfn", "ListTagsForResource", []string{"stateMachine"}},
-	"states:DescribeStateMachine": {"sfn", "DescribeStateMachine", []string{"stateMachine"}},
-	"states:StartExecution":       {"sfn", "StartExecution", []string{"stateMachine"}},
-	"cloudwatch:GetMetricData":    {"cloudwatch", "GetMetricData", nil},
-	"cloudwatch:PutMetricData":    {"cloudwatch", "PutMetricData", nil},
-	"dynamodb:GetItem":            {"dynamodb", "GetItem", []string{table}},
-	"dynamodb:PutItem":            {"dynamodb", "PutItem", []string{table}},
-	"dynamodb:UpdateItem":         {"dynamodb", "UpdateItem", []string{table}},
-	"dynamodb:DeleteItem":         {"dynamodb", "DeleteItem", []string{table}},
-	"dynamodb:Query":              {"dynamodb", "Query", []string{table}},
-	"dynamodb:Scan":               {"dynamodb", "Scan", []string{table}},
-	"dynamodb:CreateTable":        {"dynamodb", "CreateTable", []string{table}},
-	"dynamodb:DescribeTable":      {"dynamodb", "DescribeTable", []string{table}},
-	"dynamodb:UpdateTimeToLive":   {"dynamodb", "UpdateTimeToLive", []string{table}},
+	"states:DescribeMapRun":         {"sfn", "DescribeMapRun", []string{"mapRun"}},
+	"states:UpdateMapRun":           {"sfn", "UpdateMapRun", []string{"mapRun"}},
+	"states:ListMapRuns":            {"sfn", "ListMapRuns", []string{"execution"}},
+	"states:ListExecutions":         {"sfn", "ListExecutions", []string{"mapRun", "stateMachine"}},
+	"states:DescribeExecution":      {"sfn", "DescribeExecution", []string{"execution", "express"}},
+	"states:GetExecutionHistory":    {"sfn", "GetExecutionHistory", []string{"execution"}},
+	"states:ListTagsForResource":    {"sfn", "ListTagsForResource", []string{"stateMachine"}},
+	"states:DescribeStateMachine":   {"sfn", "DescribeStateMachine", []string{"stateMachine"}},
+	"states:StartExecution":         {"sfn", "StartExecution", []string{"stateMachine"}},
+	"cloudwatch:GetMetricData":      {"cloudwatch", "GetMetricData", nil},
+	"lambda:GetFunctionConcurrency": {"lambda", "GetFunctionConcurrency", []string{function}},
+	"cloudwatch:PutMetricData":      {"cloudwatch", "PutMetricData", nil},
+	"dynamodb:GetItem":              {"dynamodb", "GetItem", []string{table}},
+	"dynamodb:PutItem":              {"dynamodb", "PutItem", []string{table}},
+	"dynamodb:UpdateItem":           {"dynamodb", "UpdateItem", []string{table}},
+	"dynamodb:DeleteItem":           {"dynamodb", "DeleteItem", []string{table}},
+	"dynamodb:Query":                {"dynamodb", "Query", []string{table}},
+	"dynamodb:Scan":                 {"dynamodb", "Scan", []string{table}},
+	"dynamodb:CreateTable":          {"dynamodb", "CreateTable", []string{table}},
+	"dynamodb:DescribeTable":        {"dynamodb", "DescribeTable", []string{table}},
+	"dynamodb:UpdateTimeToLive":     {"dynamodb", "UpdateTimeToLive", []string{table}},
 }
 
 // actionFor returns the IAM action that authorises operation op of SDK
@@ -184,7 +194,7 @@ func (s *stack) readStatements(id string, statements *yaml.Node) {
 	if statements.Kind != yaml.SequenceNode {
 		statements = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{statements}}
 	}
-	for i, st := range statements.Content {
+	for i, st := range conditional(statements.Content) {
 		sid := scalar(get(st, "Sid"))
 		if sid == "" {
 			sid = fmt.Sprintf("#%d", i)
@@ -229,6 +239,25 @@ func (s *stack) readStatements(id string, statements *yaml.Node) {
 			}
 		}
 	}
+}
+
+// conditional replaces each statement !If [CONDITION, A, B] of statements
+// by A and B, leaving out !Ref AWS::NoValue: what a condition grants, it
+// may grant.
+func conditional(statements []*yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for _, st := range statements {
+		if st.Tag != "!If" || st.Kind != yaml.SequenceNode || len(st.Content) != 3 {
+			out = append(out, st)
+			continue
+		}
+		for _, branch := range st.Content[1:] {
+			if branch.Tag != "!Ref" || branch.Value != "AWS::NoValue" {
+				out = append(out, conditional([]*yaml.Node{branch})...)
+			}
+		}
+	}
+	return out
 }
 
 // readResource reads a Resource entry: a plain string, a short-tag
@@ -317,6 +346,11 @@ func (s stack) checkResource(a action, r resource) string {
 		return `the action has no resource type: its resource is "*"`
 	case slices.Equal(a.Resources, []string{table}):
 		return s.checkTable(r)
+	case slices.Equal(a.Resources, []string{function}):
+		if r.Func != "Fn::Sub" || !lambdaFunctionARN.MatchString(r.Text) {
+			return "not Lambda functions of the stack's account and Region: want !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:NAME"
+		}
+		return ""
 	}
 	if r.Func != "Fn::Sub" {
 		return "a Step Functions resource must be a !Sub ARN of the " + namePattern + " parameter"

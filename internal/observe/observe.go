@@ -1,7 +1,9 @@
 // Package observe reads what the tuner needs from AWS: Map Run state,
 // what is new in an execution's history (its Map Runs, redrives and end),
 // the running executions of a state machine, execution status, the opt-in
-// tag, throttle metrics, and a classified sample of failed children.
+// tag, throttle metrics, a classified sample of failed children, and the
+// capacity hint of a Map Run (Hints: the reserved concurrency of the one
+// Lambda function its children invoke).
 //
 // Every SDK call first takes one call of its API from the tick's
 // budget.Budget; when that is spent the method makes no call and returns an

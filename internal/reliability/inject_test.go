@@ -254,6 +254,12 @@ func (s *faultySFN) DescribeExecution(ctx context.Context, p *sfn.DescribeExecut
 	})
 }
 
+func (s *faultySFN) DescribeStateMachine(ctx context.Context, p *sfn.DescribeStateMachineInput, o ...func(*sfn.Options)) (*sfn.DescribeStateMachineOutput, error) {
+	return call(ctx, s.in, svcSFN, "DescribeStateMachine", func(ctx context.Context) (*sfn.DescribeStateMachineOutput, error) {
+		return s.next.DescribeStateMachine(ctx, p, o...)
+	})
+}
+
 func (s *faultySFN) ListTagsForResource(ctx context.Context, p *sfn.ListTagsForResourceInput, o ...func(*sfn.Options)) (*sfn.ListTagsForResourceOutput, error) {
 	return call(ctx, s.in, svcSFN, "ListTagsForResource", func(ctx context.Context) (*sfn.ListTagsForResourceOutput, error) {
 		return s.next.ListTagsForResource(ctx, p, o...)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -221,7 +222,7 @@ func (c *CloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetric
 		return nil, fail(err)
 	}
 	if !w.quota.take(apiGetMetricData, w.now) {
-		return nil, fail(throttlingError())
+		return nil, fail(throttlingError(apiGetMetricData))
 	}
 	invalid := func(format string, args ...any) error {
 		return fail(&cwtypes.InvalidParameterValueException{Message: aws.String(fmt.Sprintf(format, args...))})
@@ -366,6 +367,10 @@ func (w *World) points(s *series, start, end time.Time, period time.Duration, st
 	return out
 }
 
-func throttlingError() error {
+// throttlingError is the error of a call of a throttled by its quota.
+func throttlingError(a api) error {
+	if a == apiGetFunctionConcurrency {
+		return &lambdatypes.TooManyRequestsException{Message: aws.String("Rate exceeded"), Type: aws.String("User"), Reason: lambdatypes.ThrottleReasonCallerRateLimitExceeded}
+	}
 	return &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -241,14 +242,17 @@ func (w *World) inject(a api) error {
 	case u < e.ErrorRate+e.ThrottleRate:
 		w.quota.calls[a]++
 		w.quota.throttled[a]++
-		return throttlingError()
+		return throttlingError(a)
 	}
 	return nil
 }
 
 func serverError(a api) error {
-	if a == apiGetMetricData {
+	switch a {
+	case apiGetMetricData:
 		return &cwtypes.InternalServiceFault{Message: aws.String("Internal service error (a simulated fault).")}
+	case apiGetFunctionConcurrency:
+		return &lambdatypes.ServiceException{Message: aws.String("The Lambda service encountered an internal error (a simulated fault)."), Type: aws.String("Service")}
 	}
 	return &smithy.GenericAPIError{Code: InternalFailureCode, Message: "The request processing has failed because of an unknown error, exception or failure (a simulated fault).", Fault: smithy.FaultServer}
 }

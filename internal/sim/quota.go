@@ -14,18 +14,22 @@ const (
 	apiDescribeExecution
 	apiGetExecutionHistory
 	apiGetMetricData
+	apiDescribeStateMachine
+	apiGetFunctionConcurrency
 	numAPIs
 )
 
 var apiNames = [numAPIs]string{
 	"DescribeMapRun", "UpdateMapRun", "ListMapRuns", "ListTagsForResource",
 	"ListExecutions", "DescribeExecution", "GetExecutionHistory", "GetMetricData",
+	"DescribeStateMachine", "GetFunctionConcurrency",
 }
 
 // quotaTable holds the API quotas of the simulated account (Region
 // us-east-1), in apiNames order, as DESIGN.md lists them: the Step Functions
-// token buckets per account and Region, and CloudWatch GetMetricData's 50
-// calls per second.
+// token buckets per account and Region, CloudWatch GetMetricData's 50
+// calls per second, and the 15 calls per second of a Lambda control plane
+// API such as GetFunctionConcurrency.
 var quotaTable = [numAPIs]quota{
 	{bucket: 200, refill: 1},  // DescribeMapRun
 	{bucket: 100, refill: 1},  // UpdateMapRun
@@ -35,6 +39,8 @@ var quotaTable = [numAPIs]quota{
 	{bucket: 300, refill: 15}, // DescribeExecution
 	{bucket: 400, refill: 20}, // GetExecutionHistory
 	{bucket: 50, refill: 50},  // GetMetricData
+	{bucket: 200, refill: 20}, // DescribeStateMachine
+	{bucket: 15, refill: 15},  // GetFunctionConcurrency
 }
 
 // quota is an API's token bucket: bucket calls at most, refilled at refill

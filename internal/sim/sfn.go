@@ -27,6 +27,7 @@ type StepFunctionsAPI interface {
 	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, optFns ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	ListTagsForResource(ctx context.Context, in *sfn.ListTagsForResourceInput, optFns ...func(*sfn.Options)) (*sfn.ListTagsForResourceOutput, error)
+	DescribeStateMachine(ctx context.Context, in *sfn.DescribeStateMachineInput, optFns ...func(*sfn.Options)) (*sfn.DescribeStateMachineOutput, error)
 }
 
 var (
@@ -68,15 +69,18 @@ func (w *World) begin(ctx context.Context, a api, inputName string, missing ...s
 		return opError(a, err)
 	}
 	if !w.quota.take(a, w.now) {
-		return opError(a, throttlingError())
+		return opError(a, throttlingError(a))
 	}
 	return nil
 }
 
 func opError(a api, err error) error {
 	service := sfnServiceID
-	if a == apiGetMetricData {
+	switch a {
+	case apiGetMetricData:
 		service = cloudWatchServiceID
+	case apiGetFunctionConcurrency:
+		service = lambdaServiceID
 	}
 	return &smithy.OperationError{ServiceID: service, OperationName: apiNames[a], Err: err}
 }

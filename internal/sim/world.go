@@ -492,6 +492,16 @@ func (w *World) capacityFor(r *run, t time.Duration) float64 {
 // factor is the capacity multiplier at t: the schedule times the share the
 // neighbour leaves.
 func (d *downstream) factor(t time.Duration) float64 {
+	f := d.scheduled(t)
+	if n := d.spec.Neighbour; n != nil {
+		phase := 2 * math.Pi * float64(t+n.Phase) / float64(n.Period)
+		f *= 1 - n.Share*(1-math.Cos(phase))/2
+	}
+	return f
+}
+
+// scheduled is the schedule's capacity multiplier at t.
+func (d *downstream) scheduled(t time.Duration) float64 {
 	f := 1.0
 	for _, c := range d.spec.Schedule {
 		if t < c.At {
@@ -502,10 +512,6 @@ func (d *downstream) factor(t time.Duration) float64 {
 			break
 		}
 		f = c.Factor
-	}
-	if n := d.spec.Neighbour; n != nil {
-		phase := 2 * math.Pi * float64(t+n.Phase) / float64(n.Period)
-		f *= 1 - n.Share*(1-math.Cos(phase))/2
 	}
 	return f
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
@@ -68,7 +69,8 @@ type fixture struct {
 	sfn *sfn.Client
 	// cw holds a CloudWatch client per protocol: "" (CBOR, the default)
 	// and "json".
-	cw map[string]*cloudwatch.Client
+	cw     map[string]*cloudwatch.Client
+	lambda *lambda.Client
 }
 
 // serve starts a Server with rate 0 (a manual clock) on loopback. The SDK
@@ -100,14 +102,14 @@ func serveWith(t testing.TB, srv *Server, h http.Handler) *fixture {
 		if err != nil {
 			t.Fatalf("awsapi.Load: %v", err)
 		}
-		f.sfn, f.cw[p] = c.SFN, c.CloudWatch
+		f.sfn, f.cw[p], f.lambda = c.SFN, c.CloudWatch, c.Lambda
 	}
 	return f
 }
 
 // isolate points the SDK's default chain at fake credentials, no shared
-// files and no instance metadata, and Step Functions and CloudWatch at
-// endpoint.
+// files and no instance metadata, and Step Functions, CloudWatch and
+// Lambda at endpoint.
 func isolate(t testing.TB, endpoint string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -124,6 +126,7 @@ func isolate(t testing.TB, endpoint string) {
 		"AWS_ENDPOINT_URL":                    "",
 		"AWS_ENDPOINT_URL_SFN":                endpoint,
 		"AWS_ENDPOINT_URL_CLOUDWATCH":         endpoint,
+		"AWS_ENDPOINT_URL_LAMBDA":             endpoint,
 		"AWS_MAX_ATTEMPTS":                    "",
 		"AWS_RETRY_MODE":                      "",
 		"MAPTUNER_CLOUDWATCH_PROTOCOL":        "",

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
@@ -27,6 +28,7 @@ import (
 type apiModel struct {
 	Metadata struct {
 		TargetPrefix string `json:"targetPrefix"`
+		ServiceID    string `json:"serviceId"`
 	} `json:"metadata"`
 	Operations map[string]struct {
 		Input  *shapeRef `json:"input"`
@@ -62,10 +64,19 @@ func loadModel(t testing.TB, file string) *apiModel {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	if len(m.Shapes) == 0 || m.Metadata.TargetPrefix == "" {
-		t.Fatalf("%s: no shapes or no target prefix", file)
+	if len(m.Shapes) == 0 || m.Metadata.TargetPrefix == "" && m.Metadata.ServiceID == "" {
+		t.Fatalf("%s: no shapes or no target prefix and service ID", file)
 	}
 	return &m
+}
+
+// prefix names the model's service as exchange.target does: its target
+// prefix, or for a REST service its service ID.
+func (m *apiModel) prefix() string {
+	if m.Metadata.TargetPrefix != "" {
+		return m.Metadata.TargetPrefix
+	}
+	return m.Metadata.ServiceID
 }
 
 // check validates a decoded wire value against a shape, recursively, and
@@ -202,6 +213,8 @@ type exchange struct {
 	protocol protocol
 	status   int
 	body     []byte
+	// errorType is the X-Amzn-ErrorType header, the error code of restJson1.
+	errorType string
 }
 
 // recorder records every API exchange of the handler it wraps.
@@ -230,9 +243,12 @@ func (w *teeWriter) Write(b []byte) (int, error) {
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	tw := &teeWriter{ResponseWriter: w, status: http.StatusOK}
 	r.h.ServeHTTP(tw, req)
-	e := exchange{target: req.Header.Get("X-Amz-Target"), status: tw.status, body: tw.body.Bytes()}
+	e := exchange{target: req.Header.Get("X-Amz-Target"), status: tw.status, body: tw.body.Bytes(), errorType: tw.Header().Get("X-Amzn-ErrorType")}
 	if svc, op, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/service/"), "/operation/"); ok {
 		e.target, e.protocol = svc+"."+op, rpcCBOR
+	}
+	if strings.HasPrefix(req.URL.Path, lambdaFunctions) {
+		e.target, e.protocol = "Lambda.GetFunctionConcurrency", restJSON
 	}
 	if e.target == "" {
 		return
@@ -242,17 +258,17 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 }
 
-// TestResponsesMatchTheModels runs the scripted session, DescribeStateMachine
-// and injected faults through the real SDK clients, records every response
+// TestResponsesMatchTheModels runs the scripted session, DescribeStateMachine,
+// GetFunctionConcurrency and injected faults through the real SDK clients, records every response
 // body the server wrote, and validates each against the botocore models:
 // outputs against the operation's output shape, errors against their error
 // shape (or, for the protocol's own errors such as ThrottlingException, the
 // __type and message they are made of).
 func TestResponsesMatchTheModels(t *testing.T) {
 	models := map[string]*apiModel{}
-	for _, f := range []string{"stepfunctions-2016-11-23.service-2.json", "cloudwatch-2010-08-01.service-2.json"} {
+	for _, f := range []string{"stepfunctions-2016-11-23.service-2.json", "cloudwatch-2010-08-01.service-2.json", "lambda-2015-03-31.service-2.json"} {
 		m := loadModel(t, f)
-		models[m.Metadata.TargetPrefix] = m
+		models[m.prefix()] = m
 	}
 	ctx := context.Background()
 	rec := &recorder{}
@@ -281,6 +297,14 @@ func TestResponsesMatchTheModels(t *testing.T) {
 		"arn:aws:states:us-east-1:123456789012:stateMachine:absent", "arn:aws:states:us-east-1:123456789012:mapRun:etl"} {
 		_, _ = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
 	}
+	for _, fn := range []string{"fn", "absent", "not a name"} {
+		_, _ = f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(fn)})
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("fn")}); err != nil {
+			break
+		}
+	}
 	// Empty a quota, up to the first throttle: the SDK's adaptive retry
 	// mode would slow the calls after it.
 	for i := 0; i < 200; i++ {
@@ -300,6 +324,7 @@ func TestResponsesMatchTheModels(t *testing.T) {
 	for _, p := range []string{"", awsapi.CloudWatchJSON} {
 		_, _ = f.cw[p].GetMetricData(ctx, metricsInput())
 	}
+	_, _ = f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("fn")})
 
 	seen := map[string]bool{}
 	for _, e := range rec.ex {
@@ -331,6 +356,16 @@ func TestResponsesMatchTheModels(t *testing.T) {
 			}
 			m.check(op+"Output", o.Output.Shape, v, &errs)
 			seen[e.target+" "+e.protocol.String()] = true
+		} else if e.protocol == restJSON {
+			// restJson1: the code in X-Amzn-ErrorType, the body the
+			// error shape's members.
+			obj, ok := v.(map[string]any)
+			if s, known := m.Shapes[e.errorType]; !ok || !known || !s.Exception {
+				t.Errorf("%s: error %q with body %s is not an error shape of the model", e.target, e.errorType, e.body)
+				continue
+			}
+			seen[e.errorType+" "+e.protocol.String()] = true
+			m.check(e.errorType, e.errorType, obj, &errs)
 		} else {
 			obj, ok := v.(map[string]any)
 			code, _ := obj["__type"].(string)
@@ -363,6 +398,8 @@ func TestResponsesMatchTheModels(t *testing.T) {
 		"ValidationException awsJson1_0", "ResourceNotFound awsJson1_0", "InvalidArn awsJson1_0", "ExecutionDoesNotExist awsJson1_0",
 		"StateMachineDoesNotExist awsJson1_0", "InvalidToken awsJson1_0", "ThrottlingException awsJson1_0", "InternalFailure awsJson1_0",
 		"InvalidParameterValueException rpcv2Cbor", "InvalidNextToken awsJson1_0", "InternalServiceFault rpcv2Cbor", "InternalServiceFault awsJson1_0",
+		"Lambda.GetFunctionConcurrency restJson1", "ResourceNotFoundException restJson1", "InvalidParameterValueException restJson1",
+		"TooManyRequestsException restJson1", "ServiceException restJson1",
 	}
 	for _, w := range want {
 		if !seen[w] {

@@ -19,12 +19,16 @@ const (
 	awsJSON protocol = iota
 	// rpcCBOR is Smithy RPCv2 CBOR: POST /service/S/operation/O.
 	rpcCBOR
+	// restJSON is restJson1: the operation in the method and path, as
+	// Lambda speaks it.
+	restJSON
 )
 
 // The protocols' names, as Stats counts requests by them.
 const (
-	ProtocolAWSJSON = "awsJson1_0"
-	ProtocolCBOR    = "rpcv2Cbor"
+	ProtocolAWSJSON  = "awsJson1_0"
+	ProtocolCBOR     = "rpcv2Cbor"
+	ProtocolRESTJSON = "restJson1"
 )
 
 // Header values of the protocols.
@@ -35,15 +39,21 @@ const (
 )
 
 func (p protocol) String() string {
-	if p == rpcCBOR {
+	switch p {
+	case rpcCBOR:
 		return ProtocolCBOR
+	case restJSON:
+		return ProtocolRESTJSON
 	}
 	return ProtocolAWSJSON
 }
 
 func (p protocol) contentType() string {
-	if p == rpcCBOR {
+	switch p {
+	case rpcCBOR:
 		return cborContentType
+	case restJSON:
+		return "application/json"
 	}
 	return jsonContentType
 }

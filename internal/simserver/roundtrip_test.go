@@ -2,15 +2,17 @@ package simserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
@@ -362,45 +364,25 @@ func TestFaultKnobsOverTheWire(t *testing.T) {
 	}
 }
 
+// TestDescribeStateMachine: the server answers DescribeStateMachine as
+// the world does (internal/sim tests the definitions), and its errors as
+// the SDK's types.
 func TestDescribeStateMachine(t *testing.T) {
 	sc := parseScenario(t, testScenario)
 	f := serve(t, Config{Scenario: sc, Seed: 1})
+	twin := sim.New(sc, 1).SFN()
 	ctx := context.Background()
 	const arn = "arn:aws:states:us-east-1:123456789012:stateMachine:etl"
-	out, err := f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *out.Name != "etl" || out.Type != types.StateMachineTypeStandard || out.Status != types.StateMachineStatusActive ||
-		*out.RoleArn != RoleARN || !out.CreationDate.Equal(sim.DefaultStart) || out.Label != nil {
-		t.Errorf("DescribeStateMachine = %+v", out)
-	}
-	var def asl
-	if err := json.Unmarshal([]byte(*out.Definition), &def); err != nil {
-		t.Fatalf("definition %s: %v", *out.Definition, err)
-	}
-	items := def.States["Items"]
-	if def.StartAt != "Items" || items.Type != "Map" || items.MaxConcurrency != 6 || *items.ToleratedFailurePercentage != 100 ||
-		items.ItemProcessor.ProcessorConfig["Mode"] != "DISTRIBUTED" || items.ItemProcessor.States["Call"].Retry[0].MaxAttempts != 1 || items.ItemProcessor.States["Call"].Retry[0].BackoffRate != 1.5 || !items.End {
-		t.Errorf("definition %s", *out.Definition)
-	}
-	if call := items.ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.LambdaInvokeResource || call.Parameters["FunctionName"] != "fn" {
-		t.Errorf("the Task of etl/Items: %+v, want the Lambda service integration", call)
-	}
-	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:broken")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var brokenDef asl
-	if err := json.Unmarshal([]byte(*out.Definition), &brokenDef); err != nil {
-		t.Fatalf("definition %s: %v", *out.Definition, err)
-	}
-	if call := brokenDef.States["Work"].ItemProcessor.States[sim.TaskStateName]; call.Resource != sim.FunctionARN("fn") || call.Parameters != nil {
-		t.Errorf("the Task of broken/Work: %+v, want the function's ARN", call)
-	}
-	out, err = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn + "/Items")})
-	if err != nil || aws.ToString(out.Label) != "Items" || *out.StateMachineArn != arn+"/Items" {
-		t.Errorf("DescribeStateMachine of the labelled ARN = %+v, %v", out, err)
+	for _, a := range []string{arn, arn + "/Items", "arn:aws:states:us-east-1:123456789012:stateMachine:broken"} {
+		out, err := f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(a)})
+		want, werr := twin.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(a)})
+		if err != nil || werr != nil {
+			t.Fatalf("DescribeStateMachine %s: %v (the world: %v)", a, err, werr)
+		}
+		if *out.Definition != *want.Definition || *out.StateMachineArn != *want.StateMachineArn || aws.ToString(out.Label) != aws.ToString(want.Label) ||
+			*out.RoleArn != sim.RoleARN || !out.CreationDate.Equal(sim.DefaultStart) || out.Type != types.StateMachineTypeStandard {
+			t.Errorf("DescribeStateMachine %s = %+v, want the world's %+v", a, out, want)
+		}
 	}
 	for _, bad := range []struct {
 		arn  string
@@ -470,5 +452,31 @@ func TestCloudWatchTimestamps(t *testing.T) {
 				t.Errorf("protocol %q: timestamp %d = %s, want %s", p, i, ts, want)
 			}
 		}
+	}
+}
+
+// TestGetFunctionConcurrency: the real Lambda client reads the reserved
+// concurrency of the scenario's downstream over restJson1, and gets the
+// model's error types.
+func TestGetFunctionConcurrency(t *testing.T) {
+	f := serve(t, Config{Scenario: parseScenario(t, testScenario), Seed: 1})
+	ctx := context.Background()
+	for _, fn := range []string{"fn", sim.FunctionARN("fn"), sim.Account + ":function:fn:live"} {
+		out, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(fn)})
+		if err != nil || aws.ToInt32(out.ReservedConcurrentExecutions) != 5 {
+			t.Errorf("GetFunctionConcurrency %s = %+v, %v; want 5", fn, out, err)
+		}
+	}
+	var rnf *lambdatypes.ResourceNotFoundException
+	if _, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("absent")}); !errors.As(err, &rnf) ||
+		!strings.Contains(aws.ToString(rnf.Message), "Function not found") {
+		t.Errorf("GetFunctionConcurrency absent: %v, want ResourceNotFoundException", err)
+	}
+	var ipv *lambdatypes.InvalidParameterValueException
+	if _, err := f.lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(strings.Repeat("f", 65))}); !errors.As(err, &ipv) {
+		t.Errorf("GetFunctionConcurrency of a 65-character name: %v, want InvalidParameterValueException", err)
+	}
+	if got := f.srv.Stats().Requests[ProtocolRESTJSON]["Lambda.GetFunctionConcurrency"]; got != 5 {
+		t.Errorf("%d restJson1 GetFunctionConcurrency requests counted, want 5", got)
 	}
 }

@@ -5,12 +5,13 @@
 //   - Step Functions in awsJson 1.0 (POST /, X-Amz-Target
 //     AWSStepFunctions.<Operation>): DescribeMapRun, UpdateMapRun,
 //     ListMapRuns, GetExecutionHistory, ListExecutions, DescribeExecution,
-//     ListTagsForResource (the world's) and DescribeStateMachine (from the
-//     scenario);
+//     ListTagsForResource and DescribeStateMachine;
 //   - CloudWatch GetMetricData in Smithy RPCv2 CBOR (POST
 //     /service/GraniteServiceVersion20100801/operation/GetMetricData), the
 //     Go SDK's default, and in awsJson 1.0 (X-Amz-Target
-//     GraniteServiceVersion20100801.GetMetricData), what the aws CLI sends.
+//     GraniteServiceVersion20100801.GetMetricData), what the aws CLI sends;
+//   - Lambda GetFunctionConcurrency in restJson1 (GET
+//     /2019-09-30/functions/FUNCTION/concurrency).
 //
 // Requests decode from the wire members of the API models into the SDK's
 // input types, the world answers with the SDK's output types and errors,
@@ -138,10 +139,6 @@ func New(cfg Config) (*Server, error) {
 	if math.IsNaN(cfg.Rate) || cfg.Rate < 0 || cfg.Rate > MaxRate {
 		return nil, fmt.Errorf("simserver: %w: rate %v is outside [0, %d]", ErrInvalidConfig, cfg.Rate, MaxRate)
 	}
-	machines, err := newStateMachines(cfg.Scenario)
-	if err != nil {
-		return nil, err
-	}
 	w := sim.New(cfg.Scenario, cfg.Seed)
 	s := &Server{
 		cfg:      cfg,
@@ -166,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 		"ListExecutions":       op(api.ListExecutions),
 		"DescribeExecution":    op(api.DescribeExecution),
 		"ListTagsForResource":  op(api.ListTagsForResource),
-		"DescribeStateMachine": op(machines.DescribeStateMachine),
+		"DescribeStateMachine": op(api.DescribeStateMachine),
 	}}
 	s.cw = &service{id: "CloudWatch", naming: pascalCase, queryCompatible: true, ops: map[string]operation{
 		"GetMetricData": op(w.CloudWatch().GetMetricData),
@@ -205,6 +202,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.control(w, r)
 	case strings.HasPrefix(path, "/service/"):
 		s.serveCBOR(w, r)
+	case strings.HasPrefix(path, lambdaFunctions):
+		s.serveLambda(w, r)
 	case path == "/" && r.Header.Get("X-Amz-Target") != "":
 		s.serveJSON(w, r)
 	case path == "/" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
@@ -308,14 +307,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, p protocol, sv
 			callErr = fmt.Errorf("encode the output of %s: %w", name, err)
 		}
 	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !wait(r.Context(), latency) {
+		return
 	}
 	if callErr != nil {
 		e := wireError(callErr, svc)
@@ -326,6 +319,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, p protocol, sv
 		return
 	}
 	writeAPI(w, p, http.StatusOK, payload)
+}
+
+// wait waits d, and reports false when ctx ended first.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // count counts a request; called with s.mu held.

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -41,10 +42,19 @@ type fakeAccount struct {
 	// (listCalls: listings of a state machine's executions), and the
 	// listings of a Map Run's children.
 	historyCalls, historyEvents, listCalls, tagCalls, childListCalls int
+	// definitions are the state machines' definitions by labelled ARN,
+	// reserved the functions' reserved concurrency by name, and
+	// lambdaErr what GetFunctionConcurrency fails with; smCalls and
+	// concurrencyCalls count those calls.
+	definitions               map[string]string
+	reserved                  map[string]int32
+	lambdaErr                 error
+	smCalls, concurrencyCalls int
 }
 
 var (
-	_ SFNAPI = (*fakeAccount)(nil)
+	_ SFNAPI              = (*fakeAccount)(nil)
+	_ observe.FunctionAPI = (*fakeAccount)(nil)
 )
 
 func newFakeAccount() *fakeAccount {
@@ -213,6 +223,31 @@ func (f *fakeAccount) GetMetricData(_ context.Context, in *cloudwatch.GetMetricD
 			r.Values = append(r.Values, v)
 		}
 		out.MetricDataResults = append(out.MetricDataResults, r)
+	}
+	return out, nil
+}
+
+func (f *fakeAccount) DescribeStateMachine(_ context.Context, in *sfn.DescribeStateMachineInput, _ ...func(*sfn.Options)) (*sfn.DescribeStateMachineOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.smCalls++
+	def, ok := f.definitions[aws.ToString(in.StateMachineArn)]
+	if !ok {
+		return nil, &types.StateMachineDoesNotExist{Message: aws.String("State Machine Does Not Exist")}
+	}
+	return &sfn.DescribeStateMachineOutput{StateMachineArn: in.StateMachineArn, Definition: aws.String(def)}, nil
+}
+
+func (f *fakeAccount) GetFunctionConcurrency(_ context.Context, in *lambda.GetFunctionConcurrencyInput, _ ...func(*lambda.Options)) (*lambda.GetFunctionConcurrencyOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.concurrencyCalls++
+	if f.lambdaErr != nil {
+		return nil, f.lambdaErr
+	}
+	out := &lambda.GetFunctionConcurrencyOutput{}
+	if n, ok := f.reserved[aws.ToString(in.FunctionName)]; ok {
+		out.ReservedConcurrentExecutions = aws.Int32(n)
 	}
 	return out, nil
 }

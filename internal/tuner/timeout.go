@@ -63,6 +63,12 @@ func (c timedSFN) ListTagsForResource(ctx context.Context, in *sfn.ListTagsForRe
 	})
 }
 
+func (c timedSFN) DescribeStateMachine(ctx context.Context, in *sfn.DescribeStateMachineInput, opts ...func(*sfn.Options)) (*sfn.DescribeStateMachineOutput, error) {
+	return bounded(ctx, c.timeout, func(ctx context.Context) (*sfn.DescribeStateMachineOutput, error) {
+		return c.SFNAPI.DescribeStateMachine(ctx, in, opts...)
+	})
+}
+
 // timedMetrics gives every CloudWatch call its own timeout.
 type timedMetrics struct {
 	observe.MetricsAPI

@@ -43,6 +43,7 @@ import (
 // SFNAPI is the Step Functions API the tuner reads and writes.
 type SFNAPI interface {
 	observe.SFNAPI
+	observe.StateMachineAPI
 	actuate.UpdateAPI
 }
 
@@ -122,6 +123,9 @@ type Deps struct {
 	CloudWatch observe.MetricsAPI
 	Store      Store
 	Policies   *policy.Set
+	// Lambda reads the reserved concurrency of the function a Map state's
+	// children invoke, for capacity hints (see hint.go); nil turns hints off.
+	Lambda observe.FunctionAPI
 	// Log gets one JSON line per decision; nil discards.
 	Log *slog.Logger
 	// Metrics gets embedded-metric-format lines; nil discards.
@@ -134,8 +138,9 @@ type Deps struct {
 // and Look must be called from one goroutine at a time. Overlapping
 // invocations in different processes are kept apart by run leases.
 type Tuner struct {
-	cfg  Config
-	deps Deps
+	cfg   Config
+	deps  Deps
+	hints hintCache
 	// cur is the period of the last Tick; nil before any, or when it
 	// could do nothing.
 	cur *period
@@ -480,6 +485,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.shares[arn]}
 	if !steered && st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
+		o.Bound = t.hint(tc, p)
 	}
 	if n := p.policy.FailureSample; !steered && n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
 		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {

@@ -572,7 +572,7 @@ func bootstraps(ctx context.Context, cfg Config, p *printer) (watchBin, tuneBin 
 }
 
 // functionEnv is the environment of both functions: the backend's
-// endpoints and fake credentials, the registry table and policies, the
+// endpoints (Lambda's too, for capacity hints) and fake credentials, the registry table and policies, the
 // CloudWatch protocol, and the event clock, so that a tick's instant is the
 // "time" of its event.
 func functionEnv(ep Endpoints, cfg Config) []string {
@@ -584,6 +584,8 @@ func functionEnv(ep Endpoints, cfg Config) []string {
 		"AWS_ENDPOINT_URL_SFN=" + ep.SFN,
 		"AWS_ENDPOINT_URL_CLOUDWATCH=" + ep.CloudWatch,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + ep.DynamoDB,
+		// Both backends serve Lambda where they serve Step Functions.
+		"AWS_ENDPOINT_URL_LAMBDA=" + ep.SFN,
 		"MAPTUNER_CLOUDWATCH_PROTOCOL=" + ep.CloudWatchProtocol,
 		"MAPTUNER_CLOCK=event",
 		"TABLE_NAME=" + cfg.Table,

@@ -1,0 +1,122 @@
+package tuner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/maptuner/maptuner/internal/budget"
+	"github.com/maptuner/maptuner/internal/observe"
+)
+
+// Capacity hints: when the item processor of a run's Map state invokes one
+// Lambda function, that function's reserved concurrency bounds the run's
+// capacity, in children, and is a first guess for a run with no memory
+// (control.Observation.Bound). A run's first decision reads it: one
+// DescribeStateMachine of the labelled state machine and one
+// GetFunctionConcurrency, kept for hintTTL per labelled state machine, so
+// that the runs of one Map state, and a run retried at once, share them.
+// Hints are off when Deps.Lambda is nil, and while the role may not make
+// the calls: the first refusal is a warning, later ones are silent.
+
+// hintTTL is how long a hint read for a labelled state machine is reused:
+// long enough to serve the runs a tick discovers together, short enough to
+// see a reserved concurrency changed between runs.
+const hintTTL = 3 * time.Minute
+
+// hintCache holds the hints read, by labelled state machine ARN. The zero
+// value is empty and ready.
+type hintCache struct {
+	mu     sync.Mutex
+	byARN  map[string]cachedHint
+	warned bool
+}
+
+type cachedHint struct {
+	at   time.Time
+	hint observe.Hint
+}
+
+// get returns the hint of arn read less than hintTTL before now.
+func (c *hintCache) get(arn string, now time.Time) (observe.Hint, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.byARN[arn]
+	if !ok || now.Sub(h.at) >= hintTTL || now.Before(h.at) {
+		return observe.Hint{}, false
+	}
+	return h.hint, true
+}
+
+// put keeps the hint of arn read at now, and forgets the expired ones.
+func (c *hintCache) put(arn string, now time.Time, h observe.Hint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byARN == nil {
+		c.byARN = map[string]cachedHint{}
+	}
+	for k, v := range c.byARN {
+		if now.Sub(v.at) >= hintTTL {
+			delete(c.byARN, k)
+		}
+	}
+	c.byARN[arn] = cachedHint{at: now, hint: h}
+}
+
+// firstDenial reports whether this is the first refusal the cache sees.
+func (c *hintCache) firstDenial() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first := !c.warned
+	c.warned = true
+	return first
+}
+
+// hint is the capacity hint of plan p's run for its first decision; 0
+// when none is known, hints are off, or it cannot be read now.
+func (t *Tuner) hint(tc *tick, p plan) int32 {
+	if t.deps.Lambda == nil {
+		return 0
+	}
+	key := p.arn.LabelledStateMachineARN()
+	if h, ok := t.hints.get(key, tc.now); ok {
+		return h.Bound
+	}
+	r := observe.Hints{SFN: t.deps.SFN, Lambda: timedLambda{t.deps.Lambda, t.cfg.CallTimeout}, Budget: tc.obs.Budget}
+	h, err := r.Read(tc.work, p.run.ARN)
+	switch {
+	case errors.Is(err, budget.ErrExhausted):
+		return 0 // read by a later run's first decision
+	case denied(err):
+		t.hints.put(key, tc.now, observe.Hint{Why: "access denied"})
+		if t.hints.firstDenial() {
+			msg := "tuner: capacity hints off: " + err.Error()
+			tc.rep.Warnings = append(tc.rep.Warnings, msg)
+			t.deps.Log.Warn("tuner: capacity hints off: the role may not read the definition or the reserved concurrency", "run", p.run.ARN, "error", err)
+		}
+		return 0
+	case errors.Is(err, observe.ErrNotFound):
+		return 0 // the run's describe ends its tracking
+	case err != nil:
+		t.fail(tc.rep, "read the capacity hint of "+p.run.ARN, err)
+		return 0
+	}
+	t.hints.put(key, tc.now, h)
+	t.deps.Log.Info("capacity hint", "run", p.run.ARN, "stateMachine", key, "function", h.Function, "bound", h.Bound, "why", h.Why)
+	return h.Bound
+}
+
+// timedLambda gives every Lambda call its own timeout.
+type timedLambda struct {
+	observe.FunctionAPI
+	timeout time.Duration
+}
+
+func (c timedLambda) GetFunctionConcurrency(ctx context.Context, in *lambda.GetFunctionConcurrencyInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConcurrencyOutput, error) {
+	return bounded(ctx, c.timeout, func(ctx context.Context) (*lambda.GetFunctionConcurrencyOutput, error) {
+		return c.FunctionAPI.GetFunctionConcurrency(ctx, in, opts...)
+	})
+}
