@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -415,8 +416,17 @@ func (s Scenario) Metrics() []Metric {
 // with exactly these namespace, name and dimensions.
 func (s Scenario) Publishes(m Metric) bool {
 	k := metricKey(m.Namespace, m.Name, m.Dimensions)
-	for _, p := range s.Metrics() {
-		if metricKey(p.Namespace, p.Name, p.Dimensions) == k {
+	for _, d := range s.Downstreams {
+		if t := d.throttleMetric(); metricKey(t.Namespace, t.Name, t.Dimensions) == k {
+			return true
+		}
+	}
+	arn, ok := m.Dimensions["StateMachineArn"]
+	if m.Namespace != "AWS/States" || len(m.Dimensions) != 1 || !ok || !slices.Contains(statesMetricNames, m.Name) {
+		return false
+	}
+	for _, r := range s.Runs {
+		if labelledARN(r.StateMachine, r.Label) == arn {
 			return true
 		}
 	}

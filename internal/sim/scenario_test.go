@@ -29,6 +29,7 @@ func TestShippedScenariosLoad(t *testing.T) {
 		"congestion-collapse", "drain", "fixed-concurrency", "fixed-rate",
 		"late-missing-metrics", "lognormal", "metric-outage", "neighbour-sine",
 		"nightly-repeat", "pareto", "poison-batch-baseline", "poison-batch", "shared-downstream",
+		"thousand-runs",
 	}
 	var got []string
 	for _, f := range shippedScenarios(t) {
