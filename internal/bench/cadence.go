@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -93,22 +94,12 @@ func (t *ticks) cadence(res sim.Result) Cadence {
 			per[api] = append(per[api], float64(calls[api]))
 		}
 	}
-	for _, api := range slices.Sorted(mapsKeys(per)) {
+	for _, api := range slices.Sorted(maps.Keys(per)) {
 		v := per[api]
 		slices.Sort(v)
 		c.TickCalls = append(c.TickCalls, OpCalls{API: string(api), Median: Num(quantile(v, 0.5)), Max: Num(quantile(v, 1))})
 	}
 	return c
-}
-
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // summarizeCadence is the median over seeds of each figure; per API the
@@ -135,7 +126,7 @@ func summarizeCadence(seeds []SeedFigures) Cadence {
 			maxes[o.API] = max(maxes[o.API], float64(o.Max))
 		}
 	}
-	for _, api := range slices.Sorted(mapsKeys(meds)) {
+	for _, api := range slices.Sorted(maps.Keys(meds)) {
 		c.TickCalls = append(c.TickCalls, OpCalls{API: api, Median: statOf(meds[api]).Median, Max: Num(maxes[api])})
 	}
 	return c

@@ -30,6 +30,7 @@ type tunerStrategy struct {
 	w          *sim.World
 	tuner      *tuner.Tuner
 	store      *registry.Memory
+	ticks      ticks
 	registered bool
 	err        error
 }
@@ -79,6 +80,7 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	s.ticks.record(now, rep)
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("bench: tick at %s: %s", now.Format(time.TimeOnly), rep.Errors[0])
 	}
