@@ -70,7 +70,19 @@ type Document struct {
 	// PlotDir is the plots' directory, relative to the Markdown file, with
 	// slashes; empty: no plots linked.
 	PlotDir string
+	// Tick is the saved output of TickCommand (see TickFile), shown in a
+	// section of its own; empty: the section says how to make it.
+	Tick string
 }
+
+// TickFile is the file, in the plot directory, where the output of
+// TickCommand is kept: CPU time and heap vary by machine, so they are
+// measured apart from the deterministic suite and shown as saved.
+const TickFile = "tick-open-runs.txt"
+
+// TickCommand measures one tuner tick at 1,000 open Map Runs
+// (BenchmarkTickOpenRuns) and saves its output to TickFile.
+const TickCommand = "go test ./internal/bench -run '^$' -bench TickOpenRuns -benchtime 10x | tee docs/bench/" + TickFile
 
 // WriteMarkdown writes the report as the BENCHMARKS.md document: a header
 // that says how it was made and how to read it, the summary, the targets,
@@ -119,6 +131,7 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 		writeTargets(ew, rep, totalPass, totalJudged)
 	}
 
+	writeTick(ew, doc.Tick)
 	ew.printf("## Scenarios\n")
 	for _, sr := range rep.Scenarios {
 		ew.printf("\n### %s\n\n", sr.Name)
@@ -157,6 +170,19 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 		return fmt.Errorf("bench: write markdown: %w", ew.err)
 	}
 	return nil
+}
+
+// writeTick writes the section of one tick at 1,000 open runs.
+func writeTick(ew *errWriter, out string) {
+	ew.printf("## A tick at 1,000 open runs\n\n")
+	ew.printf("One `tuner.Tick` of the scenario thousand-runs (seed 1) from minute 16 on, one a minute, measured by\n\n```sh\n%s\n```\n\n", TickCommand)
+	ew.printf("cpu-ms/op is the process's CPU time per tick, heap-MB the live heap before a tick (simulator, registry and tuner), B/op what a tick allocates on top of it; ")
+	ew.printf("the simulated APIs answer in the same process, so both count their work too. They vary by machine, so the command is run apart from this suite and its saved output shown here.\n\n")
+	if strings.TrimSpace(out) == "" {
+		ew.printf("Not measured yet: run the command above, then this suite.\n\n")
+		return
+	}
+	ew.printf("```\n%s\n```\n\n", strings.TrimRight(out, "\n"))
 }
 
 // writeCadence writes how soon and how often the tuner decided the runs,

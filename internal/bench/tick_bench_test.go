@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"runtime/metrics"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +45,11 @@ func BenchmarkTickOpenRuns(b *testing.B) {
 	}
 	start()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	var heap uint64
+	var (
+		heap  uint64
+		cpu   time.Duration
+		ticks int
+	)
 	open := len(sc.Runs)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -64,11 +69,26 @@ func BenchmarkTickOpenRuns(b *testing.B) {
 		runtime.GC()
 		metrics.Read(sample)
 		heap = max(heap, sample[0].Value.Uint64())
+		before := cpuTime(b)
 		b.StartTimer()
 		if err := s.Step(ctx, w.Now()); err != nil {
 			b.Fatal(err)
 		}
+		b.StopTimer()
+		cpu += cpuTime(b) - before
+		ticks++
+		b.StartTimer()
 	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(ticks), "cpu-ms/op")
 	b.ReportMetric(float64(open), "open-runs")
 	b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
