@@ -30,7 +30,7 @@ func WriteText(w io.Writer, rep Report) error {
 		if i > 0 {
 			ew.printf("\n")
 		}
-		ew.printf("%s: %s capacity, seeds %s; cells are median (p90) over seeds\n", sr.Name, sr.Class.Capacity, seedRange(rep.Seeds))
+		ew.printf("%s: %s capacity, seeds %s; cells are median (p90) over seeds\n", sr.Name, sr.Class.Capacity, seedRange(sr.Seeds))
 		ew.printf("oracle: best static maxConcurrency per seed %s\n", bestList(sr.Oracle))
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(tableHeader, "\t"))
@@ -44,6 +44,9 @@ func WriteText(w io.Writer, rep Report) error {
 			if s.FirstError != "" {
 				ew.printf("%s: %d step errors, first: %s\n", s.Strategy, s.Summary.StrategyErrors, s.FirstError)
 			}
+		}
+		if s := sr.strategy(StrategyTuner); s != nil {
+			writeCadence(ew, s.Summary.Cadence)
 		}
 		if len(sr.Targets) > 0 {
 			pass, judged := passed(sr.Targets)
