@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,8 +192,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return seeds
 	}
-	// A job is one seed of one scenario (oracles) or world (results).
-	type job struct{ of, seed int }
 	var oracleJobs []job
 	oracles := make([][]sim.OracleResult, len(cfg.Scenarios))
 	for si, sc := range cfg.Scenarios {
@@ -201,6 +200,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			oracleJobs = append(oracleJobs, job{si, j})
 		}
 	}
+	heaviestFirst(oracleJobs, func(of int) sim.Scenario { return cfg.Scenarios[of] })
 	err := parallel(ctx, cfg.Workers, len(oracleJobs), func(i int) error {
 		jb := oracleJobs[i]
 		sc, seed := cfg.Scenarios[jb.of], seeds[jb.seed]
@@ -248,6 +248,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			worldJobs = append(worldJobs, job{k, j})
 		}
 	}
+	heaviestFirst(worldJobs, func(of int) sim.Scenario { return worlds[of].sc })
 	err = parallel(ctx, cfg.Workers, len(worldJobs), func(i int) error {
 		jb := worldJobs[i]
 		wl := worlds[jb.of]
@@ -337,6 +338,21 @@ func (sr *ScenarioReport) strategy(name string) *StrategyReport {
 		}
 	}
 	return nil
+}
+
+// job is one seed of one scenario (oracles) or world (results), by index.
+type job struct{ of, seed int }
+
+// heaviestFirst orders jobs by their scenario's items, most first (stable),
+// so that the longest simulations do not start last and leave workers idle.
+func heaviestFirst(jobs []job, scenario func(of int) sim.Scenario) {
+	items := func(j job) (n int64) {
+		for _, r := range scenario(j.of).Runs {
+			n += r.Items
+		}
+		return n
+	}
+	slices.SortStableFunc(jobs, func(a, b job) int { return cmp.Compare(items(b), items(a)) })
 }
 
 // strategyReport computes one strategy's figures; cad are its cadences per
