@@ -36,6 +36,18 @@ type Class struct {
 	// PoisonBaseline names the same scenario without its poison items: the
 	// tuner's makespan must be within 10 % of the one it has there.
 	PoisonBaseline string `json:"poisonBaseline,omitempty"`
+	// OpenRuns holds the scenario to the targets of many open runs:
+	// makespan at most OpenRunsMakespanTarget x the oracle's instead of
+	// its capacity class's, every run first decided and re-decided (p95)
+	// within CadenceTarget, and no API call throttled.
+	OpenRuns bool `json:"openRuns,omitempty"`
+	// OracleGrid, when set, are the only static settings the oracle tries,
+	// in one pass, instead of SearchOracle's three: for a scenario too
+	// large to search whose best setting is known to be among them.
+	OracleGrid []int32 `json:"oracleGrid,omitempty"`
+	// MaxSeeds, when set, runs at most this many of the suite's seeds, the
+	// first ones: for a scenario too large to run on every seed.
+	MaxSeeds int `json:"maxSeeds,omitempty"`
 }
 
 // Classes maps the shipped scenarios, by name, to their class. The scenario
@@ -64,6 +76,10 @@ var Classes = map[string]Class{
 	// One job run three times in a row: the runs share the downstream one
 	// after the other, and are judged on their combined makespan.
 	"nightly-repeat": {Capacity: CapacityShared},
+	// 1,000 runs, each alone on a function of reserved concurrency 40:
+	// the best static setting is 40, so the oracle tries 39 to 41 only;
+	// one seed takes minutes of CPU, so the scenario runs 3 seeds.
+	"thousand-runs": {Capacity: CapacityFixed, OpenRuns: true, OracleGrid: []int32{39, 40, 41}, MaxSeeds: 3},
 }
 
 // ClassOf is the scenario's class: from Classes by name, else InferClass.

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestInferClass(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := InferClass(tt.sc); got != (Class{Capacity: tt.want}) {
+			if got := InferClass(tt.sc); !reflect.DeepEqual(got, Class{Capacity: tt.want}) {
 				t.Errorf("InferClass = %+v, want capacity %s only", got, tt.want)
 			}
 		})

@@ -88,6 +88,9 @@ type SeedFigures struct {
 	APIErrors         int64 `json:"apiErrors"`
 	// StrategyErrors counts the strategy steps that returned an error.
 	StrategyErrors int `json:"strategyErrors"`
+	// Cadence is how soon and how often the tuner decided the runs, and
+	// its calls per tick; NaN for the other strategies.
+	Cadence Cadence `json:"cadence"`
 }
 
 // reference is what a run's limit should converge to: the oracle's best
@@ -136,6 +139,7 @@ func figures(res sim.Result, oracle sim.Result, ref reference, fs facts) SeedFig
 		ConvergeMinutes:   0,
 		Oscillation:       Num(math.NaN()),
 		Overshoot:         Num(math.NaN()),
+		Cadence:           noCadence(),
 	}
 	f.OtherAPICalls = res.API.TotalCalls - f.UpdateMapRunCalls
 	switch {

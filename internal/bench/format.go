@@ -23,6 +23,11 @@ func formatMinutes(n Num) string {
 	return formatNum(n, "%.0f", "never")
 }
 
+// formatTenths writes minutes with one decimal; never for +Inf.
+func formatTenths(n Num) string {
+	return formatNum(n, "%.1f", "never")
+}
+
 // formatCount writes a count, or a median of counts, without decimals
 // unless it is a half.
 func formatCount(n Num) string {

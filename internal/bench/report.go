@@ -30,7 +30,7 @@ func WriteText(w io.Writer, rep Report) error {
 		if i > 0 {
 			ew.printf("\n")
 		}
-		ew.printf("%s: %s capacity, seeds %s; cells are median (p90) over seeds\n", sr.Name, sr.Class.Capacity, seedRange(rep.Seeds))
+		ew.printf("%s: %s capacity, seeds %s; cells are median (p90) over seeds\n", sr.Name, sr.Class.Capacity, seedRange(sr.Seeds))
 		ew.printf("oracle: best static maxConcurrency per seed %s\n", bestList(sr.Oracle))
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(tableHeader, "\t"))
@@ -44,6 +44,9 @@ func WriteText(w io.Writer, rep Report) error {
 			if s.FirstError != "" {
 				ew.printf("%s: %d step errors, first: %s\n", s.Strategy, s.Summary.StrategyErrors, s.FirstError)
 			}
+		}
+		if s := sr.strategy(StrategyTuner); s != nil {
+			writeCadence(ew, s.Summary.Cadence)
 		}
 		if len(sr.Targets) > 0 {
 			pass, judged := passed(sr.Targets)
@@ -70,7 +73,19 @@ type Document struct {
 	// PlotDir is the plots' directory, relative to the Markdown file, with
 	// slashes; empty: no plots linked.
 	PlotDir string
+	// Tick is the saved output of TickCommand (see TickFile), shown in a
+	// section of its own; empty: the section says how to make it.
+	Tick string
 }
+
+// TickFile is the file, in the plot directory, where the output of
+// TickCommand is kept: CPU time and heap vary by machine, so they are
+// measured apart from the deterministic suite and shown as saved.
+const TickFile = "tick-open-runs.txt"
+
+// TickCommand measures one tuner tick at 1,000 open Map Runs
+// (BenchmarkTickOpenRuns) and saves its output to TickFile.
+const TickCommand = "go test ./internal/bench -run '^$' -bench TickOpenRuns -benchtime 10x | tee docs/bench/" + TickFile
 
 // WriteMarkdown writes the report as the BENCHMARKS.md document: a header
 // that says how it was made and how to read it, the summary, the targets,
@@ -119,6 +134,7 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 		writeTargets(ew, rep, totalPass, totalJudged)
 	}
 
+	writeTick(ew, doc.Tick)
 	ew.printf("## Scenarios\n")
 	for _, sr := range rep.Scenarios {
 		ew.printf("\n### %s\n\n", sr.Name)
@@ -126,6 +142,9 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 			ew.printf("%s\n\n", strings.TrimSpace(sr.Description))
 		}
 		ew.printf("Class: %s. Oracle, best static maxConcurrency per seed: %s.\n\n", classText(sr.Class), bestList(sr.Oracle))
+		if len(sr.Seeds) != len(rep.Seeds) {
+			ew.printf("This scenario runs seeds %s only.\n\n", seedRange(sr.Seeds))
+		}
 		ew.printf("| %s |\n|%s\n", strings.Join(tableHeader, " | "), strings.Repeat(" --- |", len(tableHeader)))
 		for _, s := range sr.Strategies {
 			ew.printf("| %s |\n", strings.Join(tableRow(s), " | "))
@@ -135,6 +154,9 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 			if s.FirstError != "" {
 				ew.printf("%s had %d step errors; the first, %s.\n\n", s.Strategy, s.Summary.StrategyErrors, s.FirstError)
 			}
+		}
+		if s := sr.strategy(StrategyTuner); s != nil {
+			writeCadence(ew, s.Summary.Cadence)
 		}
 		for _, t := range sr.Targets {
 			status := t.Status
@@ -153,6 +175,34 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 	return nil
 }
 
+// writeTick writes the section of one tick at 1,000 open runs.
+func writeTick(ew *errWriter, out string) {
+	ew.printf("## A tick at 1,000 open runs\n\n")
+	ew.printf("One `tuner.Tick` of the scenario thousand-runs (seed 1) from minute 16 on, one a minute, measured by\n\n```sh\n%s\n```\n\n", TickCommand)
+	ew.printf("cpu-ms/op is the process's CPU time per tick, heap-MB the live heap before a tick (simulator, registry and tuner), B/op what a tick allocates on top of it; ")
+	ew.printf("the simulated APIs answer in the same process, so both count their work too. They vary by machine, so the command is run apart from this suite and its saved output shown here.\n\n")
+	if strings.TrimSpace(out) == "" {
+		ew.printf("Not measured yet: run the command above, then this suite.\n\n")
+		return
+	}
+	ew.printf("```\n%s\n```\n\n", strings.TrimRight(out, "\n"))
+}
+
+// writeCadence writes how soon and how often the tuner decided the runs,
+// and the calls of its ticks.
+func writeCadence(ew *errWriter, c Cadence) {
+	ew.printf("Tuner cadence: first decision %s min after a run's start (median; max %s); ", formatTenths(c.FirstMedian), formatTenths(c.FirstMax))
+	ew.printf("a run re-decided every %s min (median; p95 %s, max %s). ", formatTenths(c.EveryMedian), formatTenths(c.EveryP95), formatTenths(c.EveryMax))
+	calls := make([]string, 0, len(c.TickCalls))
+	for _, o := range c.TickCalls {
+		calls = append(calls, fmt.Sprintf("%s %s (%s)", o.API, formatCount(o.Median), formatCount(o.Max)))
+	}
+	if len(calls) == 0 {
+		calls = append(calls, "none")
+	}
+	ew.printf("API calls per tick, median (max): %s.\n\n", strings.Join(calls, ", "))
+}
+
 func writeDefinitions(ew *errWriter) {
 	ew.printf("## How to read the figures\n\n")
 	ew.printf("Each table cell is the median over seeds, with the 90th percentile in brackets when it differs ")
@@ -167,6 +217,7 @@ func writeDefinitions(ew *errWriter) {
 		{"converge min", fmt.Sprintf("minutes from the Map Run's first minute to the first whole minute from which its limit (at each minute's end; 0 counts as 10,000) stays within %.0f %% of the reference for %d whole minutes in a row; the latest run of the seed; never if it does not. The reference is the oracle's best static setting in fixed-capacity scenarios, and the run's true capacity share of each minute in changing and shared ones.", ConvergeBand*100, ConvergeMinutes)},
 		{"oscillation", "after convergence, (p95 - p5) / median of limit / reference over the run's whole minutes; the largest over runs; - if no run converged."},
 		{"overshoot", "after each capacity step (a schedule change without ramp), max(0, max limit / C - 1), C the run's capacity in the first whole minute after the step, over the minutes until the next change, counted from the first minute the limit reached C (at or above it after a rise, at or below after a fall; from the step after a fall it never followed; 0 after a rise it never reached); - without a step."},
+		{"tuner cadence", "per run, the time from its Map Run's start to the tuner's first decision about it (a run never decided counts as never), and the intervals between two decisions about it, the last reaching to the run's stop, pooled over runs; and the budgeted API calls of each tick by operation. Medians over seeds; the max of calls per tick is the most over seeds."},
 		{"UpdateMapRun, other API calls, API throttles, API errors", "calls the strategy made to the simulated Step Functions and CloudWatch APIs; those refused with a ThrottlingException (the account's quotas, or a scenario's fault knobs); those failed with a server error (fault knobs)."},
 	} {
 		ew.printf("- **%s**: %s\n", d[0], d[1])
@@ -175,6 +226,7 @@ func writeDefinitions(ew *errWriter) {
 	ew.printf("1.0 x with a changing one, 1.15 x for runs sharing a downstream; throttled calls at most 2 %%; no Map Run failing because of throttling on any seed; ")
 	ew.printf("a broken deployment failed within 2 %% of its items; a poison batch at most 10 %% slower than the same scenario without it; ")
 	ew.printf("makespan no longer than AIMD's, CUBIC's and unlimited's at a throttle rate no higher than theirs (in a scenario that must fail, no more failed items than theirs instead: there the work wasted counts, not the time). ")
+	ew.printf("With many open runs (1,000), the makespan at most 1.15 x the oracle's, every run first decided within 2 min of its start and re-decided within 2 min (p95), and no API call throttled by the account's quotas. ")
 	ew.printf("Which scenario is held to which is a table in `internal/bench` (`Classes`).\n\n")
 }
 

@@ -123,10 +123,27 @@ func TestWriteFiles(t *testing.T) {
 		"## Targets\n",
 		"### tiny\n",
 		"(docs/bench/tiny.svg)",
+		"## A tick at 1,000 open runs\n",
+		"Not measured yet",
+		"Tuner cadence: first decision ",
+		"API calls per tick, median (max): ",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("BENCHMARKS.md lacks %q", want)
 		}
+	}
+	const tick = "BenchmarkTickOpenRuns-2  10  123 ns/op  4.0 cpu-ms/op"
+	if err := os.WriteFile(filepath.Join(f.PlotDir, TickFile), []byte(tick+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFiles(rep, f); err != nil {
+		t.Fatal(err)
+	}
+	if md, err = os.ReadFile(f.Markdown); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "```\n"+tick+"\n```") || strings.Contains(string(md), "Not measured yet") {
+		t.Errorf("BENCHMARKS.md does not show the saved %s", TickFile)
 	}
 	for _, plot := range []string{"summary.svg", "tiny.svg"} {
 		b, err := os.ReadFile(filepath.Join(f.PlotDir, plot))

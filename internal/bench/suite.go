@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,9 @@ type ScenarioReport struct {
 	// Targets are the tuner's targets, judged; empty when the tuner was
 	// not run.
 	Targets []Target `json:"targets,omitempty"`
+	// Seeds are the seeds this scenario ran: the suite's, or fewer (see
+	// Class.MaxSeeds).
+	Seeds []uint64 `json:"seeds"`
 	// PlotSeed is the seed plotted: the tuner's median seed by makespan
 	// ratio (the lower middle one for an even count), or the first seed
 	// without the tuner.
@@ -128,6 +132,8 @@ type Summary struct {
 	APIErrors         Stat `json:"apiErrors"`
 	// StrategyErrors sums the strategy errors over seeds.
 	StrategyErrors int `json:"strategyErrors"`
+	// Cadence summarizes the seeds' (see summarizeCadence).
+	Cadence Cadence `json:"cadence"`
 }
 
 func summarize(seeds []SeedFigures) Summary {
@@ -151,6 +157,7 @@ func summarize(seeds []SeedFigures) Summary {
 	s.OtherAPICalls = col(func(f SeedFigures) float64 { return float64(f.OtherAPICalls) })
 	s.APIThrottled = col(func(f SeedFigures) float64 { return float64(f.APIThrottled) })
 	s.APIErrors = col(func(f SeedFigures) float64 { return float64(f.APIErrors) })
+	s.Cadence = summarizeCadence(seeds)
 	for _, f := range seeds {
 		s.Outcomes.add(f.Outcomes)
 		s.ThrottleFailures += f.ThrottleFailures
@@ -178,16 +185,36 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, s := range cfg.Strategies {
 		rep.Strategies = append(rep.Strategies, s.Name)
 	}
-	ns, nseeds := len(cfg.Scenarios), len(seeds)
-
-	oracles := make([]sim.OracleResult, ns*nseeds)
-	err := parallel(ctx, cfg.Workers, len(oracles), func(i int) error {
-		sc := cfg.Scenarios[i/nseeds]
-		o, err := SearchOracle(ctx, sc, seeds[i%nseeds])
-		if err != nil {
-			return fmt.Errorf("bench: scenario %s seed %d: %w", sc.Name, seeds[i%nseeds], err)
+	// seedsOf are the seeds a scenario runs: its class may run fewer.
+	seedsOf := func(sc sim.Scenario) []uint64 {
+		if n := ClassOf(sc).MaxSeeds; n > 0 && n < len(seeds) {
+			return seeds[:n]
 		}
-		oracles[i] = o
+		return seeds
+	}
+	var oracleJobs []job
+	oracles := make([][]sim.OracleResult, len(cfg.Scenarios))
+	for si, sc := range cfg.Scenarios {
+		oracles[si] = make([]sim.OracleResult, len(seedsOf(sc)))
+		for j := range oracles[si] {
+			oracleJobs = append(oracleJobs, job{si, j})
+		}
+	}
+	heaviestFirst(oracleJobs, func(of int) sim.Scenario { return cfg.Scenarios[of] })
+	err := parallel(ctx, cfg.Workers, len(oracleJobs), func(i int) error {
+		jb := oracleJobs[i]
+		sc, seed := cfg.Scenarios[jb.of], seeds[jb.seed]
+		var o sim.OracleResult
+		var err error
+		if grid := ClassOf(sc).OracleGrid; grid != nil {
+			o, err = sim.OracleStatic(ctx, sc, seed, grid, TickPeriod)
+		} else {
+			o, err = SearchOracle(ctx, sc, seed)
+		}
+		if err != nil {
+			return fmt.Errorf("bench: scenario %s seed %d: %w", sc.Name, seed, err)
+		}
+		oracles[jb.of][jb.seed] = o
 		return nil
 	})
 	if err != nil {
@@ -211,11 +238,28 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, sc := range cfg.Baselines {
 		worlds = append(worlds, world{sc, Strategy{Name: StrategyTuner}})
 	}
-	results := make([]sim.Result, len(worlds)*nseeds)
-	err = parallel(ctx, cfg.Workers, len(results), func(i int) error {
-		wl := worlds[i/nseeds]
-		w := sim.New(wl.sc, seeds[i%nseeds])
-		results[i] = sim.Run(ctx, w, wl.strategy.newStrategy()(w), tickOf(wl.strategy))
+	var worldJobs []job
+	results := make([][]sim.Result, len(worlds))
+	cadences := make([][]Cadence, len(worlds))
+	for k, wl := range worlds {
+		n := len(seedsOf(wl.sc))
+		results[k], cadences[k] = make([]sim.Result, n), make([]Cadence, n)
+		for j := range n {
+			worldJobs = append(worldJobs, job{k, j})
+		}
+	}
+	heaviestFirst(worldJobs, func(of int) sim.Scenario { return worlds[of].sc })
+	err = parallel(ctx, cfg.Workers, len(worldJobs), func(i int) error {
+		jb := worldJobs[i]
+		wl := worlds[jb.of]
+		w := sim.New(wl.sc, seeds[jb.seed])
+		s := wl.strategy.newStrategy()(w)
+		res := sim.Run(ctx, w, s, tickOf(wl.strategy))
+		results[jb.of][jb.seed] = res
+		cadences[jb.of][jb.seed] = noCadence()
+		if t, ok := s.(*tunerStrategy); ok {
+			cadences[jb.of][jb.seed] = t.ticks.cadence(res)
+		}
 		return ctx.Err()
 	})
 	if err != nil {
@@ -228,8 +272,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			continue
 		}
 		m := map[uint64]float64{}
-		for j := range nseeds {
-			if res := results[k*nseeds+j]; completed(res) {
+		for j, res := range results[k] {
+			if completed(res) {
 				m[seeds[j]] = res.Makespan.Minutes()
 			}
 		}
@@ -241,25 +285,27 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		class := ClassOf(sc)
 		fs := factsOf(sc)
 		sr := ScenarioReport{Name: sc.Name, Description: sc.Description, Class: class}
-		orc := oracles[si*nseeds : (si+1)*nseeds]
+		orc := oracles[si]
+		sr.Seeds = seedsOf(sc)
 		for j, o := range orc {
 			sr.Oracle = append(sr.Oracle, OracleSeed{Seed: seeds[j], Best: o.Best, Makespan: o.Result.Makespan.Minutes(), Completed: completed(o.Result), Tried: len(o.Grid)})
 		}
 		var tunerResults []sim.Result
 		for _, s := range cfg.Strategies {
 			var res []sim.Result
+			var cad []Cadence
 			if s.Name == StrategyOracle {
 				for _, o := range orc {
 					res = append(res, o.Result)
 				}
 			} else {
-				res = results[k*nseeds : (k+1)*nseeds]
+				res, cad = results[k], cadences[k]
 				k++
 			}
 			if s.Name == StrategyTuner {
 				tunerResults = res
 			}
-			sr.Strategies = append(sr.Strategies, strategyReport(s.Name, res, orc, class, fs))
+			sr.Strategies = append(sr.Strategies, strategyReport(s.Name, res, cad, orc, class, fs))
 		}
 		sr.PlotSeed = seeds[0]
 		plot := 0
@@ -294,14 +340,35 @@ func (sr *ScenarioReport) strategy(name string) *StrategyReport {
 	return nil
 }
 
-func strategyReport(name string, res []sim.Result, orc []sim.OracleResult, class Class, fs facts) StrategyReport {
+// job is one seed of one scenario (oracles) or world (results), by index.
+type job struct{ of, seed int }
+
+// heaviestFirst orders jobs by their scenario's items, most first (stable),
+// so that the longest simulations do not start last and leave workers idle.
+func heaviestFirst(jobs []job, scenario func(of int) sim.Scenario) {
+	items := func(j job) (n int64) {
+		for _, r := range scenario(j.of).Runs {
+			n += r.Items
+		}
+		return n
+	}
+	slices.SortStableFunc(jobs, func(a, b job) int { return cmp.Compare(items(b), items(a)) })
+}
+
+// strategyReport computes one strategy's figures; cad are its cadences per
+// seed, nil for the oracle.
+func strategyReport(name string, res []sim.Result, cad []Cadence, orc []sim.OracleResult, class Class, fs facts) StrategyReport {
 	sr := StrategyReport{Strategy: name}
 	for j, r := range res {
 		ref := reference{}
 		if class.Capacity == CapacityFixed {
 			ref.Static = orc[j].Best
 		}
-		sr.Seeds = append(sr.Seeds, figures(r, orc[j].Result, ref, fs))
+		f := figures(r, orc[j].Result, ref, fs)
+		if cad != nil {
+			f.Cadence = cad[j]
+		}
+		sr.Seeds = append(sr.Seeds, f)
 		if sr.FirstError == "" && r.StrategyError != "" {
 			sr.FirstError = fmt.Sprintf("seed %d: %s", r.Seed, r.StrategyError)
 		}

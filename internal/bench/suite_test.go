@@ -161,11 +161,11 @@ func TestRunPoisonBaseline(t *testing.T) {
 		{"baseline run", []sim.Scenario{base}, StatusPass},
 		{"baseline missing", nil, StatusNotRun},
 	}
-	saved := Classes["tiny-poison"]
+	saved, had := Classes["tiny-poison"]
 	Classes["tiny-poison"] = Class{Capacity: CapacityFixed, PoisonBaseline: "tiny"}
 	t.Cleanup(func() {
 		delete(Classes, "tiny-poison")
-		if saved != (Class{}) {
+		if had {
 			Classes["tiny-poison"] = saved
 		}
 	})

@@ -27,6 +27,13 @@ const (
 	// PoisonTarget bounds the tuner's makespan with a poison batch over its
 	// makespan without it (same seed).
 	PoisonTarget = 1.10
+	// OpenRunsMakespanTarget bounds the makespan over the oracle's of a
+	// scenario of many open runs (Class.OpenRuns).
+	OpenRunsMakespanTarget = 1.15
+	// CadenceTarget bounds, with many open runs, the time from a run's
+	// start to its first decision (every run) and between two decisions
+	// of a run (p95), in minutes.
+	CadenceTarget = 2.0
 )
 
 // The target names.
@@ -41,6 +48,12 @@ const (
 	TargetFailFast = "fail-fast"
 	// TargetPoison bounds the slow-down a poison batch causes.
 	TargetPoison = "poison"
+	// TargetCadence bounds how soon and how often each run is decided
+	// (CadenceTarget), with many open runs.
+	TargetCadence = "cadence"
+	// TargetAPIThrottled wants no API call of the tuner throttled, with
+	// many open runs.
+	TargetAPIThrottled = "api-throttled"
 	// TargetAheadPrefix starts the names of the targets of being ahead of
 	// another strategy: ahead-aimd, ahead-cubic, ahead-unlimited.
 	TargetAheadPrefix = "ahead-"
@@ -48,10 +61,10 @@ const (
 
 // targetRank orders target names as targets lists them.
 func targetRank(name string) int {
-	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetFailFast, TargetPoison}, name); i >= 0 {
+	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetFailFast, TargetPoison, TargetCadence, TargetAPIThrottled}, name); i >= 0 {
 		return i
 	}
-	return 5
+	return 7
 }
 
 // AheadOf are the strategies the tuner must be ahead of, in every scenario.
@@ -100,6 +113,9 @@ func targets(class Class, tuner StrategyReport, others map[string]StrategyReport
 			bound, what = ChangingMakespanTarget, "best static's"
 		case CapacityShared:
 			bound, what = SharedMakespanTarget, "oracle's (combined)"
+		}
+		if class.OpenRuns {
+			bound = OpenRunsMakespanTarget
 		}
 		out = append(out, Target{
 			Name:   TargetMakespan,
@@ -159,6 +175,20 @@ func targets(class Class, tuner StrategyReport, others map[string]StrategyReport
 			t.Got, t.Status = formatRatio(med), judge(float64(med) <= PoisonTarget)
 		}
 		out = append(out, t)
+	}
+	if class.OpenRuns {
+		c := s.Cadence
+		out = append(out, Target{
+			Name:   TargetCadence,
+			Want:   fmt.Sprintf("every run first decided within %.0f min of its start, re-decided within %.0f min (p95)", CadenceTarget, CadenceTarget),
+			Got:    fmt.Sprintf("first max %s min, every p95 %s min", formatTenths(c.FirstMax), formatTenths(c.EveryP95)),
+			Status: judge(float64(c.FirstMax) <= CadenceTarget && float64(c.EveryP95) <= CadenceTarget),
+		}, Target{
+			Name:   TargetAPIThrottled,
+			Want:   "no API call throttled by the account's quotas",
+			Got:    fmt.Sprintf("%s calls", formatCount(s.APIThrottled.Median)),
+			Status: judge(float64(s.APIThrottled.Median) == 0),
+		})
 	}
 	for _, name := range AheadOf {
 		t := Target{

@@ -47,6 +47,7 @@ type tunerStrategy struct {
 	w          *sim.World
 	tuner      *tuner.Tuner
 	store      *registry.Memory
+	ticks      ticks
 	registered bool
 	err        error
 	// period is the tuner's period, and next the instant of its next
@@ -110,6 +111,7 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
+	s.ticks.record(now, rep)
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("bench: %s at %s: %s", what, now.Format(time.TimeOnly), rep.Errors[0])
 	}

@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -18,7 +20,8 @@ type Files struct {
 }
 
 // WriteFiles writes the report as a Markdown document and its plots: one
-// SVG per scenario, named after it, and SummaryPlot. The document links
+// SVG per scenario, named after it, and SummaryPlot. The document shows
+// TickFile of the plot directory when there is one. The document links
 // the plots by their path relative to it. The report must come from a
 // suite that ran the tuner.
 func WriteFiles(rep Report, f Files) error {
@@ -42,8 +45,12 @@ func WriteFiles(rep Report, f Files) error {
 	if err := os.WriteFile(filepath.Join(f.PlotDir, SummaryPlot), summaryPlot(rep), 0o644); err != nil {
 		return fmt.Errorf("bench: write files: %w", err)
 	}
+	tick, err := os.ReadFile(filepath.Join(f.PlotDir, TickFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("bench: write files: %w", err)
+	}
 	var md bytes.Buffer
-	if err := WriteMarkdown(&md, rep, Document{Command: f.Command, PlotDir: filepath.ToSlash(rel)}); err != nil {
+	if err := WriteMarkdown(&md, rep, Document{Command: f.Command, PlotDir: filepath.ToSlash(rel), Tick: string(tick)}); err != nil {
 		return err
 	}
 	if err := os.WriteFile(f.Markdown, md.Bytes(), 0o644); err != nil {

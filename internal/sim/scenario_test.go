@@ -29,6 +29,7 @@ func TestShippedScenariosLoad(t *testing.T) {
 		"congestion-collapse", "drain", "fixed-concurrency", "fixed-rate",
 		"late-missing-metrics", "lognormal", "metric-outage", "neighbour-sine",
 		"nightly-repeat", "pareto", "poison-batch-baseline", "poison-batch", "shared-downstream",
+		"thousand-runs",
 	}
 	var got []string
 	for _, f := range shippedScenarios(t) {
@@ -157,7 +158,8 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"duration as number", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, duration: {dist: fixed, value: 5}}]\n", []string{"line 2", "time.Duration"}},
 		{"two documents", ds + run + "---\nname: x\n", []string{"one YAML document"}},
 		{"no downstream", run, []string{"downstreams: at least one", "runs[0].downstream: \"fn\" is not a downstream"}},
-		{"no run", ds, []string{"runs: want 1 to 100 runs, got 0"}},
+		{"no run", ds, []string{"runs: want 1 to 1000 runs, got 0"}},
+		{"too many runs", ds + "runs:\n" + strings.Repeat("  - {stateMachine: sm, downstream: fn, items: 5, duration: {dist: fixed, value: 1s}}\n", MaxRuns+1), []string{"runs: want 1 to 1000 runs, got 1001"}},
 		{"bad items", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 0, duration: {dist: fixed, value: 1s}}]\n", []string{"runs[0].items: 0 is outside"}},
 		{"bad dist", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, duration: {dist: normal}}]\n", []string{"runs[0].duration.dist: \"normal\" is not fixed, lognormal or pareto"}},
 		{"lognormal without median", ds + "runs: [{stateMachine: sm, label: L, downstream: fn, items: 5, duration: {dist: lognormal, sigma: 1}}]\n", []string{"runs[0].duration.median"}},
@@ -218,8 +220,8 @@ runs:
   - {stateMachine: sm, label: L, name: again, downstream: api, items: 5, duration: {dist: fixed, value: 1s}}
 `)
 	ms := sc.Metrics()
-	if len(ms) != 8 {
-		t.Fatalf("Metrics() has %d entries, want 2 downstream + 6 AWS/States (shared label): %+v", len(ms), ms)
+	if len(ms) != 9 {
+		t.Fatalf("Metrics() has %d entries, want 2 downstream + 7 AWS/States (shared label): %+v", len(ms), ms)
 	}
 	tests := []struct {
 		m    Metric
