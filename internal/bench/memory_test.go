@@ -8,13 +8,17 @@ import (
 )
 
 // TestTunerRemembersAcrossRuns runs the same job three times in a row on
-// one registry: the first run starts from the definition's 10, the later
+// one registry, without capacity hints: the first run starts from the
+// definition's 10, the later
 // ones from what the first learned, so they finish sooner with fewer
 // throttled calls and never double past the capacity.
 func TestTunerRemembersAcrossRuns(t *testing.T) {
 	sc := loadScenario(t, "nightly-repeat")
 	w := sim.New(sc, 1)
-	res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), TickPeriod)
+	// Without capacity hints, so that the first run starts from nothing.
+	s := &tunerStrategy{w: w, period: TickPeriod, noHints: true}
+	s.err = s.init(TickPeriod)
+	res := sim.Run(context.Background(), w, s, LookEvery)
 	if res.StrategyErrors != 0 {
 		t.Fatalf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)
 	}

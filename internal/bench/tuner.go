@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/sim"
@@ -50,6 +51,9 @@ type tunerStrategy struct {
 	ticks      ticks
 	registered bool
 	err        error
+	// noHints runs the tuner without capacity hints, as a stack deployed
+	// with CapacityHints=Disabled.
+	noHints bool
 	// period is the tuner's period, and next the instant of its next
 	// full pass.
 	period time.Duration
@@ -71,7 +75,7 @@ func (s *tunerStrategy) init(period time.Duration) error {
 		return err
 	}
 	s.tuner, err = tuner.New(tuner.Config{Owner: "bench", Region: "us-east-1", Period: period},
-		tuner.Deps{SFN: s.w.SFN(), CloudWatch: s.w.CloudWatch(), Lambda: s.w.Lambda(), Store: s.store, Policies: pols})
+		tuner.Deps{SFN: s.w.SFN(), CloudWatch: s.w.CloudWatch(), Lambda: s.lambda(), Store: s.store, Policies: pols})
 	return err
 }
 
@@ -116,4 +120,13 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("bench: %s at %s: %s", what, now.Format(time.TimeOnly), rep.Errors[0])
 	}
 	return nil
+}
+
+// lambda is the Lambda API the tuner reads capacity hints from; nil when
+// hints are off.
+func (s *tunerStrategy) lambda() observe.FunctionAPI {
+	if s.noHints {
+		return nil
+	}
+	return s.w.Lambda()
 }

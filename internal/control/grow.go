@@ -42,9 +42,9 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 
 	if st.Phase == PhaseSlowStart && st.Bound > 0 && cur >= st.Bound {
-		// At what the downstream's configuration allows: past it only in
-		// probes, in case it was raised since it was read.
-		st.Phase, st.Expired, st.Probes = PhaseProbe, max(st.Expired, st.Bound), 0
+		// At what the downstream's configuration allows: it stands as a
+		// bound, probed past after RecoveryTime in case it was raised.
+		st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+max(1, int32(math.Ceil(cfg.Band*float64(cur)))), at
 	}
 	var next float64
 	var reason Reason

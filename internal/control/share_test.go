@@ -49,24 +49,26 @@ func TestSharedDownstream(t *testing.T) {
 
 func TestCapacityBound(t *testing.T) {
 	clean := func(since int) LiveSample { return LiveSample{Since: sec(since, 30), Sampled: 12} }
-	t.Run("a run starts at half the bound, and only probes past it", func(t *testing.T) {
+	t.Run("a run starts at half the bound, holds at it, and probes past it after the recovery time", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.GrowthFactor = 1.5
 		var st State
 		steps := []struct {
+			min    int
 			limit  int32
 			reason Reason
 			want   int32
 		}{
-			{10, ReasonHint, 200},
-			{200, ReasonSlowStart, 300},
-			{300, ReasonSlowStart, 400},
-			{400, ReasonProbe, 408},
+			{0, 10, ReasonHint, 200},
+			{1, 200, ReasonSlowStart, 300},
+			{2, 300, ReasonSlowStart, 400},
+			{3, 400, ReasonConverged, 400},
+			{9, 400, ReasonProbe, 408},
 		}
 		for i, s := range steps {
-			obs := Observation{At: sec(i, 30), Run: run(s.limit, int64(s.limit), 50000), Bound: 400}
+			obs := Observation{At: sec(s.min, 30), Run: run(s.limit, int64(s.limit), 50000), Bound: 400}
 			if i > 0 {
-				obs.Live = clean(i - 1)
+				obs.Live = clean(steps[i-1].min)
 			}
 			d := Decide(cfg, st, obs)
 			if d.Reason != s.reason || d.New.MaxConcurrency != s.want {

@@ -64,7 +64,7 @@ func TestParseRejects(t *testing.T) {
 		{"backoff 0", "backoff: 0", []string{p + "backoff: 0 is not in (0, 1)"}},
 		{"backoff 1", "backoff: 1", []string{p + "backoff: 1 is not in (0, 1)"}},
 		{"step up below 1", "maxStepUp: 0.5", []string{p + "maxStepUp: 0.5 is below 1"}},
-		{"step up 1", "maxStepUp: 1", []string{p + "maxStepUp: 1 is not above 1 + band (1.05): a step within the band is never sent, so the limit could never grow"}},
+		{"step up 1", "maxStepUp: 1", []string{p + "maxStepUp: 1 is not above 1 + band (1.02): a step within the band is never sent, so the limit could never grow"}},
 		{"growth within band", "growthFactor: 1.2\nband: 0.2", []string{p + "growthFactor: 1.2 is not above 1 + band (1.2): a step within the band is never sent, so the limit could never grow"}},
 		{"growth above band", "growthFactor: 1.2\nmaxStepUp: 1.2\nband: 0.1", nil},
 		{"label band within policy growth", "growthFactor: 1.2\nlabels:\n  Export:\n    band: 0.25", []string{fmt.Sprintf(p, 8) + "labels.Export.band: 0.25 is not below growthFactor - 1 (0.2): no growth step would be sent"}},
@@ -348,7 +348,7 @@ func TestValidateConfig(t *testing.T) {
 		{"ceiling below baseline", func(c *control.Config) { c.Tolerance.BaselineCount = 5000 }, []string{"tolerance.baselineCount: 5000 is above tolerance.ceilingCount 1000"}},
 		{"stale short", func(c *control.Config) { c.StaleAfter = 10 * time.Second }, []string{"staleAfter: 10s is below 1m"}},
 		{"not finite", func(c *control.Config) { c.Band = 2 }, []string{"band: 2 is not in [0, 1)"}},
-		{"growth within band", func(c *control.Config) { c.MaxStepUp = 1.05 }, []string{"maxStepUp: 1.05 is not above 1 + band (1.05): a step within the band is never sent, so the limit could never grow"}},
+		{"growth within band", func(c *control.Config) { c.MaxStepUp = 1.02 }, []string{"maxStepUp: 1.02 is not above 1 + band (1.02): a step within the band is never sent, so the limit could never grow"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -184,10 +184,18 @@ func running(snap maprun.Snapshot) bool {
 }
 
 // needsLook reports whether a run decided into state st, seen as snap, is
-// looked at again within the period: it runs and is unsettled. A new run
-// is in slow start.
+// looked at again within the period: it runs and is unsettled, or its
+// items started failing (fail-fast and the tolerances must not wait a
+// minute). A new run is in slow start.
 func needsLook(st control.State, snap maprun.Snapshot, now time.Time) bool {
-	return running(snap) && unsettled(st, snap.Settings.MaxConcurrency, now)
+	return running(snap) && (unsettled(st, snap.Settings.MaxConcurrency, now) || failingNow(st))
+}
+
+// failingNow reports whether items failed between the last two
+// observations of state st.
+func failingNow(st control.State) bool {
+	n := len(st.Ticks)
+	return n >= 2 && st.Ticks[n-1].Failed > st.Ticks[n-2].Failed
 }
 
 // needsLive reports whether the decision on a running run may turn on a live

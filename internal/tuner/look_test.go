@@ -283,6 +283,10 @@ func TestNeedsLook(t *testing.T) {
 		{"unlimited", control.State{Phase: control.PhaseBracket, Lo: 200}, unlimited, true},
 		{"just cut", control.State{Phase: control.PhaseBracket, Lo: 200, CutAt: now.Add(-4 * time.Minute)}, running, true},
 		{"converged", control.State{Phase: control.PhaseBracket, Lo: 200, CutAt: now.Add(-6 * time.Minute)}, running, false},
+		{"converged, items failing", control.State{Phase: control.PhaseBracket, Lo: 200, CutAt: now.Add(-6 * time.Minute),
+			Ticks: []control.Tick{{At: now.Add(-time.Minute), Failed: 3}, {At: now, Failed: 40}}}, running, true},
+		{"converged, failures steady", control.State{Phase: control.PhaseBracket, Lo: 200, CutAt: now.Add(-6 * time.Minute),
+			Ticks: []control.Tick{{At: now.Add(-time.Minute), Failed: 40}, {At: now, Failed: 40}}}, running, false},
 		{"ended", control.State{Phase: control.PhaseSlowStart}, ended, false},
 	}
 	for _, tt := range tests {
