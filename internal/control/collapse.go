@@ -31,7 +31,7 @@ func collapse(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	if st.Lo == 0 || done < collapseItems || float64(failed) < collapseShare*float64(done) || otherShare(cfg, *st, at, 1) > 1-collapseShare {
 		return 0, "", false
 	}
-	if float64(obs.Run.Items.Running) < utilized*float64(eff) || !st.CutAt.IsZero() && at.Sub(st.CutAt) < minute {
+	if float64(obs.Run.Children().Running) < utilized*float64(eff) || !st.CutAt.IsZero() && at.Sub(st.CutAt) < minute {
 		return 0, "", false
 	}
 	to := max(int32(math.Ceil(float64(eff)*cfg.MaxStepDown)), cfg.MinConcurrency)

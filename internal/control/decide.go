@@ -126,7 +126,8 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 func record(st State, obs Observation) State {
 	cur := obs.Run.Settings.MaxConcurrency
 	st.History, st.Ticks, st.Seen = slices.Clone(st.History), slices.Clone(st.Ticks), slices.Clone(st.Seen)
-	st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: obs.Run.Items.Running, Done: obs.Run.Items.Done(), Failed: obs.Run.Items.Failures()})
+	ch := obs.Run.Children()
+	st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: ch.Running, Done: ch.Done(), Failed: ch.Failures()})
 	if len(st.History) == 0 {
 		from := obs.At
 		if !obs.Run.StartDate.IsZero() && obs.Run.StartDate.Before(from) {
@@ -177,7 +178,7 @@ func remember(st State, obs Observation) State {
 }
 func signals(st State, obs Observation) Signals {
 	s := Signals{
-		Running:        obs.Run.Items.Running,
+		Running:        obs.Run.Children().Running,
 		FailurePercent: obs.Run.Items.FailurePercent(),
 		ThrottleShare:  obs.Failures.ThrottleShare(),
 		LiveSampled:    obs.Live.Sampled,
@@ -210,7 +211,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	// starts at its initial limit; one found already under way starts from
 	// what its children run now.
 	if len(st.History) == 1 && st.PrevAt.IsZero() && (cur == 0 && !cfg.Unlimited || cur != 0 && (cur < cfg.MinConcurrency || cur > cfg.MaxConcurrency)) {
-		items := obs.Run.Items
+		items := obs.Run.Children()
 		if items.Done() == 0 {
 			return cfg.InitialConcurrency, ReasonInitial,
 				fmt.Sprintf("run started at maxConcurrency %d, outside the policy's [%d, %d]: starting at %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, cfg.InitialConcurrency)
@@ -303,7 +304,7 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	// Without metrics, a limit the children filled for a whole minute with
 	// no new failure and no child seen throttled is as confirmed as it can be.
 	if !obs.MetricsWatched && newFailures == 0 && obs.Live.Throttled == 0 && !st.PrevAt.IsZero() {
-		if l, ok := steadyDuring(st.History, at.Add(-minute), at); ok && l > st.Lo && float64(obs.Run.Items.Running) >= utilized*float64(l) {
+		if l, ok := steadyDuring(st.History, at.Add(-minute), at); ok && l > st.Lo && float64(obs.Run.Children().Running) >= utilized*float64(l) {
 			st.Lo, st.LoAt = l, at
 		}
 	}

@@ -31,8 +31,8 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if done, failed := recent(st.Ticks); done > 0 && float64(failed)*otherShare(cfg, *st, at, 1) > failingShare*float64(done) {
 		return cur, ReasonFailing, fmt.Sprintf("%d of the %d items finished in the last minutes failed: more children would only fail more, holding %d.", failed, done, cur)
 	}
-	if float64(items.Running) < 0.5*float64(cur) {
-		return cur, ReasonIdle, fmt.Sprintf("only %d children run under a limit of %d: holding.", items.Running, cur)
+	if running := obs.Run.Children().Running; float64(running) < 0.5*float64(cur) {
+		return cur, ReasonIdle, fmt.Sprintf("only %d children run under a limit of %d: holding.", running, cur)
 	}
 	if cur >= cfg.MaxConcurrency {
 		if cfg.Unlimited && st.CutAt.IsZero() {

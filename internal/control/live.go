@@ -81,7 +81,7 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 		return false
 	}
 	l, ok := steadyDuring(st.History, live.Since, obs.At)
-	if !ok || l <= st.Lo || float64(obs.Run.Items.Running) < utilized*float64(l) {
+	if !ok || l <= st.Lo || float64(obs.Run.Children().Running) < utilized*float64(l) {
 		return false
 	}
 	if near := st.Hi > 0 || st.Phase == PhaseProbe; near && !turnedOver(st, obs) {

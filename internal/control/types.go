@@ -214,11 +214,12 @@ type Setting struct {
 // Tick is what one observation saw of a run's children.
 type Tick struct {
 	At time.Time `json:"at"`
-	// Running is the number of items running.
+	// Running is the number of children running (maprun.Snapshot.Children:
+	// batches with an ItemBatcher, items without).
 	Running int64 `json:"running"`
-	// Done is the number of items finished, whatever their outcome.
+	// Done is the number of children finished, whatever their outcome.
 	Done int64 `json:"done"`
-	// Failed is the number of items failed or timed out.
+	// Failed is the number of children failed or timed out.
 	Failed int64 `json:"failed"`
 }
 
@@ -362,7 +363,7 @@ type Signals struct {
 	NewestValue float64 `json:"newestValue"`
 	// Throughput is items finished per second since the previous observation.
 	Throughput float64 `json:"throughput"`
-	// Running is the number of items running.
+	// Running is the number of children running.
 	Running int64 `json:"running"`
 	// FailurePercent is the run's failed and timed-out items as % of total.
 	FailurePercent float64 `json:"failurePercent"`

@@ -76,6 +76,19 @@ type Snapshot struct {
 	StopDate     time.Time `json:"stopDate,omitzero"`
 	Settings     Settings  `json:"settings"`
 	Items        Counts    `json:"itemCounts"`
+	// Executions counts the child executions; with an ItemBatcher each
+	// runs a batch of items. Zero when not reported.
+	Executions Counts `json:"executionCounts,omitzero"`
+}
+
+// Children is what maxConcurrency limits, the child executions: Executions
+// when reported, else Items (without an ItemBatcher one child runs one
+// item).
+func (s Snapshot) Children() Counts {
+	if s.Executions.Total > 0 {
+		return s.Executions
+	}
+	return s.Items
 }
 
 // ARN is a parsed Map Run ARN:

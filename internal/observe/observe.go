@@ -144,6 +144,18 @@ func snapshot(mapRunARN string, out *sfn.DescribeMapRunOutput) maprun.Snapshot {
 			ResultsWritten: c.ResultsWritten,
 		}
 	}
+	if c := out.ExecutionCounts; c != nil {
+		s.Executions = maprun.Counts{
+			Pending:        c.Pending,
+			Running:        c.Running,
+			Succeeded:      c.Succeeded,
+			Failed:         c.Failed,
+			TimedOut:       c.TimedOut,
+			Aborted:        c.Aborted,
+			Total:          c.Total,
+			ResultsWritten: c.ResultsWritten,
+		}
+	}
 	return s
 }
 
