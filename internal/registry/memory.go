@@ -27,6 +27,8 @@ type Memory struct {
 	sms       map[string]smItem         // by state machine ARN
 	learned   map[string]learnedItem    // by pk and sk
 	controls  map[string]controlItem    // by pk and sk
+	// use is what the calls so far would have consumed of a table.
+	use Usage
 }
 
 // NewMemory returns an empty registry. cfg.Table is not used.
@@ -59,12 +61,15 @@ func (m *Memory) PutExecution(ctx context.Context, e Execution) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var old *execItem
+	var prev any
 	if o, ok := m.execs[e.ARN]; ok {
-		old = &o
+		old, prev = &o, o
 	}
 	if !it.replaces(old) {
+		m.write(prev, nil, true)
 		return false, nil
 	}
+	m.write(prev, it, true)
 	m.execs[e.ARN] = it
 	return true, nil
 }
@@ -77,10 +82,13 @@ func (m *Memory) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Execution
+	var items []any
+	defer func() { m.query(items) }()
 	for _, it := range m.execs {
 		if it.Active == "" {
 			continue
 		}
+		items = append(items, it)
 		e, err := it.execution()
 		if err != nil {
 			return nil, fmt.Errorf("registry: list active executions: %w", err)
@@ -102,9 +110,11 @@ func (m *Memory) PutRun(ctx context.Context, r Run) (bool, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.runs[r.ARN]; ok {
+	if old, ok := m.runs[r.ARN]; ok {
+		m.write(old, nil, true)
 		return false, nil
 	}
+	m.write(nil, it, true)
 	m.runs[r.ARN] = it
 	return true, nil
 }
@@ -116,6 +126,7 @@ func (m *Memory) GetRun(ctx context.Context, arn string) (Run, error) {
 	}
 	m.mu.Lock()
 	it, ok := m.runs[arn]
+	m.read(opt(it, ok))
 	m.mu.Unlock()
 	if !ok {
 		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, ErrNotFound)
@@ -135,10 +146,13 @@ func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Run
+	var items []any
+	defer func() { m.query(items) }()
 	for _, it := range m.runs {
 		if it.Active == "" {
 			continue
 		}
+		items = append(items, it)
 		r, err := it.run()
 		if err != nil {
 			return nil, fmt.Errorf("registry: list active runs: %w", err)
@@ -163,9 +177,11 @@ func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, tt
 	defer m.mu.Unlock()
 	it, ok := m.runs[arn]
 	if !ok {
+		m.write(nil, nil, true)
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, ErrNotFound)
 	}
 	if !it.claimable(owner, nowS) {
+		m.write(it, nil, true)
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, claimError(it))
 	}
 	next := it
@@ -174,6 +190,7 @@ func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, tt
 	if err != nil {
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
 	}
+	m.write(it, next, true)
 	m.runs[arn] = next
 	return r, nil
 }
@@ -207,12 +224,16 @@ func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, k
 	defer m.mu.Unlock()
 	it, ok := m.runs[r.ARN]
 	if !ok {
+		m.write(nil, nil, true)
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, ErrNotFound)
 	}
 	if !it.saveable(owner, nowS, r.Version) {
+		m.write(it, nil, true)
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, saveConflict(it, owner, nowS, r.Version))
 	}
+	old := it
 	it.apply(u, keep)
+	m.write(old, it, true)
 	m.runs[r.ARN] = it
 	r.Version++
 	return r, nil
@@ -231,13 +252,17 @@ func (m *Memory) EndRun(ctx context.Context, arn, reason string, at time.Time) e
 	defer m.mu.Unlock()
 	it, ok := m.runs[arn]
 	if !ok {
+		m.write(nil, nil, true)
 		return fmt.Errorf("registry: end run %s: %w", arn, ErrNotFound)
 	}
 	if it.Ended {
+		m.write(it, nil, true)
 		return nil
 	}
+	old := it
 	it.setEnd(u)
 	it.Version++
+	m.write(old, it, true)
 	m.runs[arn] = it
 	return nil
 }
@@ -257,8 +282,10 @@ func (m *Memory) AppendDecision(ctx context.Context, arn string, at time.Time, d
 		}
 		j := sort.Search(len(log), func(k int) bool { return log[k].SK >= it.SK })
 		if j < len(log) && log[j].SK == it.SK {
+			m.write(log[j], nil, true)
 			continue
 		}
+		m.write(nil, it, true)
 		m.decisions[arn] = slices.Insert(log, j, it)
 		return nil
 	}
@@ -305,6 +332,8 @@ func (m *Memory) PutStateMachine(ctx context.Context, sm StateMachine) error {
 		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
 	}
 	m.mu.Lock()
+	o, ok := m.sms[sm.ARN]
+	m.write(opt(o, ok), it, false)
 	m.sms[sm.ARN] = it
 	m.mu.Unlock()
 	return nil
@@ -321,6 +350,7 @@ func (m *Memory) GetStateMachine(ctx context.Context, arn string, now time.Time)
 	}
 	m.mu.Lock()
 	it, ok := m.sms[arn]
+	m.read(opt(it, ok))
 	m.mu.Unlock()
 	if !ok {
 		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, ErrNotFound)
