@@ -216,7 +216,7 @@ func checkRedrive(arn string, redrives int32, at time.Time) error {
 // no lease, the controller state and last decision of a new run, the version
 // moved on.
 func (it *runItem) reopen(redrives int32) {
-	it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = false, "", "", 0, kindRun
+	it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = false, "", "", 0, runShard(it.ARN)
 	it.LeaseOwner, it.LeaseUntil, it.Failures = "", "", 0
 	it.State, it.LastDecision = zeroState, ""
 	it.RedriveCount = redrives
@@ -262,7 +262,7 @@ func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at t
 	if err := checkRedrive(arn, redrives, at); err != nil {
 		return false, fmt.Errorf("registry: redrive run %s: %w", arn, err)
 	}
-	var it runItem
+	it := runItem{ARN: arn}
 	it.reopen(redrives)
 	for _, ended := range []bool{true, false} {
 		x := newExpr()

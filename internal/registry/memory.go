@@ -163,6 +163,16 @@ func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
 	return out, nil
 }
 
+// ActiveRunHeads returns the runs that have not ended, by ARN, without
+// State and LastDecision, as DynamoDB.ActiveRunHeads does.
+func (m *Memory) ActiveRunHeads(ctx context.Context) ([]Run, error) {
+	runs, err := m.ActiveRuns(ctx)
+	for i := range runs {
+		runs[i].State, runs[i].LastDecision = control.State{}, nil
+	}
+	return runs, err
+}
+
 // Claim takes the lease on run arn for owner until now+ttl, as
 // DynamoDB.Claim does.
 func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (Run, error) {
@@ -197,22 +207,32 @@ func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, tt
 
 // Save writes r's state, last decision, failures and end as DynamoDB.Save does.
 func (m *Memory) Save(ctx context.Context, r Run, owner string, now time.Time) error {
-	_, err := m.save(ctx, r, owner, now, false)
+	_, err := m.save(ctx, r, owner, now, writeSave, 0)
 	return err
 }
 
 // Checkpoint writes r as DynamoDB.Checkpoint does, keeping the lease.
 func (m *Memory) Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
-	return m.save(ctx, r, owner, now, true)
+	return m.save(ctx, r, owner, now, writeCheckpoint, 0)
 }
 
-// save is Save, or Checkpoint when keep.
-func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, keep bool) (Run, error) {
-	op := opName(keep)
+// Hold writes r and takes the lease as DynamoDB.Hold does.
+func (m *Memory) Hold(ctx context.Context, r Run, owner string, now time.Time, ttl time.Duration) (Run, error) {
+	return m.save(ctx, r, owner, now, writeHold, ttl)
+}
+
+// Record writes r as DynamoDB.Record does.
+func (m *Memory) Record(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
+	return m.save(ctx, r, owner, now, writeRecord, 0)
+}
+
+// save writes r by w; ttl is the lease length of a hold.
+func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, w write, ttl time.Duration) (Run, error) {
+	op := w.String()
 	if err := ctx.Err(); err != nil {
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
-	if err := checkSave(r, owner, now); err != nil {
+	if err := checkSave(r, owner, now, w, ttl); err != nil {
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	u, err := newRunUpdate(r, now, m.cfg.ActiveTTL, m.cfg.EndedTTL)
@@ -227,15 +247,22 @@ func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, k
 		m.write(nil, nil, true)
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, ErrNotFound)
 	}
-	if !it.saveable(owner, nowS, r.Version) {
+	if !it.writable(w, owner, nowS, r.Version) {
 		m.write(it, nil, true)
-		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, saveConflict(it, owner, nowS, r.Version))
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, writeConflict(it, w, owner, nowS, r.Version))
 	}
 	old := it
-	it.apply(u, keep)
+	it.apply(u, w, owner, now.Add(ttl).UTC().Format(timeLayout))
 	m.write(old, it, true)
 	m.runs[r.ARN] = it
 	r.Version++
+	switch w {
+	case writeCheckpoint:
+	case writeHold:
+		r.LeaseOwner, r.LeaseUntil = owner, now.Add(ttl)
+	default:
+		r.LeaseOwner, r.LeaseUntil = "", time.Time{}
+	}
 	return r, nil
 }
 

@@ -84,7 +84,13 @@ func indexEntry(item map[string]types.AttributeValue) map[string]types.Attribute
 	if _, ok := item["active"]; !ok {
 		return nil
 	}
-	return item
+	out := map[string]types.AttributeValue{}
+	for _, k := range append([]string{"pk", "sk", "active"}, IndexAttributes...) {
+		if v, ok := item[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // sameEntry reports whether two index entries are equal: rewriting one
