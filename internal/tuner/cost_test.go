@@ -139,3 +139,22 @@ func TestTickCost(t *testing.T) {
 	}
 	t.Logf("per period (a full pass and its looks), mean of minutes %d to %d:\n%s", periods/2, periods, table.String())
 }
+
+// TestStateSizeBounded: a run looked at every 10 s for more than an hour
+// keeps a state of a few KB: every observation of the last minutes, one
+// a minute before, an hour back.
+func TestStateSizeBounded(t *testing.T) {
+	costs, largest := costOf(t, 1, 70)
+	looks := 0
+	for _, c := range costs {
+		looks += c.decided
+	}
+	if looks < 60*6 {
+		t.Fatalf("%d decisions in 70 minutes, want one every 10 s", looks)
+	}
+	const bound = 10 << 10
+	if largest > bound {
+		t.Errorf("stored state and last decision %d bytes after %d decisions, want at most %d", largest, looks, bound)
+	}
+	t.Logf("%d decisions in 70 minutes: stored state and last decision %d bytes", looks, largest)
+}
