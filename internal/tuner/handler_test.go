@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/maptuner/maptuner/internal/control"
 )
 
 // TestHandlerEvents sends every events/*.json through the tune handler's
@@ -212,5 +215,28 @@ func TestHandlerLooks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandlerSummarizes: the handler's report lists the first few updates,
+// errors and warnings and counts the others, whatever the number of runs.
+func TestHandlerSummarizes(t *testing.T) {
+	var rep Report
+	for i := range 25 {
+		rep.Decisions = append(rep.Decisions, RunDecision{MapRunARN: fmt.Sprint(i), Decision: control.Decision{Update: i%2 == 0}})
+		rep.Warnings = append(rep.Warnings, fmt.Sprint("warning ", i))
+	}
+	rep.Errors = []string{"one"}
+	rep.summarize()
+	if len(rep.Decisions) != MaxListed || rep.Decisions[0].MapRunARN != "0" || rep.Decisions[MaxListed-1].MapRunARN != "18" {
+		t.Errorf("decisions %+v, want the first %d updates", rep.Decisions, MaxListed)
+	}
+	want := LeftOut{Decisions: 15, Warnings: 15}
+	if len(rep.Warnings) != MaxListed || len(rep.Errors) != 1 || rep.LeftOut == nil || *rep.LeftOut != want {
+		t.Errorf("warnings %d, errors %d, left out %+v; want %d, 1, %+v", len(rep.Warnings), len(rep.Errors), rep.LeftOut, MaxListed, want)
+	}
+	small := Report{Decisions: []RunDecision{{Decision: control.Decision{Update: true}}}}
+	if small.summarize(); small.LeftOut != nil || len(small.Decisions) != 1 {
+		t.Errorf("a small report summarized to %+v, want it as it was", small)
 	}
 }

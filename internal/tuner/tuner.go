@@ -202,9 +202,8 @@ type Report struct {
 	// Looking is the number of runs that still need looks this period, 0
 	// once the period's budget cannot pay for a look.
 	Looking int `json:"looking,omitempty"`
-	// Decisions are the decisions made, in order. In the Handler's report,
-	// the looks' decisions that change nothing are left out (each is in
-	// the log).
+	// Decisions are the decisions made, in order. The Handler's report
+	// lists the first few updates only (see LeftOut).
 	Decisions []RunDecision `json:"decisions,omitempty"`
 	// Calls are the budgeted API calls spent.
 	Calls map[budget.API]int `json:"calls,omitempty"`
@@ -216,6 +215,20 @@ type Report struct {
 	// the next tick rides out (see transient), as text; each was logged at
 	// level WARN.
 	Warnings []string `json:"warnings,omitempty"`
+	// LeftOut counts what the Handler's report leaves out of Decisions,
+	// Errors and Warnings, so that its size does not grow with the number
+	// of runs; each one is in the log. Nil when nothing was.
+	LeftOut *LeftOut `json:"leftOut,omitempty"`
+}
+
+// LeftOut counts the entries of a Report left out of its lists.
+type LeftOut struct {
+	// Decisions counts the decisions that change nothing, and the updates
+	// past the first MaxListed.
+	Decisions int `json:"decisions,omitempty"`
+	// Errors and Warnings count those past the first MaxListed.
+	Errors   int `json:"errors,omitempty"`
+	Warnings int `json:"warnings,omitempty"`
 }
 
 // RunDecision is a decision about one run, and whether it was applied.
