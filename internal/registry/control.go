@@ -225,7 +225,7 @@ func (m *Memory) Controls(ctx context.Context) ([]Control, error) {
 	defer m.mu.Unlock()
 	var out []Control
 	var items []any
-	defer func() { m.query(items) }()
+	defer func() { m.query(kindControl, items) }()
 	for _, it := range m.controls {
 		if it.Active == "" {
 			continue

@@ -74,7 +74,7 @@ func (m *Memory) StateMachines(ctx context.Context) ([]StateMachine, error) {
 	defer m.mu.Unlock()
 	var out []StateMachine
 	var items []any
-	defer func() { m.query(items) }()
+	defer func() { m.query(kindStateMachine, items) }()
 	for _, it := range m.sms {
 		if it.Active == "" {
 			continue

@@ -83,7 +83,7 @@ func (m *Memory) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 	defer m.mu.Unlock()
 	var out []Execution
 	var items []any
-	defer func() { m.query(items) }()
+	defer func() { m.query(kindExecution, items) }()
 	for _, it := range m.execs {
 		if it.Active == "" {
 			continue
@@ -147,7 +147,7 @@ func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
 	defer m.mu.Unlock()
 	var out []Run
 	var items []any
-	defer func() { m.query(items) }()
+	defer func() { m.query(kindRun, items) }()
 	for _, it := range m.runs {
 		if it.Active == "" {
 			continue

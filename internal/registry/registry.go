@@ -20,7 +20,7 @@
 // executions and runs that have not ended, opted-in state machines and
 // controls that hold something carry the active attribute, so listing
 // what is active reads those items and nothing else. Runs are spread over
-// RunShards partition keys (run#0 to run#7, by a hash of the ARN), which
+// RunShards partition keys (run#0 to run#3, by a hash of the ARN), which
 // the listing queries in parallel, with "run", the key of runs stored
 // before the sharding, which their next write moves. CreateTable creates
 // exactly this table.

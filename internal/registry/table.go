@@ -31,10 +31,10 @@ var IndexAttributes = []string{
 }
 
 // RunShards is the number of partition keys the active runs are spread
-// over in the index (run#0 to run#7, by a hash of the run's ARN), so that
+// over in the index (run#0 to run#3, by a hash of the run's ARN), so that
 // no single key takes the writes of every open run; the listing queries
 // them in parallel.
-const RunShards = 8
+const RunShards = 4
 
 // runShard is the active index partition key of run arn.
 func runShard(arn string) string {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"maps"
+
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -23,6 +25,9 @@ type Usage struct {
 	// WRU are the write request units of the table, IndexWRU those of the
 	// index.
 	WRU, IndexWRU int64
+	// KindWRU are the write request units, table and index, by kind of
+	// item written (run, decision, execution, ...).
+	KindWRU map[string]int64
 	// Reads counts the item reads (GetItem) and Queries the listings.
 	Reads, Queries int
 	// RRU are the read request units of the reads and queries.
@@ -31,18 +36,27 @@ type Usage struct {
 
 // Sub returns u less v: the usage between two readings.
 func (u Usage) Sub(v Usage) Usage {
-	return Usage{
+	d := Usage{
 		Writes: u.Writes - v.Writes, Conditional: u.Conditional - v.Conditional, Failed: u.Failed - v.Failed,
 		WriteBytes: u.WriteBytes - v.WriteBytes, WRU: u.WRU - v.WRU, IndexWRU: u.IndexWRU - v.IndexWRU,
 		Reads: u.Reads - v.Reads, Queries: u.Queries - v.Queries, RRU: u.RRU - v.RRU,
+		KindWRU: map[string]int64{},
 	}
+	for k, n := range u.KindWRU {
+		if n -= v.KindWRU[k]; n != 0 {
+			d.KindWRU[k] = n
+		}
+	}
+	return d
 }
 
 // Usage returns what the calls so far would have consumed of the table.
 func (m *Memory) Usage() Usage {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.use
+	u := m.use
+	u.KindWRU = maps.Clone(u.KindWRU)
+	return u
 }
 
 // stored is the attributes of an item as DynamoDB stores them; nil for no item.
@@ -128,6 +142,13 @@ func equalValue(a, b types.AttributeValue) bool {
 func (m *Memory) write(old, new any, conditional bool) {
 	o, n := stored(old), stored(new)
 	u := &m.use
+	wru, index := u.WRU, u.IndexWRU
+	defer func() {
+		if u.KindWRU == nil {
+			u.KindWRU = map[string]int64{}
+		}
+		u.KindWRU[kindOf(o, n)] += u.WRU - wru + u.IndexWRU - index
+	}()
 	u.Writes++
 	if conditional {
 		u.Conditional++
@@ -157,6 +178,16 @@ func (m *Memory) write(old, new any, conditional bool) {
 	}
 }
 
+// kindOf is the kind of item o, or else n.
+func kindOf(o, n map[string]types.AttributeValue) string {
+	for _, it := range []map[string]types.AttributeValue{o, n} {
+		if k, ok := it["kind"].(*types.AttributeValueMemberS); ok {
+			return k.Value
+		}
+	}
+	return "none"
+}
+
 // read counts a strongly consistent read of the item it (nil when absent).
 // Called with m.mu held.
 func (m *Memory) read(it any) {
@@ -164,14 +195,20 @@ func (m *Memory) read(it any) {
 	m.use.RRU += float64(units(itemSize(stored(it)), 4096))
 }
 
-// query counts a query of the index that returned items. Called with m.mu held.
-func (m *Memory) query(items []any) {
-	var size int64
+// query counts the queries of the index that list the items of kind,
+// one per partition key of the kind (activeKeys). Called with m.mu held.
+func (m *Memory) query(kind string, items []any) {
+	size := map[string]int64{}
 	for _, it := range items {
-		size += itemSize(indexEntry(stored(it)))
+		e := indexEntry(stored(it))
+		if k, ok := e["active"].(*types.AttributeValueMemberS); ok {
+			size[k.Value] += itemSize(e)
+		}
 	}
-	m.use.Queries++
-	m.use.RRU += float64(units(size, 4096)) / 2
+	for _, k := range activeKeys(kind) {
+		m.use.Queries++
+		m.use.RRU += float64(units(size[k], 4096)) / 2
+	}
 }
 
 // opt is it when ok, else nil: an item found or not, for the meter.

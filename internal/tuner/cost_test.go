@@ -102,39 +102,60 @@ func costOf(t *testing.T, n, periods int) ([]periodCost, int) {
 	return out, largest
 }
 
-// TestTickCost measures what a period costs of the table at 10, 100 and
-// 1,000 open runs, over half an hour, and reports the mean per period of
-// its second quarter hour (runs past their start). docs/cost.md quotes
-// its output.
+// On-demand DynamoDB prices, us-east-1, in dollars per request unit, and
+// the periods of a month.
+const (
+	dollarsPerWRU   = 0.625 / 1e6
+	dollarsPerRRU   = 0.125 / 1e6
+	periodsPerMonth = 30 * 24 * 60
+)
+
+// TestTickCost measures what a period costs of the table at 0, 10, 100
+// and 1,000 open runs, over half an hour, and reports the mean per
+// period of its second quarter hour (runs past their start); docs/cost.md
+// quotes its output. Every period a run is decided on must cost at most
+// its update's two writes and, for a decision that holds, one write in
+// five minutes: fewer run writes than decisions.
 func TestTickCost(t *testing.T) {
 	const periods = 30
 	var table strings.Builder
-	fmt.Fprintln(&table, "| open runs | decided | updated | conditional writes | failed | bytes written | WRU table + index | reads + queries | RRU | largest state (bytes) |")
-	fmt.Fprintln(&table, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-	for _, n := range []int{10, 100, 1000} {
-		costs, largest := costOf(t, n, periods)
-		var sum periodCost
+	fmt.Fprintln(&table, "| open runs | decided | updated | conditional writes | WRU run items | WRU decision log | WRU executions | WRU table + index | RRU | $ a month | $ per Map-Run-hour |")
+	fmt.Fprintln(&table, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for _, n := range []int{0, 10, 100, 1000} {
+		costs, _ := costOf(t, n, periods)
+		var (
+			decided, updated, conditional int
+			wru, index, runWRU, logWRU    int64
+			execWRU                       int64
+			rru                           float64
+		)
 		steady := costs[periods/2:]
 		for _, c := range steady {
-			u := &sum.use
-			u.Conditional += c.use.Conditional
-			u.Failed += c.use.Failed
-			u.WriteBytes += c.use.WriteBytes
-			u.WRU += c.use.WRU
-			u.IndexWRU += c.use.IndexWRU
-			u.Reads += c.use.Reads
-			u.Queries += c.use.Queries
-			u.RRU += c.use.RRU
-			sum.decided += c.decided
-			sum.updated += c.updated
+			decided += c.decided
+			updated += c.updated
+			conditional += c.use.Conditional
+			wru += c.use.WRU
+			index += c.use.IndexWRU
+			runWRU += c.use.KindWRU["run"]
+			logWRU += c.use.KindWRU["decision"]
+			execWRU += c.use.KindWRU["execution"]
+			rru += c.use.RRU
 		}
 		k := float64(len(steady))
-		u := sum.use
-		fmt.Fprintf(&table, "| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f + %.0f | %.0f + %.0f | %.1f | %d |\n",
-			n, float64(sum.decided)/k, float64(sum.updated)/k, float64(u.Conditional)/k, float64(u.Failed)/k,
-			float64(u.WriteBytes)/k, float64(u.WRU)/k, float64(u.IndexWRU)/k, float64(u.Reads)/k, float64(u.Queries)/k, u.RRU/k, largest)
-		if sum.decided == 0 {
+		dollars := (float64(wru+index)*dollarsPerWRU + rru*dollarsPerRRU) / k
+		perRunHour := "-"
+		if n > 0 {
+			perRunHour = fmt.Sprintf("%.7f", dollars*60/float64(n))
+		}
+		fmt.Fprintf(&table, "| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f + %.0f | %.1f | %.2f | %s |\n",
+			n, float64(decided)/k, float64(updated)/k, float64(conditional)/k, float64(runWRU)/k, float64(logWRU)/k, float64(execWRU)/k,
+			float64(wru)/k, float64(index)/k, rru/k, dollars*periodsPerMonth, perRunHour)
+		if n > 0 && decided == 0 {
 			t.Errorf("%d runs: no decision in the second quarter hour", n)
+		}
+		if n > 0 && float64(runWRU)/k > float64(decided+updated)/k*8 {
+			t.Errorf("%d runs: %.0f WRU of run items a period for %.0f decisions and %.0f updates: a write per decision or more",
+				n, float64(runWRU)/k, float64(decided)/k, float64(updated)/k)
 		}
 	}
 	t.Logf("per period (a full pass and its looks), mean of minutes %d to %d:\n%s", periods/2, periods, table.String())
