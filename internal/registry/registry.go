@@ -225,9 +225,10 @@ type Config struct {
 	// default 3 days.
 	EndedTTL time.Duration
 	// ActiveTTL is how long a run that has not ended lives after it was
-	// last written (PutRun, Save, Checkpoint): a backstop for runs no tick
-	// tunes any more. Every tick that tunes a run saves it, so the default,
-	// 7 days, only removes runs left untouched for a week.
+	// last written (PutRun, Save, Checkpoint, Hold, Record): a backstop for
+	// runs no tick tunes any more. The tuner writes a run it tunes at least
+	// every few minutes, so the default, 7 days, only removes runs left
+	// untouched for a week.
 	ActiveTTL time.Duration
 	// TagCacheTTL is how long a state machine entry stays fresh after
 	// CheckedAt; default 10 minutes.
