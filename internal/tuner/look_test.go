@@ -294,3 +294,48 @@ func TestNeedsLook(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldingRunIsNotWritten: a converged run whose decision holds is
+// written by its first decision (logged: the run had none), then not each
+// period, only once its observations are saveEvery old; a new process
+// reads it as stored and goes on from there.
+func TestHoldingRunIsNotWritten(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.acct.addRun(execARN, runARN, 200, 200, 100000)
+	st := control.State{Phase: control.PhaseBracket, Lo: 200, Hi: 220, HiAt: now.Add(-6 * time.Minute), CutAt: now.Add(-6 * time.Minute), LoAt: now.Add(-5 * time.Minute),
+		History: []control.Setting{{From: now.Add(-time.Hour), MaxConcurrency: 200}}, PrevAt: now.Add(-time.Minute),
+		Prev: maprun.Counts{Running: 200, Pending: 100000, Total: 100200}}
+	if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: "watched", DiscoveredAt: now.Add(-time.Hour), State: st}); err != nil {
+		t.Fatal(err)
+	}
+	tu := e.tuner(t, Config{})
+	writes := func() int64 { return e.store.Usage().KindWRU["run"] }
+	for _, i := range []int{0, 1, 2, 3, 5} {
+		at := now.Add(time.Duration(i) * time.Minute)
+		e.acct.throttles = minutes(at, 5, 0)
+		before := writes()
+		if rep, err := tu.Tick(ctx, at); err != nil || rep.Decided != 1 || len(rep.Errors) > 0 {
+			t.Fatalf("tick at +%d min: %+v, %v", i, rep, err)
+		}
+		stored, err := e.store.GetRun(ctx, runARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantWrite := i == 0 || i == 5
+		wantAt := now
+		if i == 5 {
+			wantAt = at
+		}
+		if !stored.State.PrevAt.Equal(wantAt) || !decidedAt(t, tu, runARN).Equal(at) {
+			t.Fatalf("tick at +%d min: stored state observed at %s, tuner's at %s; want %s and the tick", i, stored.State.PrevAt, decidedAt(t, tu, runARN), wantAt)
+		}
+		if wrote := writes() > before; wrote != wantWrite {
+			t.Fatalf("tick at +%d min: run written %v (%d WRU), want %v", i, wrote, writes()-before, wantWrite)
+		}
+	}
+	// A new process reads the run as stored and decides on.
+	if rep, err := e.tuner(t, Config{Owner: "tuner-b"}).Tick(ctx, now.Add(6*time.Minute)); err != nil || rep.Decided != 1 || len(rep.Errors) > 0 {
+		t.Fatalf("new process: %+v, %v", rep, err)
+	}
+}

@@ -24,7 +24,7 @@ import (
 //   - A decision that does not update is recorded (one conditional write,
 //     checking the version) when it changed what the controller decides
 //     on (phase, bounds, cut, history, tolerances: everything but the
-//     observations, see observations), when the run ended or its failure
+//     observations, see decisive), when the run ended or its failure
 //     count changes, when the decision is logged, and otherwise at most
 //     every saveEvery, for the observations it accumulates.
 //   - Between writes, the state decided is kept in the process (Tuner.known),
