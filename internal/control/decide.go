@@ -172,7 +172,7 @@ func remember(st State, obs Observation) State {
 		i++
 	}
 	st.History = st.History[i:]
-	st.Ticks = slices.DeleteFunc(st.Ticks, func(t Tick) bool { return t.At.Before(horizon) })
+	st.Ticks = thinTicks(slices.DeleteFunc(st.Ticks, func(t Tick) bool { return t.At.Before(horizon) }), obs.At)
 	st.Seen = slices.DeleteFunc(st.Seen, func(p Datapoint) bool { return p.Minute.Before(horizon) })
 	return st
 }

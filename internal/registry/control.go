@@ -184,6 +184,8 @@ func (m *Memory) PutControl(ctx context.Context, c Control) error {
 		return controlErr("put", c.Target, err)
 	}
 	m.mu.Lock()
+	old, ok := m.controls[it.PK+"\x00"+it.SK]
+	m.write(opt(old, ok), it, false)
 	m.controls[it.PK+"\x00"+it.SK] = it
 	m.mu.Unlock()
 	return nil
@@ -201,6 +203,7 @@ func (m *Memory) GetControl(ctx context.Context, target string, source Source) (
 	pk, sk := controlKey(target, source)
 	m.mu.Lock()
 	it, ok := m.controls[pk+"\x00"+sk]
+	m.read(opt(it, ok))
 	m.mu.Unlock()
 	if !ok {
 		return Control{}, controlErr("get", target, ErrNotFound)
@@ -221,10 +224,13 @@ func (m *Memory) Controls(ctx context.Context) ([]Control, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Control
+	var items []any
+	defer func() { m.query(kindControl, items) }()
 	for _, it := range m.controls {
 		if it.Active == "" {
 			continue
 		}
+		items = append(items, it)
 		c, err := it.control()
 		if err != nil {
 			return nil, fmt.Errorf("registry: list controls: %w: %w", ErrCorrupt, err)

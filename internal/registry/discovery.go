@@ -54,9 +54,12 @@ func (m *Memory) RecordScan(ctx context.Context, arn string, s Scan) error {
 	defer m.mu.Unlock()
 	it, ok := m.execs[arn]
 	if !ok || it.Ended {
+		m.write(opt(it, ok), nil, true)
 		return fmt.Errorf("registry: record scan of %s: %w: no watched execution", arn, ErrNotFound)
 	}
+	old := it
 	it.HistoryEventID, it.HistoryToken, it.ScannedAt, it.ExpiresAt = u.HistoryEventID, u.HistoryToken, u.ScannedAt, u.ExpiresAt
+	m.write(old, it, true)
 	m.execs[arn] = it
 	return nil
 }
@@ -70,10 +73,13 @@ func (m *Memory) StateMachines(ctx context.Context) ([]StateMachine, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []StateMachine
+	var items []any
+	defer func() { m.query(kindStateMachine, items) }()
 	for _, it := range m.sms {
 		if it.Active == "" {
 			continue
 		}
+		items = append(items, it)
 		sm, err := decodeSM(it)
 		if err != nil {
 			return nil, fmt.Errorf("registry: list state machines: %w", err)
@@ -98,9 +104,12 @@ func (m *Memory) RecordListing(ctx context.Context, arn string, at time.Time) er
 	defer m.mu.Unlock()
 	it, ok := m.sms[arn]
 	if !ok {
+		m.write(nil, nil, true)
 		return fmt.Errorf("registry: record listing of %s: %w", arn, ErrNotFound)
 	}
+	old := it
 	it.ListedAt = at.UTC().Format(timeLayout)
+	m.write(old, it, true)
 	m.sms[arn] = it
 	return nil
 }
@@ -207,7 +216,7 @@ func checkRedrive(arn string, redrives int32, at time.Time) error {
 // no lease, the controller state and last decision of a new run, the version
 // moved on.
 func (it *runItem) reopen(redrives int32) {
-	it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = false, "", "", 0, kindRun
+	it.Ended, it.EndedAt, it.EndReason, it.ExpiresAt, it.Active = false, "", "", 0, runShard(it.ARN)
 	it.LeaseOwner, it.LeaseUntil, it.Failures = "", "", 0
 	it.State, it.LastDecision = zeroState, ""
 	it.RedriveCount = redrives
@@ -253,7 +262,7 @@ func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at t
 	if err := checkRedrive(arn, redrives, at); err != nil {
 		return false, fmt.Errorf("registry: redrive run %s: %w", arn, err)
 	}
-	var it runItem
+	it := runItem{ARN: arn}
 	it.reopen(redrives)
 	for _, ended := range []bool{true, false} {
 		x := newExpr()

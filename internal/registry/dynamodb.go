@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -161,10 +163,43 @@ func (d *DynamoDB) GetRun(ctx context.Context, arn string) (Run, error) {
 	return r, nil
 }
 
-// ActiveRuns returns the runs that have not ended, by ARN. It reads the
-// index, which may lag a write by a moment.
+// ActiveRuns returns the runs that have not ended, by ARN: the index
+// lists them, which may lag a write by a moment, then each is read
+// consistently (GetRun). A run that ended or went meanwhile is left out.
 func (d *DynamoDB) ActiveRuns(ctx context.Context) ([]Run, error) {
-	return listActive(ctx, d, kindRun, "runs", decodeRun)
+	heads, err := d.ActiveRunHeads(ctx)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return nil, err
+	}
+	out := make([]Run, 0, len(heads))
+	bad := []error{err}
+	for _, h := range heads {
+		r, err := d.GetRun(ctx, h.ARN)
+		switch {
+		case errors.Is(err, ErrCorrupt):
+			bad = append(bad, err)
+			continue
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("registry: list active runs: %w", err)
+		}
+		if !r.Ended {
+			out = append(out, r)
+		}
+	}
+	if err := errors.Join(bad...); err != nil {
+		return out, fmt.Errorf("registry: list active runs: %w", err)
+	}
+	return out, nil
+}
+
+// ActiveRunHeads returns the runs that have not ended, by ARN, as the
+// index lists them (it may lag a write by a moment): every field but
+// State and LastDecision, which are zero. Reading a run's state takes a
+// GetRun.
+func (d *DynamoDB) ActiveRunHeads(ctx context.Context) ([]Run, error) {
+	return listActive(ctx, d, kindRun, "runs", decodeHead)
 }
 
 // Claim takes the lease on run arn for owner until now+ttl, and returns the
@@ -221,7 +256,7 @@ func (d *DynamoDB) Claim(ctx context.Context, arn, owner string, now time.Time, 
 // stored version and the run has not ended; otherwise it writes nothing and
 // the error wraps ErrConflict, or ErrNotFound for a run not stored.
 func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time) error {
-	_, err := d.save(ctx, r, owner, now, false)
+	_, err := d.save(ctx, r, owner, now, writeSave, 0)
 	return err
 }
 
@@ -230,13 +265,34 @@ func (d *DynamoDB) Save(ctx context.Context, r Run, owner string, now time.Time)
 // owner records there what it is about to do, so that a later Save lost
 // does not lose it.
 func (d *DynamoDB) Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
-	return d.save(ctx, r, owner, now, true)
+	return d.save(ctx, r, owner, now, writeCheckpoint, 0)
 }
 
-// save is Save, or Checkpoint when keep.
-func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time, keep bool) (Run, error) {
-	op := opName(keep)
-	if err := checkSave(r, owner, now); err != nil {
+// Hold writes what Save writes and takes the lease for owner until
+// now+ttl, in one conditional write, and returns the run as stored: r
+// with the next version and the lease. It writes only if the run has not
+// ended, r.Version is the stored version and no one else holds an
+// unexpired lease; otherwise it writes nothing and the error wraps
+// ErrLeased (another owner holds the lease), ErrConflict (the version
+// moved or the run ended) or ErrNotFound. A tuner decides on the run as
+// it read it, then holds it to record the update it is about to send:
+// the version proves no one wrote since it read.
+func (d *DynamoDB) Hold(ctx context.Context, r Run, owner string, now time.Time, ttl time.Duration) (Run, error) {
+	return d.save(ctx, r, owner, now, writeHold, ttl)
+}
+
+// Record writes what Save writes, under the condition of Hold, releases
+// any lease and returns the run as stored: r with the next version. It
+// saves a decision made on the run as read (version r.Version) without a
+// lease taken before: the write fails if anyone wrote since.
+func (d *DynamoDB) Record(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
+	return d.save(ctx, r, owner, now, writeRecord, 0)
+}
+
+// save writes r by w; ttl is the lease length of a hold.
+func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time, w write, ttl time.Duration) (Run, error) {
+	op := w.String()
+	if err := checkSave(r, owner, now, w, ttl); err != nil {
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	u, err := newRunUpdate(r, now, d.cfg.ActiveTTL, d.cfg.EndedTTL)
@@ -245,15 +301,25 @@ func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time,
 	}
 	x := newExpr()
 	ended, leaseOwner, leaseUntil, version := x.name("ended"), x.name("leaseOwner"), x.name("leaseUntil"), x.name("version")
-	cond := fmt.Sprintf("%s = %s AND %s = %s AND %s > %s AND %s = %s",
-		ended, x.boolean(false), leaseOwner, x.str(owner),
-		leaseUntil, x.str(now.UTC().Format(timeLayout)), version, x.num(r.Version))
+	nowS, vOwner := x.str(now.UTC().Format(timeLayout)), x.str(owner)
+	var cond string
+	if w.leased() {
+		cond = fmt.Sprintf("%s = %s AND %s = %s AND %s > %s AND %s = %s",
+			ended, x.boolean(false), leaseOwner, vOwner, leaseUntil, nowS, version, x.num(r.Version))
+	} else {
+		cond = fmt.Sprintf("%s = %s AND %s = %s AND (attribute_not_exists(%s) OR %s <= %s OR %s = %s)",
+			ended, x.boolean(false), version, x.num(r.Version), leaseOwner, leaseUntil, nowS, leaseOwner, vOwner)
+	}
 	set := []string{
 		x.name("state") + " = " + x.str(u.State),
 		version + " = " + x.num(r.Version+1),
 	}
 	var remove []string
-	if !keep {
+	switch w {
+	case writeCheckpoint:
+	case writeHold:
+		set = append(set, leaseOwner+" = "+vOwner, leaseUntil+" = "+x.str(now.Add(ttl).UTC().Format(timeLayout)))
+	default:
 		remove = append(remove, leaseOwner, leaseUntil)
 	}
 	if u.Failures != 0 {
@@ -269,8 +335,12 @@ func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time,
 	if u.Ended {
 		s, rm := x.end(u)
 		set, remove = append(set, s...), append(remove, rm...)
-	} else if u.ExpiresAt != 0 {
-		set = append(set, x.name(TTLAttribute)+" = "+x.num(u.ExpiresAt))
+	} else {
+		// Runs stored before the index was sharded move to their shard.
+		set = append(set, x.name("active")+" = "+x.str(runShard(r.ARN)))
+		if u.ExpiresAt != 0 {
+			set = append(set, x.name(TTLAttribute)+" = "+x.num(u.ExpiresAt))
+		}
 	}
 	_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.cfg.Table),
@@ -290,12 +360,19 @@ func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time,
 			return Run{}, fmt.Errorf("registry: %s run %s: %w: %w", op, r.ARN, ErrCorrupt, err)
 		}
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN,
-			saveConflict(it, owner, now.UTC().Format(timeLayout), r.Version))
+			writeConflict(it, w, owner, now.UTC().Format(timeLayout), r.Version))
 	}
 	if err != nil {
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	r.Version++
+	switch w {
+	case writeCheckpoint:
+	case writeHold:
+		r.LeaseOwner, r.LeaseUntil = owner, now.Add(ttl)
+	default:
+		r.LeaseOwner, r.LeaseUntil = "", time.Time{}
+	}
 	return r, nil
 }
 
@@ -460,13 +537,35 @@ func (d *DynamoDB) GetStateMachine(ctx context.Context, arn string, now time.Tim
 	return sm, nil
 }
 
-// active returns every item of kind in the active index, paginating fully.
+// active returns every item of kind in the active index, by pk: the
+// partition keys of the kind (activeKeys) are queried in parallel, each
+// paginated fully.
 func (d *DynamoDB) active(ctx context.Context, kind string) ([]map[string]types.AttributeValue, error) {
+	keys := activeKeys(kind)
+	parts := make([][]map[string]types.AttributeValue, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() { parts[i], errs[i] = d.activeKey(ctx, k) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	items := slices.Concat(parts...)
+	if len(parts) > 1 {
+		slices.SortFunc(items, func(a, b map[string]types.AttributeValue) int { return strings.Compare(describeKey(a), describeKey(b)) })
+	}
+	return items, nil
+}
+
+// activeKey returns every item under the active index partition key k.
+func (d *DynamoDB) activeKey(ctx context.Context, k string) ([]map[string]types.AttributeValue, error) {
 	x := newExpr()
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(d.cfg.Table),
 		IndexName:                 aws.String(ActiveIndex),
-		KeyConditionExpression:    aws.String(x.name("active") + " = " + x.str(kind)),
+		KeyConditionExpression:    aws.String(x.name("active") + " = " + x.str(k)),
 		ExpressionAttributeNames:  x.names,
 		ExpressionAttributeValues: x.values,
 	}
@@ -513,6 +612,14 @@ func decodeExecution(item map[string]types.AttributeValue) (Execution, error) {
 		return Execution{}, fmt.Errorf("decode: %w", err)
 	}
 	return it.execution()
+}
+
+func decodeHead(item map[string]types.AttributeValue) (Run, error) {
+	var it runItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Run{}, fmt.Errorf("decode: %w", err)
+	}
+	return it.head()
 }
 
 func decodeRun(item map[string]types.AttributeValue) (Run, error) {

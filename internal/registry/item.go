@@ -299,13 +299,21 @@ func newRunUpdate(r Run, now time.Time, activeTTL, endedTTL time.Duration) (runU
 	return u, nil
 }
 
-// apply writes u into it, as Save does, and moves the version on; the
-// lease is released unless keep.
-func (it *runItem) apply(u runUpdate, keep bool) {
+// apply writes u into it, as the write w does, and moves the version on:
+// the lease is kept by a checkpoint, taken by owner until (formatted) by a
+// hold, released by the others.
+func (it *runItem) apply(u runUpdate, w write, owner, until string) {
 	it.State, it.LastDecision, it.Failures, it.ExpiresAt = u.State, u.LastDecision, u.Failures, u.ExpiresAt
+	if !u.Ended {
+		it.Active = runShard(it.ARN)
+	}
 	it.setEnd(u)
 	it.Version++
-	if !keep {
+	switch w {
+	case writeCheckpoint:
+	case writeHold:
+		it.LeaseOwner, it.LeaseUntil = owner, until
+	default:
 		it.LeaseOwner, it.LeaseUntil = "", ""
 	}
 }
@@ -337,7 +345,7 @@ func newRunItem(r Run, activeTTL, endedTTL time.Duration) (runItem, error) {
 		return runItem{}, err
 	}
 	it := runItem{
-		PK: pkRun + r.ARN, SK: skRun, Kind: kindRun, Active: kindRun,
+		PK: pkRun + r.ARN, SK: skRun, Kind: kindRun, Active: runShard(r.ARN),
 		ARN: r.ARN, ExecutionARN: r.ExecutionARN, Policy: r.Policy, DiscoveredAt: discovered,
 		State: u.State, LastDecision: u.LastDecision, Failures: u.Failures, ExpiresAt: u.ExpiresAt,
 	}
@@ -359,8 +367,38 @@ func (it runItem) saveable(owner, now string, version int64) bool {
 	return !it.Ended && it.LeaseOwner == owner && it.LeaseUntil > now && it.Version == version
 }
 
+// writable reports whether owner may write version at now (formatted) by
+// w: Save and Checkpoint as saveable says, Hold and Record when the run
+// has not ended, no one else holds an unexpired lease and the version has
+// not moved. DynamoDB states the same rules as condition expressions.
+func (it runItem) writable(w write, owner, now string, version int64) bool {
+	if w.leased() {
+		return it.saveable(owner, now, version)
+	}
+	return it.claimable(owner, now) && it.Version == version
+}
+
 // run decodes the item.
 func (it runItem) run() (Run, error) {
+	r, err := it.head()
+	if err != nil {
+		return Run{}, err
+	}
+	if err := json.Unmarshal([]byte(it.State), &r.State); err != nil {
+		return Run{}, fmt.Errorf("item %s: attribute state: %w", it.PK, err)
+	}
+	if it.LastDecision != "" {
+		r.LastDecision = new(control.Decision)
+		if err := json.Unmarshal([]byte(it.LastDecision), r.LastDecision); err != nil {
+			return Run{}, fmt.Errorf("item %s: attribute lastDecision: %w", it.PK, err)
+		}
+	}
+	return r, nil
+}
+
+// head decodes the item but its state and last decision: what the active
+// index projects of it.
+func (it runItem) head() (Run, error) {
 	if it.Kind != kindRun {
 		return Run{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindRun)
 	}
@@ -384,15 +422,6 @@ func (it runItem) run() (Run, error) {
 	} {
 		if *f.t, err = parseTime(f.name, f.s); err != nil {
 			return Run{}, fmt.Errorf("item %s: %w", it.PK, err)
-		}
-	}
-	if err := json.Unmarshal([]byte(it.State), &r.State); err != nil {
-		return Run{}, fmt.Errorf("item %s: attribute state: %w", it.PK, err)
-	}
-	if it.LastDecision != "" {
-		r.LastDecision = new(control.Decision)
-		if err := json.Unmarshal([]byte(it.LastDecision), r.LastDecision); err != nil {
-			return Run{}, fmt.Errorf("item %s: attribute lastDecision: %w", it.PK, err)
 		}
 	}
 	return r, nil
@@ -586,6 +615,15 @@ func saveConflict(it runItem, owner, now string, version int64) error {
 	default:
 		return fmt.Errorf("%w: saving version %d, stored version is %d", ErrConflict, version, it.Version)
 	}
+}
+
+// writeConflict says why owner could not write version at now
+// (formatted) by w over the stored run it.
+func writeConflict(it runItem, w write, owner, now string, version int64) error {
+	if w.leased() || it.Ended || it.claimable(owner, now) {
+		return saveConflict(it, owner, now, version)
+	}
+	return claimError(it)
 }
 
 // decisionsFull is the error of AppendDecision when every instant it tried

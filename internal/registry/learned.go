@@ -139,9 +139,12 @@ func (m *Memory) PutLearned(ctx context.Context, l Learned) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := it.PK + "\x00" + it.SK
-	if old, ok := m.learned[k]; ok && old.LearnedAt >= it.LearnedAt {
+	old, ok := m.learned[k]
+	if ok && old.LearnedAt >= it.LearnedAt {
+		m.write(old, nil, true)
 		return false, nil
 	}
+	m.write(opt(old, ok), it, true)
 	m.learned[k] = it
 	return true, nil
 }
@@ -158,6 +161,7 @@ func (m *Memory) GetLearned(ctx context.Context, sm, label, policy string) (Lear
 	pk, sk := learnedKey(sm, label, policy)
 	m.mu.Lock()
 	it, ok := m.learned[pk+"\x00"+sk]
+	m.read(opt(it, ok))
 	m.mu.Unlock()
 	if !ok {
 		return Learned{}, fmt.Errorf("registry: get learned %s/%s: %w", sm, label, ErrNotFound)

@@ -27,6 +27,8 @@ type Memory struct {
 	sms       map[string]smItem         // by state machine ARN
 	learned   map[string]learnedItem    // by pk and sk
 	controls  map[string]controlItem    // by pk and sk
+	// use is what the calls so far would have consumed of a table.
+	use Usage
 }
 
 // NewMemory returns an empty registry. cfg.Table is not used.
@@ -59,12 +61,15 @@ func (m *Memory) PutExecution(ctx context.Context, e Execution) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var old *execItem
+	var prev any
 	if o, ok := m.execs[e.ARN]; ok {
-		old = &o
+		old, prev = &o, o
 	}
 	if !it.replaces(old) {
+		m.write(prev, nil, true)
 		return false, nil
 	}
+	m.write(prev, it, true)
 	m.execs[e.ARN] = it
 	return true, nil
 }
@@ -77,10 +82,13 @@ func (m *Memory) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Execution
+	var items []any
+	defer func() { m.query(kindExecution, items) }()
 	for _, it := range m.execs {
 		if it.Active == "" {
 			continue
 		}
+		items = append(items, it)
 		e, err := it.execution()
 		if err != nil {
 			return nil, fmt.Errorf("registry: list active executions: %w", err)
@@ -102,9 +110,11 @@ func (m *Memory) PutRun(ctx context.Context, r Run) (bool, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.runs[r.ARN]; ok {
+	if old, ok := m.runs[r.ARN]; ok {
+		m.write(old, nil, true)
 		return false, nil
 	}
+	m.write(nil, it, true)
 	m.runs[r.ARN] = it
 	return true, nil
 }
@@ -116,6 +126,7 @@ func (m *Memory) GetRun(ctx context.Context, arn string) (Run, error) {
 	}
 	m.mu.Lock()
 	it, ok := m.runs[arn]
+	m.read(opt(it, ok))
 	m.mu.Unlock()
 	if !ok {
 		return Run{}, fmt.Errorf("registry: get run %s: %w", arn, ErrNotFound)
@@ -135,10 +146,13 @@ func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Run
+	var items []any
+	defer func() { m.query(kindRun, items) }()
 	for _, it := range m.runs {
 		if it.Active == "" {
 			continue
 		}
+		items = append(items, it)
 		r, err := it.run()
 		if err != nil {
 			return nil, fmt.Errorf("registry: list active runs: %w", err)
@@ -147,6 +161,16 @@ func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
 	}
 	slices.SortFunc(out, func(a, b Run) int { return strings.Compare(a.ARN, b.ARN) })
 	return out, nil
+}
+
+// ActiveRunHeads returns the runs that have not ended, by ARN, without
+// State and LastDecision, as DynamoDB.ActiveRunHeads does.
+func (m *Memory) ActiveRunHeads(ctx context.Context) ([]Run, error) {
+	runs, err := m.ActiveRuns(ctx)
+	for i := range runs {
+		runs[i].State, runs[i].LastDecision = control.State{}, nil
+	}
+	return runs, err
 }
 
 // Claim takes the lease on run arn for owner until now+ttl, as
@@ -163,9 +187,11 @@ func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, tt
 	defer m.mu.Unlock()
 	it, ok := m.runs[arn]
 	if !ok {
+		m.write(nil, nil, true)
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, ErrNotFound)
 	}
 	if !it.claimable(owner, nowS) {
+		m.write(it, nil, true)
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, claimError(it))
 	}
 	next := it
@@ -174,28 +200,39 @@ func (m *Memory) Claim(ctx context.Context, arn, owner string, now time.Time, tt
 	if err != nil {
 		return Run{}, fmt.Errorf("registry: claim run %s: %w", arn, err)
 	}
+	m.write(it, next, true)
 	m.runs[arn] = next
 	return r, nil
 }
 
 // Save writes r's state, last decision, failures and end as DynamoDB.Save does.
 func (m *Memory) Save(ctx context.Context, r Run, owner string, now time.Time) error {
-	_, err := m.save(ctx, r, owner, now, false)
+	_, err := m.save(ctx, r, owner, now, writeSave, 0)
 	return err
 }
 
 // Checkpoint writes r as DynamoDB.Checkpoint does, keeping the lease.
 func (m *Memory) Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
-	return m.save(ctx, r, owner, now, true)
+	return m.save(ctx, r, owner, now, writeCheckpoint, 0)
 }
 
-// save is Save, or Checkpoint when keep.
-func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, keep bool) (Run, error) {
-	op := opName(keep)
+// Hold writes r and takes the lease as DynamoDB.Hold does.
+func (m *Memory) Hold(ctx context.Context, r Run, owner string, now time.Time, ttl time.Duration) (Run, error) {
+	return m.save(ctx, r, owner, now, writeHold, ttl)
+}
+
+// Record writes r as DynamoDB.Record does.
+func (m *Memory) Record(ctx context.Context, r Run, owner string, now time.Time) (Run, error) {
+	return m.save(ctx, r, owner, now, writeRecord, 0)
+}
+
+// save writes r by w; ttl is the lease length of a hold.
+func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, w write, ttl time.Duration) (Run, error) {
+	op := w.String()
 	if err := ctx.Err(); err != nil {
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
-	if err := checkSave(r, owner, now); err != nil {
+	if err := checkSave(r, owner, now, w, ttl); err != nil {
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, err)
 	}
 	u, err := newRunUpdate(r, now, m.cfg.ActiveTTL, m.cfg.EndedTTL)
@@ -207,14 +244,25 @@ func (m *Memory) save(ctx context.Context, r Run, owner string, now time.Time, k
 	defer m.mu.Unlock()
 	it, ok := m.runs[r.ARN]
 	if !ok {
+		m.write(nil, nil, true)
 		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, ErrNotFound)
 	}
-	if !it.saveable(owner, nowS, r.Version) {
-		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, saveConflict(it, owner, nowS, r.Version))
+	if !it.writable(w, owner, nowS, r.Version) {
+		m.write(it, nil, true)
+		return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, writeConflict(it, w, owner, nowS, r.Version))
 	}
-	it.apply(u, keep)
+	old := it
+	it.apply(u, w, owner, now.Add(ttl).UTC().Format(timeLayout))
+	m.write(old, it, true)
 	m.runs[r.ARN] = it
 	r.Version++
+	switch w {
+	case writeCheckpoint:
+	case writeHold:
+		r.LeaseOwner, r.LeaseUntil = owner, now.Add(ttl)
+	default:
+		r.LeaseOwner, r.LeaseUntil = "", time.Time{}
+	}
 	return r, nil
 }
 
@@ -231,13 +279,17 @@ func (m *Memory) EndRun(ctx context.Context, arn, reason string, at time.Time) e
 	defer m.mu.Unlock()
 	it, ok := m.runs[arn]
 	if !ok {
+		m.write(nil, nil, true)
 		return fmt.Errorf("registry: end run %s: %w", arn, ErrNotFound)
 	}
 	if it.Ended {
+		m.write(it, nil, true)
 		return nil
 	}
+	old := it
 	it.setEnd(u)
 	it.Version++
+	m.write(old, it, true)
 	m.runs[arn] = it
 	return nil
 }
@@ -257,8 +309,10 @@ func (m *Memory) AppendDecision(ctx context.Context, arn string, at time.Time, d
 		}
 		j := sort.Search(len(log), func(k int) bool { return log[k].SK >= it.SK })
 		if j < len(log) && log[j].SK == it.SK {
+			m.write(log[j], nil, true)
 			continue
 		}
+		m.write(nil, it, true)
 		m.decisions[arn] = slices.Insert(log, j, it)
 		return nil
 	}
@@ -305,6 +359,8 @@ func (m *Memory) PutStateMachine(ctx context.Context, sm StateMachine) error {
 		return fmt.Errorf("registry: put state machine %s: %w", sm.ARN, err)
 	}
 	m.mu.Lock()
+	o, ok := m.sms[sm.ARN]
+	m.write(opt(o, ok), it, false)
 	m.sms[sm.ARN] = it
 	m.mu.Unlock()
 	return nil
@@ -321,6 +377,7 @@ func (m *Memory) GetStateMachine(ctx context.Context, arn string, now time.Time)
 	}
 	m.mu.Lock()
 	it, ok := m.sms[arn]
+	m.read(opt(it, ok))
 	m.mu.Unlock()
 	if !ok {
 		return StateMachine{}, fmt.Errorf("registry: get state machine %s: %w", arn, ErrNotFound)

@@ -13,11 +13,17 @@
 //
 // The table has partition key pk (S), sort key sk (S), TTL attribute
 // expiresAt (N, epoch seconds) and one global secondary index, ActiveIndex
-// ("active"), with partition key active (S) and sort key pk (S), projecting
-// all attributes. The index is sparse: only executions and runs that have
-// not ended, opted-in state machines and controls that hold something
-// carry the active attribute, so listing what is active reads those items
-// and nothing else. CreateTable creates exactly this table.
+// ("open"), with partition key active (S) and sort key pk (S), projecting
+// the keys and IndexAttributes: not a run's state nor its last decision,
+// so that writing them does not write the index (only a version, a lease
+// or an end does, and then a small entry). The index is sparse: only
+// executions and runs that have not ended, opted-in state machines and
+// controls that hold something carry the active attribute, so listing
+// what is active reads those items and nothing else. Runs are spread over
+// RunShards partition keys (run#0 to run#3, by a hash of the ARN), which
+// the listing queries in parallel, with "run", the key of runs stored
+// before the sharding, which their next write moves. CreateTable creates
+// exactly this table.
 //
 // # Items
 //
@@ -30,7 +36,7 @@
 //	                                             endedAt, endReason, state (S, JSON of control.State),
 //	                                             lastDecision (S, JSON of control.Decision), version (N),
 //	                                             failures (N), leaseOwner, leaseUntil, redriveCount (N);
-//	                                             active=run while not ended; expiresAt, ActiveTTL after
+//	                                             active=run#<shard> while not ended; expiresAt, ActiveTTL after
 //	                                             the last write while not ended, EndedTTL after the end
 //	                                             once ended
 //	decision       RUN#<arn>     DEC#<instant>   kind=decision, at, decision (S, JSON of control.Decision), expiresAt
@@ -219,9 +225,10 @@ type Config struct {
 	// default 3 days.
 	EndedTTL time.Duration
 	// ActiveTTL is how long a run that has not ended lives after it was
-	// last written (PutRun, Save, Checkpoint): a backstop for runs no tick
-	// tunes any more. Every tick that tunes a run saves it, so the default,
-	// 7 days, only removes runs left untouched for a week.
+	// last written (PutRun, Save, Checkpoint, Hold, Record): a backstop for
+	// runs no tick tunes any more. The tuner writes a run it tunes at least
+	// every few minutes, so the default, 7 days, only removes runs left
+	// untouched for a week.
 	ActiveTTL time.Duration
 	// TagCacheTTL is how long a state machine entry stays fresh after
 	// CheckedAt; default 10 minutes.
@@ -288,21 +295,46 @@ func checkClaim(arn, owner string, now time.Time, ttl time.Duration) error {
 	return checkInstant("lease end", now.Add(ttl))
 }
 
-// opName names Save, or Checkpoint when keep, in errors.
-func opName(keep bool) string {
-	if keep {
-		return "checkpoint"
-	}
-	return "save"
+// write is one of the writes of a run's state, by what it asks of the
+// lease and does with it.
+type write int
+
+const (
+	// writeSave (Save): owner holds an unexpired lease; it is released.
+	writeSave write = iota
+	// writeCheckpoint (Checkpoint): owner holds an unexpired lease; it is kept.
+	writeCheckpoint
+	// writeHold (Hold): no one else holds an unexpired lease; owner takes it.
+	writeHold
+	// writeRecord (Record): no one else holds an unexpired lease; any is released.
+	writeRecord
+)
+
+// String names the write in errors.
+func (w write) String() string {
+	return [...]string{"save", "checkpoint", "hold", "record"}[w]
 }
 
-// checkSave validates the arguments of Save and Checkpoint.
-func checkSave(r Run, owner string, now time.Time) error {
+// leased reports whether the write needs the owner's lease, rather than
+// no one else's.
+func (w write) leased() bool { return w == writeSave || w == writeCheckpoint }
+
+// checkSave validates the arguments of Save, Checkpoint, Hold and Record;
+// ttl is the lease length of Hold, unused by the others.
+func checkSave(r Run, owner string, now time.Time, w write, ttl time.Duration) error {
 	switch {
 	case r.ARN == "":
 		return fmt.Errorf("%w: empty run arn", ErrInvalid)
 	case owner == "":
 		return fmt.Errorf("%w: empty lease owner", ErrInvalid)
+	case w == writeHold && ttl <= 0:
+		return fmt.Errorf("%w: lease duration %s is not positive", ErrInvalid, ttl)
 	}
-	return checkInstant("now", now)
+	if err := checkInstant("now", now); err != nil {
+		return err
+	}
+	if w == writeHold {
+		return checkInstant("lease end", now.Add(ttl))
+	}
+	return nil
 }

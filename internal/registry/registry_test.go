@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/maprun"
@@ -32,6 +33,9 @@ type store interface {
 	Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (Run, error)
 	Save(ctx context.Context, r Run, owner string, now time.Time) error
 	Checkpoint(ctx context.Context, r Run, owner string, now time.Time) (Run, error)
+	Hold(ctx context.Context, r Run, owner string, now time.Time, ttl time.Duration) (Run, error)
+	Record(ctx context.Context, r Run, owner string, now time.Time) (Run, error)
+	ActiveRunHeads(ctx context.Context) ([]Run, error)
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
 	Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error)
@@ -188,6 +192,7 @@ func TestRegistry(t *testing.T) {
 		{"Save", testSave},
 		{"SaveConflict", testSaveConflict},
 		{"Checkpoint", testCheckpoint},
+		{"HoldRecord", testHoldRecord},
 		{"ActiveExpiry", testActiveExpiry},
 		{"ExecutionExpiry", testExecutionExpiry},
 		{"EndRun", testEndRun},
@@ -505,6 +510,89 @@ func testActiveRuns(t *testing.T, b backend) {
 	}
 	if len(got) > 0 && !reflect.DeepEqual(got[0].State, sampleRun("").State) {
 		t.Errorf("ActiveRuns state = %+v, want the stored state", got[0].State)
+	}
+	heads, err := f.ActiveRunHeads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		got[i].State, got[i].LastDecision = control.State{}, nil
+	}
+	if !reflect.DeepEqual(heads, got) {
+		t.Errorf("ActiveRunHeads = %+v, want the runs without state and last decision %+v", heads, got)
+	}
+}
+
+// testHoldRecord: Hold and Record write a run decided on as read, without
+// a lease taken first: they fail once anyone wrote since (the version
+// moved) or while another owner holds the lease; Hold takes the lease,
+// Record releases it.
+func testHoldRecord(t *testing.T, b backend) {
+	ctx := context.Background()
+	f := b.open(t, Config{})
+	if _, err := f.PutRun(ctx, sampleRun(runARN)); err != nil {
+		t.Fatal(err)
+	}
+	read, err := f.GetRun(ctx, runARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := read
+	r.State.Hi = 77
+	rec, err := f.Record(ctx, r, "a", t0)
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if stored, _ := f.GetRun(ctx, runARN); stored.State.Hi != 77 || stored.Version != read.Version+1 || rec.Version != stored.Version || stored.LeaseOwner != "" {
+		t.Errorf("stored after Record %+v (returned version %d), want Hi 77, version %d, no lease", stored, rec.Version, read.Version+1)
+	}
+	// b decided on the version a replaced: both writes lose.
+	if _, err := f.Record(ctx, read, "b", t0.Add(time.Second)); !errors.Is(err, ErrConflict) {
+		t.Errorf("Record of a version replaced = %v, want ErrConflict", err)
+	}
+	if _, err := f.Hold(ctx, read, "b", t0.Add(time.Second), time.Minute); !errors.Is(err, ErrConflict) {
+		t.Errorf("Hold of a version replaced = %v, want ErrConflict", err)
+	}
+	rec.State.Sent = &control.Setting{From: t0, MaxConcurrency: 50}
+	held, err := f.Hold(ctx, rec, "a", t0.Add(2*time.Second), time.Minute)
+	if err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if stored, _ := f.GetRun(ctx, runARN); stored.State.Sent == nil || stored.LeaseOwner != "a" || !stored.LeaseUntil.Equal(t0.Add(62*time.Second)) ||
+		stored.Version != rec.Version+1 || held.Version != stored.Version || held.LeaseOwner != "a" {
+		t.Errorf("stored after Hold %+v (returned %+v), want the update recorded, leased by a until +62s", stored, held)
+	}
+	// While a holds the run, b can neither hold nor record it, even at its version.
+	if _, err := f.Hold(ctx, held, "b", t0.Add(3*time.Second), time.Minute); !errors.Is(err, ErrLeased) {
+		t.Errorf("Hold by b during a's lease = %v, want ErrLeased", err)
+	}
+	if _, err := f.Record(ctx, held, "b", t0.Add(3*time.Second)); !errors.Is(err, ErrLeased) {
+		t.Errorf("Record by b during a's lease = %v, want ErrLeased", err)
+	}
+	held.State.Sent = nil
+	done, err := f.Record(ctx, held, "a", t0.Add(4*time.Second))
+	if err != nil {
+		t.Fatalf("Record by the holder: %v", err)
+	}
+	if stored, _ := f.GetRun(ctx, runARN); stored.LeaseOwner != "" || stored.State.Sent != nil || stored.Version != done.Version {
+		t.Errorf("stored after the holder's Record %+v, want released, nothing in doubt", stored)
+	}
+	// A lease that lapsed does not keep anyone out; an ended run is not written.
+	if _, err := f.Claim(ctx, runARN, "c", t0.Add(5*time.Second), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if done, err = f.Record(ctx, done, "b", t0.Add(6*time.Second)); err != nil {
+		t.Errorf("Record after c's lease lapsed: %v", err)
+	}
+	if err := f.EndRun(ctx, runARN, "SUCCEEDED", t0.Add(7*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ended, _ := f.GetRun(ctx, runARN)
+	if _, err := f.Record(ctx, ended, "b", t0.Add(8*time.Second)); !errors.Is(err, ErrConflict) {
+		t.Errorf("Record of an ended run = %v, want ErrConflict", err)
+	}
+	if _, err := f.Hold(ctx, ended, "b", t0.Add(8*time.Second), 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Hold for no time = %v, want ErrInvalid", err)
 	}
 }
 
@@ -1161,5 +1249,67 @@ func TestCreateTable(t *testing.T) {
 	}
 	if err := CreateTable(ctx, client, ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("CreateTable without a name = %v, want ErrInvalid", err)
+	}
+}
+
+// TestUnshardedRun: a run stored before the index was sharded, under the
+// key "run", is listed with the others, and its next write moves it to
+// its shard.
+func TestUnshardedRun(t *testing.T) {
+	ctx := context.Background()
+	client := startDynamo(t)
+	if err := CreateTable(ctx, client, "unsharded"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDynamoDB(client, Config{Table: "unsharded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := newRunItem(sampleRun(runARN+"1"), DefaultActiveTTL, DefaultEndedTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.Active = kindRun
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("unsharded"), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutRun(ctx, sampleRun(runARN+"2")); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []string {
+		heads, err := d.ActiveRunHeads(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var arns []string
+		for _, h := range heads {
+			arns = append(arns, h.ARN)
+		}
+		return arns
+	}
+	want := []string{runARN + "1", runARN + "2"}
+	if got := list(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	r, err := d.GetRun(ctx, runARN+"1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Record(ctx, r, "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("unsharded"), Key: key(pkRun+runARN+"1", skRun), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := out.Item["active"].(*types.AttributeValueMemberS); s == nil || s.Value != runShard(runARN+"1") {
+		t.Errorf("active %v after a write, want %s", out.Item["active"], runShard(runARN+"1"))
+	}
+	if got := list(); !reflect.DeepEqual(got, want) {
+		t.Errorf("listed %v after the move, want %v", got, want)
 	}
 }

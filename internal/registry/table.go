@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,9 +13,49 @@ import (
 )
 
 // ActiveIndex is the name of the table's sparse global secondary index of
-// the executions and runs that have not ended: partition key active (S),
-// sort key pk (S), all attributes projected.
-const ActiveIndex = "active"
+// what is active (executions and runs that have not ended, opted-in state
+// machines, controls that hold something): partition key active (S), sort
+// key pk (S), projecting the keys and IndexAttributes only, so that a
+// run's controller state and last decision are not written twice.
+const ActiveIndex = "open"
+
+// IndexAttributes are the attributes the active index projects besides
+// the keys: what the listings read of executions, state machines,
+// controls and runs. Not a run's state nor its last decision.
+var IndexAttributes = []string{
+	"kind", "arn", "policy", "status", "ended", "stateMachineArn", "executionArn",
+	"startedAt", "stoppedAt", "updatedAt", "redriveCount", "historyEventId", "historyToken", "scannedAt",
+	"optedIn", "checkedAt", "seenAt", "listedAt",
+	"target", "source", "paused", "pin", "by", "at",
+	"discoveredAt", "version", "failures", "leaseOwner", "leaseUntil",
+}
+
+// RunShards is the number of partition keys the active runs are spread
+// over in the index (run#0 to run#3, by a hash of the run's ARN), so that
+// no single key takes the writes of every open run; the listing queries
+// them in parallel.
+const RunShards = 4
+
+// runShard is the active index partition key of run arn.
+func runShard(arn string) string {
+	h := fnv.New32a()
+	h.Write([]byte(arn))
+	return kindRun + "#" + strconv.Itoa(int(h.Sum32()%RunShards))
+}
+
+// activeKeys are the active index partition keys of the items of kind:
+// for runs, every shard and "run", the key of runs written before the
+// index was sharded.
+func activeKeys(kind string) []string {
+	if kind != kindRun {
+		return []string{kind}
+	}
+	keys := []string{kindRun}
+	for i := range RunShards {
+		keys = append(keys, kindRun+"#"+strconv.Itoa(i))
+	}
+	return keys
+}
 
 // TTLAttribute is the table's time-to-live attribute, a number of epoch
 // seconds.
@@ -53,7 +95,7 @@ func CreateTable(ctx context.Context, api TableAPI, name string) error {
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 			IndexName:  aws.String(ActiveIndex),
 			KeySchema:  []types.KeySchemaElement{keyElem("active", types.KeyTypeHash), keyElem("pk", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: IndexAttributes},
 		}},
 	})
 	if err != nil {

@@ -50,10 +50,12 @@ policy:
           stat: Sum
 `
 
-// store is the registry as both functions use it.
+// store is the registry as both functions use it, and the listing of the
+// tracked runs with their state.
 type store interface {
 	tuner.Store
 	watch.Store
+	ActiveRuns(ctx context.Context) ([]registry.Run, error)
 }
 
 var _ store = (*registry.DynamoDB)(nil)

@@ -205,8 +205,9 @@ func describe(c registry.Control) string {
 }
 
 // logged reports whether decision d, steered or not, is to be added to
-// the run's decision log after prev: a hold by an operator's control is
-// logged when it starts or changes, not every tick.
+// the run's decision log after prev: an update always; a hold when its
+// reason or setting changes (every decision is in the log lines), and a
+// hold by an operator's control when its message changes too.
 func logged(prev *control.Decision, d control.Decision, steered bool) bool {
-	return !steered || d.Update || prev == nil || prev.Reason != d.Reason || prev.Message != d.Message || prev.New != d.New
+	return d.Update || prev == nil || prev.Reason != d.Reason || prev.New != d.New || steered && prev.Message != d.Message
 }

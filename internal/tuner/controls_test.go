@@ -90,8 +90,8 @@ func TestPauseHoldsTheRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !after.State.PrevAt.Equal(at.Add(2 * time.Minute)) {
-				t.Errorf("observed at %v, want the last tick", after.State.PrevAt)
+			if got := decidedAt(t, tu, runARN); !got.Equal(at.Add(2 * time.Minute)) {
+				t.Errorf("observed at %v, want the last tick", got)
 			}
 			after.State.Prev, after.State.PrevAt = before.State.Prev, before.State.PrevAt
 			if !reflect.DeepEqual(after.State, before.State) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/maptuner/maptuner/internal/budget"
@@ -52,7 +53,13 @@ type scheduleEvent struct {
 	Time       *time.Time `json:"time"`
 }
 
-// Handle runs one tick, and writes its summary (Tuner.Health).
+// MaxListed is how many updates, errors and warnings the Handler's report
+// lists at most (Report.LeftOut counts the others).
+const MaxListed = 10
+
+// Handle runs one tick, writes its summary (Tuner.Health), and returns
+// the tick's report, summarized: its counts, the first MaxListed
+// updates, errors and warnings (see Report.LeftOut).
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -78,8 +85,26 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 		h.look(ctx, began, &rep)
 	}
 	h.Tuner.Health(now, rep, err, h.Now().Sub(began))
+	rep.summarize()
 	return rep, err
 }
+
+// summarize keeps of r's lists the first MaxListed updates, errors and
+// warnings, and counts what it leaves out in r.LeftOut.
+func (r *Report) summarize() {
+	var left LeftOut
+	n := len(r.Decisions)
+	r.Decisions = slices.DeleteFunc(r.Decisions, func(d RunDecision) bool { return !d.Decision.Update })
+	r.Decisions, left.Decisions = firstOf(r.Decisions), n-min(len(r.Decisions), MaxListed)
+	r.Errors, left.Errors = firstOf(r.Errors), max(0, len(r.Errors)-MaxListed)
+	r.Warnings, left.Warnings = firstOf(r.Warnings), max(0, len(r.Warnings)-MaxListed)
+	if left != (LeftOut{}) {
+		r.LeftOut = &left
+	}
+}
+
+// firstOf is the first MaxListed elements of s.
+func firstOf[T any](s []T) []T { return s[:min(len(s), MaxListed):min(len(s), MaxListed)] }
 
 // look runs the looks of the period the full pass at began started, and
 // adds them to rep.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/maptuner/maptuner/internal/control"
 )
 
 // TestHandlerEvents sends every events/*.json through the tune handler's
@@ -181,7 +184,8 @@ func TestHandlerLooks(t *testing.T) {
 			if tt.cancelAt > 0 {
 				clk.cancel, clk.cancelAt = cancel, tt.cancelAt
 			}
-			h := &Handler{Tuner: e.tuner(t, Config{BudgetFraction: tt.fraction}), Now: clk.now, Wait: clk.wait}
+			tu := e.tuner(t, Config{BudgetFraction: tt.fraction})
+			h := &Handler{Tuner: tu, Now: clk.now, Wait: clk.wait}
 			out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
 			if err != nil {
 				t.Fatal(err)
@@ -205,10 +209,34 @@ func TestHandlerLooks(t *testing.T) {
 			if rep.Looks != looks || rep.Decided != decided || rep.Calls["DescribeMapRun"] != decided {
 				t.Fatalf("report %s: want %d looks, %d decisions, as many DescribeMapRun calls", out, looks, decided)
 			}
-			run, err := e.store.GetRun(context.Background(), runARN)
-			if tt.hot && (err != nil || !run.State.PrevAt.Equal(start.Add(tt.wantLast))) {
-				t.Fatalf("stored run decided last at +%s, %v; report %s", run.State.PrevAt.Sub(start), err, out)
+			if tt.hot {
+				if last := decidedAt(t, tu, runARN); !last.Equal(start.Add(tt.wantLast)) {
+					t.Fatalf("run decided last at +%s; report %s", last.Sub(start), out)
+				}
 			}
 		})
+	}
+}
+
+// TestHandlerSummarizes: the handler's report lists the first few updates,
+// errors and warnings and counts the others, whatever the number of runs.
+func TestHandlerSummarizes(t *testing.T) {
+	var rep Report
+	for i := range 25 {
+		rep.Decisions = append(rep.Decisions, RunDecision{MapRunARN: fmt.Sprint(i), Decision: control.Decision{Update: i%2 == 0}})
+		rep.Warnings = append(rep.Warnings, fmt.Sprint("warning ", i))
+	}
+	rep.Errors = []string{"one"}
+	rep.summarize()
+	if len(rep.Decisions) != MaxListed || rep.Decisions[0].MapRunARN != "0" || rep.Decisions[MaxListed-1].MapRunARN != "18" {
+		t.Errorf("decisions %+v, want the first %d updates", rep.Decisions, MaxListed)
+	}
+	want := LeftOut{Decisions: 15, Warnings: 15}
+	if len(rep.Warnings) != MaxListed || len(rep.Errors) != 1 || rep.LeftOut == nil || *rep.LeftOut != want {
+		t.Errorf("warnings %d, errors %d, left out %+v; want %d, 1, %+v", len(rep.Warnings), len(rep.Errors), rep.LeftOut, MaxListed, want)
+	}
+	small := Report{Decisions: []RunDecision{{Decision: control.Decision{Update: true}}}}
+	if small.summarize(); small.LeftOut != nil || len(small.Decisions) != 1 {
+		t.Errorf("a small report summarized to %+v, want it as it was", small)
 	}
 }

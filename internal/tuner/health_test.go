@@ -146,7 +146,7 @@ func TestHealthThroughHandler(t *testing.T) {
 // unreadable fails every listing of the tracked runs.
 type unreadable struct{ Store }
 
-func (unreadable) ActiveRuns(context.Context) ([]registry.Run, error) {
+func (unreadable) ActiveRunHeads(context.Context) ([]registry.Run, error) {
 	return nil, fmt.Errorf("injected: %w", errors.New("table gone"))
 }
 

@@ -38,17 +38,20 @@ type period struct {
 
 // held is what a period knows of a run it decided on.
 type held struct {
-	// at is the instant of the run's last decision this period: while the
-	// stored state was decided then, no one else has decided on the run
-	// since. look is whether the run needs looks (needsLook) after it.
-	at   time.Time
-	look bool
+	// at is the instant of the run's last decision this period, and
+	// version the run's stored version after it: while it is stored, no
+	// one else has written the run since. look is whether the run needs
+	// looks (needsLook) after it.
+	at      time.Time
+	version int64
+	look    bool
 }
 
-// mine reports whether run's stored state is this period's last decision.
+// mine reports whether run, as stored, is as this period's last decision
+// left it.
 func (p *period) mine(run registry.Run) bool {
 	h := p.runs[run.ARN]
-	return h != nil && run.State.PrevAt.Equal(h.at)
+	return h != nil && run.Version == h.version
 }
 
 // due are the plans of the runs that need a look, the least recently

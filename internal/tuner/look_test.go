@@ -59,36 +59,37 @@ func runSteps(t *testing.T, tu *Tuner, steps []step) {
 	}
 }
 
-// decidedAt is the instant of the stored run's last decision.
-func (e *env) decidedAt(t *testing.T, arn string) time.Time {
+// decidedAt is the instant of tu's last decision on run arn, which it
+// keeps in the process whether it wrote it or not.
+func decidedAt(t *testing.T, tu *Tuner, arn string) time.Time {
 	t.Helper()
-	r, err := e.store.GetRun(context.Background(), arn)
-	if err != nil {
-		t.Fatal(err)
+	k := tu.known[arn]
+	if k == nil {
+		t.Fatalf("%s: not known to the tuner", arn)
 	}
-	return r.State.PrevAt
+	return k.run.State.PrevAt
 }
 
-// claimSpy is a Store that records the lease lengths claimed.
-type claimSpy struct {
+// holdSpy is a Store that records the lease lengths taken.
+type holdSpy struct {
 	Store
 	ttls []time.Duration
 }
 
-func (s *claimSpy) Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (registry.Run, error) {
+func (s *holdSpy) Hold(ctx context.Context, r registry.Run, owner string, now time.Time, ttl time.Duration) (registry.Run, error) {
 	s.ttls = append(s.ttls, ttl)
-	return s.Store.Claim(ctx, arn, owner, now, ttl)
+	return s.Store.Hold(ctx, r, owner, now, ttl)
 }
 
 // TestLooksRedecideHotRun: a new run, in slow start, is decided by the
 // full pass and again by every look of the period; the look after the
 // period's end does nothing, and the next full pass decides it again. A
-// lease ends with the period at the latest.
+// lease, taken to update, ends with the period at the latest.
 func TestLooksRedecideHotRun(t *testing.T) {
 	e := newEnv(t)
 	e.acct.addRun(execARN, runARN, 0, 5, 1000)
 	e.watchExec(t, "default")
-	spy := &claimSpy{Store: e.store}
+	spy := &holdSpy{Store: e.store}
 	tu := e.tuner(t, Config{})
 	tu.deps.Store = timedStore{spy, DefaultCallTimeout}
 	runSteps(t, tu, []step{
@@ -99,10 +100,12 @@ func TestLooksRedecideHotRun(t *testing.T) {
 		{at: 60 * time.Second, look: true}, // the period is over
 		{at: 60 * time.Second, decided: 1, looking: 1, describes: 1},
 	})
-	if got := e.decidedAt(t, runARN); !got.Equal(now.Add(time.Minute)) {
+	if got := decidedAt(t, tu, runARN); !got.Equal(now.Add(time.Minute)) {
 		t.Fatalf("last decision at %s, want the second full pass", got)
 	}
-	want := []time.Duration{time.Minute, 50 * time.Second, 40 * time.Second, 10 * time.Second, time.Minute}
+	// Only the updates take a lease: the first decision's and the first
+	// look's (the limit doubles once; the children do not use more).
+	want := []time.Duration{time.Minute, 50 * time.Second}
 	if !slices.Equal(spy.ttls, want) {
 		t.Fatalf("leases %v, want %v", spy.ttls, want)
 	}
@@ -127,7 +130,7 @@ func TestLooksLeaveConvergedRun(t *testing.T) {
 		{at: 10 * time.Second, look: true},
 		{at: 30 * time.Second, look: true},
 	})
-	if got := e.decidedAt(t, runARN); !got.Equal(now) {
+	if got := decidedAt(t, tu, runARN); !got.Equal(now) {
 		t.Fatalf("last decision at %s, want the full pass's", got)
 	}
 }
@@ -182,7 +185,7 @@ func TestLooksPaceTheBudget(t *testing.T) {
 		{at: 30 * time.Second, look: true, skipped: map[string]int{"budget": 4}},
 	})
 	for i, want := range []time.Duration{10 * time.Second, 20 * time.Second, 0, 0} {
-		if got := e.decidedAt(t, arns[i]); !got.Equal(now.Add(want)) {
+		if got := decidedAt(t, tu, arns[i]); !got.Equal(now.Add(want)) {
 			t.Errorf("%s decided last at +%s, want +%s", arns[i], got.Sub(now), want)
 		}
 	}
@@ -246,7 +249,7 @@ func TestLooksKeepInvocationsApart(t *testing.T) {
 	runSteps(t, a, []step{{at: 40 * time.Second, look: true, skipped: map[string]int{"taken": 1}}})
 	runSteps(t, c, []step{{at: 46 * time.Second, look: true, decided: 1, looking: 1, describes: 1}})
 	runSteps(t, a, []step{{at: 50 * time.Second, look: true}})
-	if got := e.decidedAt(t, runARN); !got.Equal(now.Add(46 * time.Second)) {
+	if got := decidedAt(t, c, runARN); !got.Equal(now.Add(46 * time.Second)) {
 		t.Fatalf("last decision at +%s, want c's look's", got.Sub(now))
 	}
 }
@@ -293,5 +296,50 @@ func TestNeedsLook(t *testing.T) {
 		if got := needsLook(tt.st, tt.snap, now); got != tt.want {
 			t.Errorf("%s: needsLook = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestHoldingRunIsNotWritten: a converged run whose decision holds is
+// written by its first decision (logged: the run had none), then not each
+// period, only once its observations are saveEvery old; a new process
+// reads it as stored and goes on from there.
+func TestHoldingRunIsNotWritten(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.acct.addRun(execARN, runARN, 200, 200, 100000)
+	st := control.State{Phase: control.PhaseBracket, Lo: 200, Hi: 220, HiAt: now.Add(-6 * time.Minute), CutAt: now.Add(-6 * time.Minute), LoAt: now.Add(-5 * time.Minute),
+		History: []control.Setting{{From: now.Add(-time.Hour), MaxConcurrency: 200}}, PrevAt: now.Add(-time.Minute),
+		Prev: maprun.Counts{Running: 200, Pending: 100000, Total: 100200}}
+	if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: "watched", DiscoveredAt: now.Add(-time.Hour), State: st}); err != nil {
+		t.Fatal(err)
+	}
+	tu := e.tuner(t, Config{})
+	writes := func() int64 { return e.store.Usage().KindWRU["run"] }
+	for _, i := range []int{0, 1, 2, 3, 5} {
+		at := now.Add(time.Duration(i) * time.Minute)
+		e.acct.throttles = minutes(at, 5, 0)
+		before := writes()
+		if rep, err := tu.Tick(ctx, at); err != nil || rep.Decided != 1 || len(rep.Errors) > 0 {
+			t.Fatalf("tick at +%d min: %+v, %v", i, rep, err)
+		}
+		stored, err := e.store.GetRun(ctx, runARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantWrite := i == 0 || i == 5
+		wantAt := now
+		if i == 5 {
+			wantAt = at
+		}
+		if !stored.State.PrevAt.Equal(wantAt) || !decidedAt(t, tu, runARN).Equal(at) {
+			t.Fatalf("tick at +%d min: stored state observed at %s, tuner's at %s; want %s and the tick", i, stored.State.PrevAt, decidedAt(t, tu, runARN), wantAt)
+		}
+		if wrote := writes() > before; wrote != wantWrite {
+			t.Fatalf("tick at +%d min: run written %v (%d WRU), want %v", i, wrote, writes()-before, wantWrite)
+		}
+	}
+	// A new process reads the run as stored and decides on.
+	if rep, err := e.tuner(t, Config{Owner: "tuner-b"}).Tick(ctx, now.Add(6*time.Minute)); err != nil || rep.Decided != 1 || len(rep.Errors) > 0 {
+		t.Fatalf("new process: %+v, %v", rep, err)
 	}
 }

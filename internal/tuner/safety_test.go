@@ -30,7 +30,7 @@ type loseSave struct {
 	lost  int
 }
 
-func (s *loseSave) Save(ctx context.Context, r registry.Run, owner string, now time.Time) error {
+func (s *loseSave) Record(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error) {
 	s.acct.mu.Lock()
 	updated := len(s.acct.updates) > s.after
 	s.acct.mu.Unlock()
@@ -41,9 +41,9 @@ func (s *loseSave) Save(ctx context.Context, r registry.Run, owner string, now t
 	}
 	s.mu.Unlock()
 	if lose {
-		return errors.New("save lost: the invocation timed out")
+		return registry.Run{}, errors.New("save lost: the invocation timed out")
 	}
-	return s.Store.Save(ctx, r, owner, now)
+	return s.Store.Record(ctx, r, owner, now)
 }
 
 // useAll has the run's children use its whole limit.

@@ -110,20 +110,20 @@ func (s timedStore) PutRun(ctx context.Context, r registry.Run) (bool, error) {
 	return bounded(ctx, s.timeout, func(ctx context.Context) (bool, error) { return s.Store.PutRun(ctx, r) })
 }
 
-func (s timedStore) ActiveRuns(ctx context.Context) ([]registry.Run, error) {
-	return bounded(ctx, s.timeout, s.Store.ActiveRuns)
+func (s timedStore) ActiveRunHeads(ctx context.Context) ([]registry.Run, error) {
+	return bounded(ctx, s.timeout, s.Store.ActiveRunHeads)
 }
 
-func (s timedStore) Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (registry.Run, error) {
-	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.Run, error) { return s.Store.Claim(ctx, arn, owner, now, ttl) })
+func (s timedStore) GetRun(ctx context.Context, arn string) (registry.Run, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.Run, error) { return s.Store.GetRun(ctx, arn) })
 }
 
-func (s timedStore) Checkpoint(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error) {
-	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.Run, error) { return s.Store.Checkpoint(ctx, r, owner, now) })
+func (s timedStore) Hold(ctx context.Context, r registry.Run, owner string, now time.Time, ttl time.Duration) (registry.Run, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.Run, error) { return s.Store.Hold(ctx, r, owner, now, ttl) })
 }
 
-func (s timedStore) Save(ctx context.Context, r registry.Run, owner string, now time.Time) error {
-	return boundedErr(ctx, s.timeout, func(ctx context.Context) error { return s.Store.Save(ctx, r, owner, now) })
+func (s timedStore) Record(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error) {
+	return bounded(ctx, s.timeout, func(ctx context.Context) (registry.Run, error) { return s.Store.Record(ctx, r, owner, now) })
 }
 
 func (s timedStore) GetLearned(ctx context.Context, sm, label, policy string) (registry.Learned, error) {

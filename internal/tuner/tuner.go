@@ -51,10 +51,12 @@ type SFNAPI interface {
 type Store interface {
 	discoveryStore
 	PutRun(ctx context.Context, r registry.Run) (bool, error)
-	ActiveRuns(ctx context.Context) ([]registry.Run, error)
-	Claim(ctx context.Context, arn, owner string, now time.Time, ttl time.Duration) (registry.Run, error)
-	Save(ctx context.Context, r registry.Run, owner string, now time.Time) error
-	Checkpoint(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error)
+	// ActiveRunHeads lists the runs tracked, without their state; GetRun
+	// reads one. Hold and Record write a run decided on as read (save.go).
+	ActiveRunHeads(ctx context.Context) ([]registry.Run, error)
+	GetRun(ctx context.Context, arn string) (registry.Run, error)
+	Hold(ctx context.Context, r registry.Run, owner string, now time.Time, ttl time.Duration) (registry.Run, error)
+	Record(ctx context.Context, r registry.Run, owner string, now time.Time) (registry.Run, error)
 	EndRun(ctx context.Context, arn, reason string, at time.Time) error
 	AppendDecision(ctx context.Context, arn string, at time.Time, d control.Decision) error
 	// GetLearned and PutLearned read and keep what runs of a job learned,
@@ -144,6 +146,9 @@ type Tuner struct {
 	// cur is the period of the last Tick; nil before any, or when it
 	// could do nothing.
 	cur *period
+	// known are the tracked runs as this process decided on them last, by
+	// ARN (save.go).
+	known map[string]*known
 }
 
 // New returns a Tuner; it fails on a Config or Deps that cannot work.
@@ -202,9 +207,8 @@ type Report struct {
 	// Looking is the number of runs that still need looks this period, 0
 	// once the period's budget cannot pay for a look.
 	Looking int `json:"looking,omitempty"`
-	// Decisions are the decisions made, in order. In the Handler's report,
-	// the looks' decisions that change nothing are left out (each is in
-	// the log).
+	// Decisions are the decisions made, in order. The Handler's report
+	// lists the first few updates only (see LeftOut).
 	Decisions []RunDecision `json:"decisions,omitempty"`
 	// Calls are the budgeted API calls spent.
 	Calls map[budget.API]int `json:"calls,omitempty"`
@@ -216,6 +220,20 @@ type Report struct {
 	// the next tick rides out (see transient), as text; each was logged at
 	// level WARN.
 	Warnings []string `json:"warnings,omitempty"`
+	// LeftOut counts what the Handler's report leaves out of Decisions,
+	// Errors and Warnings, so that its size does not grow with the number
+	// of runs; each one is in the log. Nil when nothing was.
+	LeftOut *LeftOut `json:"leftOut,omitempty"`
+}
+
+// LeftOut counts the entries of a Report left out of its lists.
+type LeftOut struct {
+	// Decisions counts the decisions that change nothing, and the updates
+	// past the first MaxListed.
+	Decisions int `json:"decisions,omitempty"`
+	// Errors and Warnings count those past the first MaxListed.
+	Errors   int `json:"errors,omitempty"`
+	Warnings int `json:"warnings,omitempty"`
 }
 
 // RunDecision is a decision about one run, and whether it was applied.
@@ -335,19 +353,6 @@ func throttledSince(points []control.Datapoint, prev time.Time) int {
 	return n
 }
 
-// activeRuns lists the tracked runs; an undecodable one is reported and the
-// others are tuned.
-func (t *Tuner) activeRuns(ctx context.Context, rep *Report) ([]registry.Run, error) {
-	runs, err := t.deps.Store.ActiveRuns(ctx)
-	switch {
-	case errors.Is(err, registry.ErrCorrupt):
-		t.fail(rep, "list tracked runs", err)
-	case err != nil:
-		return nil, fmt.Errorf("tuner: list tracked runs: %w", err)
-	}
-	return runs, nil
-}
-
 func (t *Tuner) putExecution(ctx context.Context, e registry.Execution, rep *Report) {
 	if _, err := t.deps.Store.PutExecution(ctx, e); err != nil {
 		t.fail(rep, "end execution "+e.ARN, err)
@@ -457,7 +462,7 @@ runs:
 // datapoints are points.
 func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	arn, rep := p.run.ARN, tc.rep
-	run, ok := t.claim(tc, arn)
+	run, ok := t.take(tc, arn)
 	if !ok {
 		return
 	}
@@ -468,7 +473,6 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	case errors.Is(err, budget.ErrExhausted):
 		rep.skip("budget")
-		t.release(tc, run)
 		return
 	case denied(err):
 		rep.skip("denied")
@@ -476,7 +480,6 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	case err != nil:
 		t.fail(rep, "describe "+arn, err)
-		t.release(tc, run)
 		return
 	}
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
@@ -500,7 +503,6 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	if !steered {
 		d = control.Decide(p.policy.Control, st, o)
 	}
-	rep.Decided++
 	rd := RunDecision{MapRunARN: arn, Policy: p.policy.Policy, Decision: d, DryRun: t.cfg.DryRun || t.cfg.ActuationOff || p.policy.DryRun}
 
 	state := d.State
@@ -510,9 +512,13 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		// of its own effect: the next tick decides again from the run as it is.
 		state = control.Unapplied(st, d)
 	case d.Update:
-		var ended bool
-		state, rd.Applied, ended = t.apply(tc, &run, st, p, d)
+		var ended, lost bool
+		state, rd.Applied, ended, lost = t.apply(tc, &run, st, p, d)
+		if lost {
+			return // someone else wrote the run since it was read: theirs
+		}
 		if ended {
+			rep.Decided++
 			t.log(rd, snap)
 			t.end(tc, arn, "ended before update")
 			return
@@ -521,6 +527,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 			rep.Updated++
 		}
 	}
+	rep.Decided++
 	t.log(rd, snap)
 	rep.Decisions = append(rep.Decisions, rd)
 
@@ -533,11 +540,12 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		run.Ended, run.EndedAt, run.EndReason = true, tc.now, string(snap.Status)
 		rep.Ended++
 	}
-	if err := t.deps.Store.Save(tc.finish, run, t.cfg.Owner, tc.now); err != nil {
-		t.fail(rep, "save "+arn, err)
+	if !t.keep(tc, run, logIt) {
 		return
 	}
-	tc.p.runs[arn] = &held{at: tc.now, look: t.looks() && !run.Ended && needsLook(state, snap, tc.now)}
+	if k := t.known[arn]; k != nil {
+		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: t.looks() && needsLook(state, snap, tc.now)}
+	}
 	if !logIt {
 		return
 	}
@@ -576,73 +584,54 @@ func (t *Tuner) remember(tc *tick, p plan, l control.Prior) bool {
 	return true
 }
 
-// claim takes the lease on run arn, unless another tuner holds it or
-// decided on the run moments ago (see fresh).
-func (t *Tuner) claim(tc *tick, arn string) (registry.Run, bool) {
-	// The lease ends with the period at the latest, so that a look that
-	// never saved does not keep the next full pass from the run.
-	run, err := t.deps.Store.Claim(tc.work, arn, t.cfg.Owner, tc.now, tc.p.end.Sub(tc.now))
-	if errors.Is(err, registry.ErrLeased) {
-		tc.rep.skip("leased")
-		return registry.Run{}, false
-	}
-	if err != nil {
-		t.fail(tc.rep, "claim "+arn, err)
-		return registry.Run{}, false
-	}
-	if tc.look && !tc.p.mine(run) {
-		// Another invocation decided on the run since this one did: the
-		// looks are its.
-		tc.rep.skip("taken")
-		tc.p.runs[arn].look = false
-		t.release(tc, run)
-		return registry.Run{}, false
-	}
-	if t.fresh(tc, run) {
-		// An overlapping invocation decided on this run moments ago.
-		tc.rep.skip("fresh")
-		t.release(tc, run)
-		return registry.Run{}, false
-	}
-	return run, true
-}
-
-// apply records in the run the limit it is about to send, then sends d,
-// and returns the state to save: d's when it was applied; else what d
-// learned (control.Unapplied), still naming the limit sent while the
-// call's outcome is unknown. ended reports a run that ended meanwhile.
-// prev is the state d was decided from.
-func (t *Tuner) apply(tc *tick, run *registry.Run, prev control.State, p plan, d control.Decision) (state control.State, applied, ended bool) {
+// apply holds the run (registry Hold: nobody wrote it since it was read,
+// nobody else holds it) recording the limit it is about to send, then
+// sends d, and returns the state to save: d's when it was applied; else
+// what d learned (control.Unapplied), still naming the limit sent while
+// the call's outcome is unknown. ended reports a run that ended
+// meanwhile; lost a run that could not be held (nothing was sent, nothing
+// is to be saved). prev is the state d was decided from.
+func (t *Tuner) apply(tc *tick, run *registry.Run, prev control.State, p plan, d control.Decision) (state control.State, applied, ended, lost bool) {
 	arn := run.ARN
 	unapplied := control.Unapplied(prev, d)
 	sent := &control.Setting{From: tc.now, MaxConcurrency: d.New.MaxConcurrency}
 	intent := *run
 	intent.State.Sent = sent
-	held, err := t.deps.Store.Checkpoint(tc.work, intent, t.cfg.Owner, tc.now)
+	// The lease ends with the period at the latest, so that a look that
+	// never saved does not keep the next full pass from the run.
+	held, err := t.deps.Store.Hold(tc.work, intent, t.cfg.Owner, tc.now, tc.p.end.Sub(tc.now))
 	if err != nil {
 		// Unrecorded, the update would look like someone else's if its
 		// save were lost: do not send it.
-		t.fail(tc.rep, "record the update of "+arn, err)
-		return unapplied, false, false
+		delete(t.known, arn)
+		switch {
+		case errors.Is(err, registry.ErrLeased):
+			tc.rep.skip("leased")
+		case errors.Is(err, registry.ErrConflict):
+			tc.rep.skip("taken")
+		default:
+			t.fail(tc.rep, "record the update of "+arn, err)
+		}
+		return unapplied, false, false, true
 	}
-	run.Version = held.Version
+	run.Version, run.LeaseOwner, run.LeaseUntil = held.Version, held.LeaseOwner, held.LeaseUntil
 	ok, err := tc.app.Apply(tc.work, actuate.Update{MapRunARN: arn, Old: d.Old, New: d.New, AllowUnlimited: p.policy.Control.Unlimited})
 	switch {
 	case ok:
-		return d.State, true, false
+		return d.State, true, false, false
 	case errors.Is(err, actuate.ErrRunEnded):
-		return unapplied, false, true
+		return unapplied, false, true, false
 	case err == nil:
-		return unapplied, false, false
+		return unapplied, false, false, false
 	case errors.Is(err, budget.ErrExhausted), errors.Is(err, actuate.ErrInvalid), errors.Is(err, actuate.ErrUnsafe):
 		t.fail(tc.rep, "update "+arn, err) // refused before any call
-		return unapplied, false, false
+		return unapplied, false, false, false
 	}
 	// The call may have reached Step Functions (a timeout, a lost answer):
 	// the next tick takes the limit sent, if it finds it, for its own.
 	t.fail(tc.rep, "update "+arn, err)
 	unapplied.Sent = sent
-	return unapplied, false, false
+	return unapplied, false, false, false
 }
 
 // adopt returns st ready for a decision on a run whose limit is cur: a
@@ -658,17 +647,17 @@ func adopt(st control.State, cur int32) control.State {
 	return st
 }
 
-// untunable claims run arn, which cannot be tuned for why, and strikes it.
+// untunable strikes run arn, which cannot be tuned for why.
 func (t *Tuner) untunable(tc *tick, arn, why string) {
 	if tc.work.Err() != nil {
 		return
 	}
-	if run, ok := t.claim(tc, arn); ok {
+	if run, ok := t.take(tc, arn); ok {
 		t.strike(tc, run, why)
 	}
 }
 
-// strike counts one more tick in a row that could not tune the claimed
+// strike counts one more tick in a row that could not tune the
 // run for why, a reason that does not pass by itself, and ends its
 // tracking at Config.RetireAfter. Expected after a policy is removed or a
 // name pattern narrowed: a warning, not an error.
@@ -677,8 +666,7 @@ func (t *Tuner) strike(tc *tick, run registry.Run, why string) {
 	if run.Failures >= t.cfg.RetireAfter {
 		run.Ended, run.EndedAt, run.EndReason = true, tc.now, "retired: "+why
 	}
-	if err := t.deps.Store.Save(tc.finish, run, t.cfg.Owner, tc.now); err != nil {
-		t.fail(tc.rep, "count the failure of "+run.ARN, err)
+	if !t.keep(tc, run, false) {
 		return
 	}
 	if run.Ended {
@@ -695,15 +683,9 @@ func denied(err error) bool {
 	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDeniedException" || ae.ErrorCode() == "AccessDenied")
 }
 
-// release gives the lease back without changing the run.
-func (t *Tuner) release(tc *tick, run registry.Run) {
-	if err := t.deps.Store.Save(tc.finish, run, t.cfg.Owner, tc.now); err != nil {
-		t.fail(tc.rep, "release "+run.ARN, err)
-	}
-}
-
 func (t *Tuner) end(tc *tick, arn, reason string) {
 	delete(tc.p.runs, arn)
+	delete(t.known, arn)
 	if err := t.deps.Store.EndRun(tc.finish, arn, reason, tc.now); err != nil {
 		t.fail(tc.rep, "end "+arn, err)
 		return

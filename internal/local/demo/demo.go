@@ -483,7 +483,7 @@ func ticks(ctx context.Context, cfg Config, b Backend, tuneFn *local.Function, s
 			return sum, fmt.Errorf("demo: tick %d: progress after it: %w", tick, err)
 		}
 		sum.Ticks = tick
-		sum.Decisions += len(rep.Decisions)
+		sum.Decisions += rep.Decided
 		sum.Updates += rep.Updated
 		sum.Errors += len(rep.Errors)
 		for _, d := range rep.Decisions {

@@ -91,7 +91,7 @@ func printTick(p *printer, at time.Time, rep tuner.Report, prog Progress) {
 	for _, e := range rep.Errors {
 		p.line(fmt.Sprintf("%s  error: %s", stamp, e))
 	}
-	if len(rep.Decisions) == 0 && len(rep.Skipped) > 0 {
+	if rep.Decided == 0 && len(rep.Skipped) > 0 {
 		p.line(fmt.Sprintf("%s  no decision: %d run(s) tracked%s", stamp, rep.Tracked, skipped(rep.Skipped)))
 	}
 }
