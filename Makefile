@@ -150,7 +150,7 @@ test: tools lint
 
 .PHONY: reliability
 reliability: tools
-	$(GO) test ./internal/reliability -count=1 -update
+	$(GO) test ./internal/lab/reliability -count=1 -update
 
 # Every Fuzz function of the module, one after the other: go test -list
 # names them per package. A failing target leaves its input in the

@@ -25,8 +25,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/maptuner/maptuner/internal/bench"
-	"github.com/maptuner/maptuner/internal/sim"
+	"github.com/maptuner/maptuner/internal/lab/bench"
+	"github.com/maptuner/maptuner/internal/lab/sim"
 )
 
 const (

@@ -32,9 +32,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/maptuner/maptuner/internal/local"
-	"github.com/maptuner/maptuner/internal/local/demo"
-	"github.com/maptuner/maptuner/internal/simserver"
+	"github.com/maptuner/maptuner/internal/lab/local"
+	"github.com/maptuner/maptuner/internal/lab/local/demo"
+	"github.com/maptuner/maptuner/internal/lab/simserver"
 )
 
 // The backends -backend names.

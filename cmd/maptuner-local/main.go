@@ -10,7 +10,7 @@
 // AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_CLOUDWATCH and
 // AWS_ENDPOINT_URL_LAMBDA (or the aws CLI's
 // --endpoint-url) there. The parent executions start with
-// POST /_maptuner/start; package internal/simserver documents the other
+// POST /_maptuner/start; package internal/lab/simserver documents the other
 // control endpoints. It stops on SIGINT or SIGTERM, and exits 2 on a usage
 // error and 1 when it cannot serve.
 package main
@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/maptuner/maptuner/internal/simserver"
+	"github.com/maptuner/maptuner/internal/lab/simserver"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maptuner/maptuner/internal/simserver"
+	"github.com/maptuner/maptuner/internal/lab/simserver"
 )
 
 func TestUsageErrors(t *testing.T) {

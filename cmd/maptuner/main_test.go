@@ -23,7 +23,7 @@ import (
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/status"
-	"github.com/maptuner/maptuner/internal/testenv"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 	"github.com/maptuner/maptuner/internal/tuner"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/maptuner/maptuner/internal/maprun"
-	"github.com/maptuner/maptuner/internal/testenv"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 )
 
 func TestApplyAgainstMoto(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/maptuner/maptuner/internal/testenv"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 )
 
 // isolate points the default chain at fake credentials, no shared config

@@ -13,7 +13,7 @@ import (
 
 	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/control"
-	"github.com/maptuner/maptuner/internal/sim"
+	"github.com/maptuner/maptuner/internal/lab/sim"
 )
 
 const liveRun = "arn:aws:states:us-east-1:123456789012:mapRun:etl/Items:0b1c2d3e-1111-2222-3333-444455556666"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/maptuner/maptuner/internal/awsapi"
 	"github.com/maptuner/maptuner/internal/maprun"
-	"github.com/maptuner/maptuner/internal/testenv"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 )
 
 func TestObserverAgainstMoto(t *testing.T) {

@@ -295,7 +295,7 @@ func TestSchemaAcceptsEveryPolicyFile(t *testing.T) {
 	// The ones that must be found, so that a change of layout cannot make
 	// the walk find nothing.
 	for _, want := range []string{"policies.yaml", "cmd/maptuner-demo/policies.yaml", "internal/policy/testdata/full.yaml",
-		"internal/policy/testdata/policies.json", "scenarios/fixed-rate.yaml (policy)", "internal/simserver/builtin.yaml (policy)"} {
+		"internal/policy/testdata/policies.json", "scenarios/fixed-rate.yaml (policy)", "internal/lab/simserver/builtin.yaml (policy)"} {
 		if !seen[want] {
 			t.Errorf("no policies found in %s", want)
 		}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/maprun"
-	"github.com/maptuner/maptuner/internal/testenv"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 )
 
 // store is the API both implementations offer; the suite runs against it.

@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/maptuner/maptuner/internal/lab/sim"
+)
+
+// loadScenario loads a shipped scenario by name, or a test one from
+// testdata with a path.
+func loadScenario(t testing.TB, name string) sim.Scenario {
+	t.Helper()
+	path := name
+	if !strings.Contains(name, "/") {
+		path = "../../../scenarios/" + name + ".yaml"
+	}
+	sc, err := sim.LoadScenario(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// TestTunerStrategy runs the real tuner on shipped scenarios and checks
+// what must hold whatever the controller's tuning: it acts without error
+// and within the API quotas, never sends 0 (unlimited), raises the limit
+// above the definition's 10 towards the capacity, and every run succeeds.
+// With -v it logs each run's minutes.
+func TestTunerStrategy(t *testing.T) {
+	for _, name := range []string{"fixed-concurrency", "capacity-halves", "shared-downstream"} {
+		t.Run(name, func(t *testing.T) {
+			sc := loadScenario(t, name)
+			w := sim.New(sc, 1)
+			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), LookEvery)
+			if res.StrategyErrors != 0 {
+				t.Errorf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)
+			}
+			if res.API.TotalThrottled != 0 {
+				t.Errorf("%d API calls throttled: the tuner's budget should keep within the quotas", res.API.TotalThrottled)
+			}
+			// The full pass and the looks share each period's budget (half
+			// of a minute's refill, at most half the bucket, in us-east-1),
+			// and the looks re-decide runs within the period.
+			periods := float64(res.Elapsed/TickPeriod + 1)
+			for api, limit := range map[string]float64{"DescribeMapRun": 30, "GetExecutionHistory": 200, "ListExecutions": 100} {
+				if n := float64(res.API.Calls[api]); n > limit*periods {
+					t.Errorf("%.0f %s calls in %.0f periods: over the budget of %.0f a period", n, api, periods, limit)
+				}
+			}
+			if n := float64(res.API.Calls["DescribeMapRun"]); n < 1.5*periods {
+				t.Errorf("%.0f DescribeMapRun calls in %.0f periods: the looks did not run", n, periods)
+			}
+			if res.API.Calls["UpdateMapRun"] == 0 {
+				t.Error("no UpdateMapRun call")
+			}
+			for _, r := range res.Runs {
+				for _, p := range r.Series {
+					t.Logf("%s minute %d: limit %d running %.0f capacity %.0f finished %d throttles %d", r.Name, p.Minute, p.Limit, p.Running, p.Capacity, p.Succeeded+p.Failed, p.Throttles)
+				}
+				if r.Status != "SUCCEEDED" || r.FailedPoison != 0 {
+					t.Errorf("%s: status %s with %d failed by poison, want SUCCEEDED with none", r.Name, r.Status, r.FailedPoison)
+				}
+				highest := int32(0)
+				for _, l := range r.Limits {
+					if l.MaxConcurrency == 0 {
+						t.Errorf("%s: limit 0 (unlimited) set at %s", r.Name, l.At)
+					}
+					highest = max(highest, l.MaxConcurrency)
+				}
+				if highest < 50 {
+					t.Errorf("%s: highest limit %d, want the tuner to have raised it from 10 towards the capacity", r.Name, highest)
+				}
+			}
+		})
+	}
+}
+
+func TestTunerStrategyIdle(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*sim.Scenario)
+		wantErr string
+	}{
+		{name: "untagged state machine", edit: func(sc *sim.Scenario) { sc.Runs[0].Tags = nil }},
+		{name: "invalid policy", edit: func(sc *sim.Scenario) { sc.Policy.Content[1].Value = "7" }, wantErr: "bench: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := loadScenario(t, "testdata/tiny.yaml")
+			tt.edit(&sc)
+			w := sim.New(sc, 1)
+			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), LookEvery)
+			switch {
+			case tt.wantErr == "" && res.StrategyErrors != 0:
+				t.Errorf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)
+			case tt.wantErr != "" && (res.StrategyErrors == 0 || !strings.Contains(res.StrategyError, tt.wantErr)):
+				t.Errorf("strategy errors %d, first %q; want some containing %q", res.StrategyErrors, res.StrategyError, tt.wantErr)
+			}
+			if n := res.API.Calls["UpdateMapRun"]; n != 0 {
+				t.Errorf("%d UpdateMapRun calls, want none", n)
+			}
+			if r := res.Runs[0]; r.Status != "SUCCEEDED" || r.MaxConcurrency != 2 {
+				t.Errorf("status %s, limit %d; want SUCCEEDED at the definition's 2", r.Status, r.MaxConcurrency)
+			}
+		})
+	}
+}
