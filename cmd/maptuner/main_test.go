@@ -19,11 +19,11 @@ import (
 
 	"github.com/maptuner/maptuner/internal/awsapi"
 	"github.com/maptuner/maptuner/internal/control"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/status"
-	"github.com/maptuner/maptuner/internal/lab/testenv"
 	"github.com/maptuner/maptuner/internal/tuner"
 )
 

@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/lab/testenv"
+	"github.com/maptuner/maptuner/internal/maprun"
 )
 
 func TestApplyAgainstMoto(t *testing.T) {

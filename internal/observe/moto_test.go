@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
-	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/lab/testenv"
+	"github.com/maptuner/maptuner/internal/maprun"
 )
 
 func TestObserverAgainstMoto(t *testing.T) {

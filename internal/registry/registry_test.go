@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/maptuner/maptuner/internal/control"
-	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/lab/testenv"
+	"github.com/maptuner/maptuner/internal/maprun"
 )
 
 // store is the API both implementations offer; the suite runs against it.

@@ -118,7 +118,7 @@ func TestLooksLeaveConvergedRun(t *testing.T) {
 	ctx := context.Background()
 	e.acct.addRun(execARN, runARN, 200, 200, 1000)
 	e.acct.throttles = minutes(now, 5, 0)
-	st := control.State{Phase: control.PhaseBracket, Lo: 200, Hi: 220, HiAt: now.Add(-6 * time.Minute), CutAt: now.Add(-6 * time.Minute), LoAt: now.Add(-5 * time.Minute),
+	st := control.State{Phase: control.PhaseBracket, Lo: 200, Hi: 204, HiAt: now.Add(-6 * time.Minute), CutAt: now.Add(-6 * time.Minute), LoAt: now.Add(-5 * time.Minute),
 		History: []control.Setting{{From: now.Add(-time.Hour), MaxConcurrency: 200}}, PrevAt: now.Add(-time.Minute),
 		Prev: maprun.Counts{Running: 200, Pending: 1000, Total: 1200}}
 	if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: "watched", DiscoveredAt: now.Add(-time.Hour), State: st}); err != nil {
@@ -307,7 +307,7 @@ func TestHoldingRunIsNotWritten(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.acct.addRun(execARN, runARN, 200, 200, 100000)
-	st := control.State{Phase: control.PhaseBracket, Lo: 200, Hi: 220, HiAt: now.Add(-6 * time.Minute), CutAt: now.Add(-6 * time.Minute), LoAt: now.Add(-5 * time.Minute),
+	st := control.State{Phase: control.PhaseBracket, Lo: 200, Hi: 204, HiAt: now.Add(-6 * time.Minute), CutAt: now.Add(-6 * time.Minute), LoAt: now.Add(-5 * time.Minute),
 		History: []control.Setting{{From: now.Add(-time.Hour), MaxConcurrency: 200}}, PrevAt: now.Add(-time.Minute),
 		Prev: maprun.Counts{Running: 200, Pending: 100000, Total: 100200}}
 	if _, err := e.store.PutRun(ctx, registry.Run{ARN: runARN, Policy: "watched", DiscoveredAt: now.Add(-time.Hour), State: st}); err != nil {

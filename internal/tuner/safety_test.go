@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/maptuner/maptuner/internal/control"
@@ -55,6 +56,8 @@ func (f *fakeAccount) useAll(arn string) {
 	c.Pending -= int64(r.MaxConcurrency) - c.Running
 	c.Running = int64(r.MaxConcurrency)
 	r.ItemCounts = &c
+	ec := types.MapRunExecutionCounts(c)
+	r.ExecutionCounts = &ec
 }
 
 // minutes answers every metric query with value v for the n minutes

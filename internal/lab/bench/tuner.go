@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/maptuner/maptuner/internal/lab/sim"
 	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
-	"github.com/maptuner/maptuner/internal/lab/sim"
 	"github.com/maptuner/maptuner/internal/tuner"
 )
 

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
-	"github.com/maptuner/maptuner/internal/policy"
-	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/lab/sim"
 	"github.com/maptuner/maptuner/internal/lab/simserver"
 	"github.com/maptuner/maptuner/internal/lab/testenv"
+	"github.com/maptuner/maptuner/internal/policy"
+	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/tuner"
 	"github.com/maptuner/maptuner/internal/watch"
 )

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
+	"github.com/maptuner/maptuner/internal/lab/testenv"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
-	"github.com/maptuner/maptuner/internal/lab/testenv"
 	"github.com/maptuner/maptuner/internal/tuner"
 	"github.com/maptuner/maptuner/internal/watch"
 )

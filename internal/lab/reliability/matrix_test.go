@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/lab/sim"
 	"github.com/maptuner/maptuner/internal/lab/testenv"
+	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/tuner"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/maptuner/maptuner/internal/control"
-	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/lab/sim"
+	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/tuner"
 	"github.com/maptuner/maptuner/internal/watch"
 )

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maptuner/maptuner/internal/registry"
 	"github.com/maptuner/maptuner/internal/lab/sim"
+	"github.com/maptuner/maptuner/internal/registry"
 )
 
 // soakRuns Map Runs start over soakDay, one every soakDay/soakRuns, each

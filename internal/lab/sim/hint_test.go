@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/lab/sim"
+	"github.com/maptuner/maptuner/internal/observe"
 )
 
 // TestScenarioHints reads the capacity hint of the first run of every

@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/lab/local"
-	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/lab/sim"
 	"github.com/maptuner/maptuner/internal/lab/simserver"
+	"github.com/maptuner/maptuner/internal/policy"
 )
 
 // repoRoot returns the repository root or fails the test.

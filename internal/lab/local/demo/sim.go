@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/maptuner/maptuner/internal/lab/local"
-	"github.com/maptuner/maptuner/internal/maprun"
-	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/lab/sim"
 	"github.com/maptuner/maptuner/internal/lab/simserver"
+	"github.com/maptuner/maptuner/internal/maprun"
+	"github.com/maptuner/maptuner/internal/policy"
 )
 
 // SimOptions say how StartSim starts the simulated backend.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/maptuner/maptuner/internal/lab/local"
-	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/lab/sim"
+	"github.com/maptuner/maptuner/internal/policy"
 )
 
 // twoRuns is a scenario of two runs on one downstream: a tagged one that
