@@ -65,3 +65,14 @@ func FuzzParseARN(f *testing.F) {
 		}
 	})
 }
+
+func TestChildren(t *testing.T) {
+	items := Counts{Running: 400, Pending: 600, Total: 1000}
+	batches := Counts{Running: 40, Pending: 60, Total: 100}
+	if got := (Snapshot{Items: items, Executions: batches}).Children(); got != batches {
+		t.Errorf("with execution counts: %+v, want them: an ItemBatcher runs %d items in each child", got, items.Total/batches.Total)
+	}
+	if got := (Snapshot{Items: items}).Children(); got != items {
+		t.Errorf("without execution counts: %+v, want the item counts", got)
+	}
+}

@@ -133,30 +133,27 @@ func snapshot(mapRunARN string, out *sfn.DescribeMapRunOutput) maprun.Snapshot {
 		},
 	}
 	if c := out.ItemCounts; c != nil {
-		s.Items = maprun.Counts{
-			Pending:        c.Pending,
-			Running:        c.Running,
-			Succeeded:      c.Succeeded,
-			Failed:         c.Failed,
-			TimedOut:       c.TimedOut,
-			Aborted:        c.Aborted,
-			Total:          c.Total,
-			ResultsWritten: c.ResultsWritten,
-		}
+		s.Items = counts(*c)
 	}
 	if c := out.ExecutionCounts; c != nil {
-		s.Executions = maprun.Counts{
-			Pending:        c.Pending,
-			Running:        c.Running,
-			Succeeded:      c.Succeeded,
-			Failed:         c.Failed,
-			TimedOut:       c.TimedOut,
-			Aborted:        c.Aborted,
-			Total:          c.Total,
-			ResultsWritten: c.ResultsWritten,
-		}
+		s.Executions = counts(types.MapRunItemCounts(*c))
 	}
 	return s
+}
+
+// counts converts the counts of a DescribeMapRun answer; its execution
+// counts have the same fields as its item counts.
+func counts(c types.MapRunItemCounts) maprun.Counts {
+	return maprun.Counts{
+		Pending:        c.Pending,
+		Running:        c.Running,
+		Succeeded:      c.Succeeded,
+		Failed:         c.Failed,
+		TimedOut:       c.TimedOut,
+		Aborted:        c.Aborted,
+		Total:          c.Total,
+		ResultsWritten: c.ResultsWritten,
+	}
 }
 
 // float32To64 converts a float32 from the wire to the float64 with the same
