@@ -66,7 +66,10 @@ func recall(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	// the bracket holds at the limit once it is confirmed.
 	// A whole run confirmed that bound: it stands as long as one that
 	// probes missed three times in a row, eight times RecoveryTime.
-	st.Hi, st.HiAt, st.Phase = limit+max(1, int32(math.Ceil(cfg.Band*float64(limit)))), obs.At, PhaseBracket
+	// The bound stands above the one small probe past the limit, so that
+	// the probe, once clean, holds there instead of clearing the bound.
+	probed := int32(math.Ceil(float64(limit) * (1 + recallProbe)))
+	st.Hi, st.HiAt, st.Phase = probed+max(1, int32(math.Ceil(cfg.Band*float64(limit)))), obs.At, PhaseBracket
 	st.Misses = 3
 	if st.ItemTime == 0 {
 		st.ItemTime = p.ItemTime
