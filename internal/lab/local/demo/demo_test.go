@@ -137,8 +137,11 @@ func TestRunSimulated(t *testing.T) {
 		"sample: state machine arn:aws:states:us-east-1:123456789012:stateMachine:etl-short (tag maptuner:policy=default)",
 		"watch: registered: execution ",
 		"00:00  discovered 1 new map run(s)\n",
-		"00:00  items 0/600 (0%)  limit 10  running 0  throughput 0.0/s  throttles 0/min\n",
-		"etl-short/ProcessItems  maxConcurrency 10 -> 20, tolerated 5%/0 -> 5%/0  SlowStart, applied: ",
+		// The downstream's reserved concurrency, 30, is the capacity hint:
+		// the run starts at half of it, then slow start.
+		"etl-short/ProcessItems  maxConcurrency 10 -> 15, tolerated 5%/0 -> 5%/0  CapacityHint, applied: ",
+		"00:00  items 0/600 (0%)  limit 15  running 0  throughput 0.0/s  throttles 0/min\n",
+		"etl-short/ProcessItems  maxConcurrency 15 -> 23, tolerated 5%/0 -> 5%/0  SlowStart, applied: ",
 		"items 600/600 (100%)",
 		"SUCCEEDED\nsummary: ",
 		"stopped by execution SUCCEEDED",
