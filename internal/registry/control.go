@@ -218,37 +218,22 @@ func (m *Memory) GetControl(ctx context.Context, target string, source Source) (
 // Controls returns the controls that hold something, by target then
 // source, as DynamoDB.Controls does.
 func (m *Memory) Controls(ctx context.Context) ([]Control, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list controls: %w", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Control
-	var items []any
-	defer func() { m.query(kindControl, items) }()
-	for _, it := range m.controls {
-		if it.Active == "" {
-			continue
-		}
-		items = append(items, it)
+	decode := func(it controlItem) (Control, error) {
 		c, err := it.control()
 		if err != nil {
-			return nil, fmt.Errorf("registry: list controls: %w: %w", ErrCorrupt, err)
+			return Control{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		out = append(out, c)
+		return c, nil
 	}
-	sortControls(out)
-	return out, nil
+	return listMemory(ctx, m, kindControl, "controls", m.controls, func(it controlItem) string { return it.Active }, decode, compareControls)
 }
 
-// sortControls orders controls by target, then source.
-func sortControls(cs []Control) {
-	slices.SortFunc(cs, func(a, b Control) int {
-		if c := strings.Compare(a.Target, b.Target); c != 0 {
-			return c
-		}
-		return strings.Compare(string(a.Source), string(b.Source))
-	})
+// compareControls orders controls by target, then source.
+func compareControls(a, b Control) int {
+	if c := strings.Compare(a.Target, b.Target); c != 0 {
+		return c
+	}
+	return strings.Compare(string(a.Source), string(b.Source))
 }
 
 // PutControl stores c, replacing the control of its target from its
@@ -300,7 +285,7 @@ func (d *DynamoDB) GetControl(ctx context.Context, target string, source Source)
 // with the others.
 func (d *DynamoDB) Controls(ctx context.Context) ([]Control, error) {
 	out, err := listActive(ctx, d, kindControl, "controls", decodeControl)
-	sortControls(out)
+	slices.SortFunc(out, compareControls)
 	return out, err
 }
 

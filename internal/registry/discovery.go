@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -67,27 +66,8 @@ func (m *Memory) RecordScan(ctx context.Context, arn string, s Scan) error {
 // StateMachines returns the opted-in state machines remembered (see
 // StateMachine.SeenAt), fresh or not, by ARN.
 func (m *Memory) StateMachines(ctx context.Context) ([]StateMachine, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list state machines: %w", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []StateMachine
-	var items []any
-	defer func() { m.query(kindStateMachine, items) }()
-	for _, it := range m.sms {
-		if it.Active == "" {
-			continue
-		}
-		items = append(items, it)
-		sm, err := decodeSM(it)
-		if err != nil {
-			return nil, fmt.Errorf("registry: list state machines: %w", err)
-		}
-		out = append(out, sm)
-	}
-	slices.SortFunc(out, func(a, b StateMachine) int { return strings.Compare(a.ARN, b.ARN) })
-	return out, nil
+	return listMemory(ctx, m, kindStateMachine, "state machines", m.sms, func(it smItem) string { return it.Active },
+		decodeSM, func(a, b StateMachine) int { return strings.Compare(a.ARN, b.ARN) })
 }
 
 // RecordListing stores that the running executions of state machine arn

@@ -76,27 +76,8 @@ func (m *Memory) PutExecution(ctx context.Context, e Execution) (bool, error) {
 
 // ActiveExecutions returns the executions that have not ended, by ARN.
 func (m *Memory) ActiveExecutions(ctx context.Context) ([]Execution, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list active executions: %w", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Execution
-	var items []any
-	defer func() { m.query(kindExecution, items) }()
-	for _, it := range m.execs {
-		if it.Active == "" {
-			continue
-		}
-		items = append(items, it)
-		e, err := it.execution()
-		if err != nil {
-			return nil, fmt.Errorf("registry: list active executions: %w", err)
-		}
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b Execution) int { return strings.Compare(a.ARN, b.ARN) })
-	return out, nil
+	return listMemory(ctx, m, kindExecution, "active executions", m.execs, func(it execItem) string { return it.Active },
+		execItem.execution, func(a, b Execution) int { return strings.Compare(a.ARN, b.ARN) })
 }
 
 // PutRun creates r as DynamoDB.PutRun does and reports whether it did.
@@ -140,26 +121,35 @@ func (m *Memory) GetRun(ctx context.Context, arn string) (Run, error) {
 
 // ActiveRuns returns the runs that have not ended, by ARN.
 func (m *Memory) ActiveRuns(ctx context.Context) ([]Run, error) {
+	return listMemory(ctx, m, kindRun, "active runs", m.runs, func(it runItem) string { return it.Active },
+		runItem.run, func(a, b Run) int { return strings.Compare(a.ARN, b.ARN) })
+}
+
+// listMemory lists the items of all that are active (what the index of
+// the DynamoDB table lists: executions and runs not ended, state machines
+// remembered, controls that hold something), decoded and sorted by cmp,
+// and meters the listing as the queries of kind; what names them in errors.
+func listMemory[I, T any](ctx context.Context, m *Memory, kind, what string, all map[string]I, active func(I) string, decode func(I) (T, error), cmp func(a, b T) int) ([]T, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("registry: list active runs: %w", err)
+		return nil, fmt.Errorf("registry: list %s: %w", what, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Run
+	var out []T
 	var items []any
-	defer func() { m.query(kindRun, items) }()
-	for _, it := range m.runs {
-		if it.Active == "" {
+	defer func() { m.query(kind, items) }()
+	for _, it := range all {
+		if active(it) == "" {
 			continue
 		}
 		items = append(items, it)
-		r, err := it.run()
+		v, err := decode(it)
 		if err != nil {
-			return nil, fmt.Errorf("registry: list active runs: %w", err)
+			return nil, fmt.Errorf("registry: list %s: %w", what, err)
 		}
-		out = append(out, r)
+		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b Run) int { return strings.Compare(a.ARN, b.ARN) })
+	slices.SortFunc(out, cmp)
 	return out, nil
 }
 

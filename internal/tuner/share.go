@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/maptuner/maptuner/internal/control"
+	"github.com/maptuner/maptuner/internal/policy"
 )
 
 // shares groups the open runs whose policies name the same throttle
@@ -66,9 +67,5 @@ func lastLimit(p plan) int32 {
 	if l := h[len(h)-1].MaxConcurrency; l > 0 {
 		return l
 	}
-	return unlimitedChildren
+	return policy.MaxConcurrencyLimit // what 0 allows: the ceiling of parallel children
 }
-
-// unlimitedChildren is what a maxConcurrency of 0 allows: the ceiling of
-// parallel children of a Distributed Map.
-const unlimitedChildren = 10000
