@@ -280,16 +280,22 @@ func AIMD(cfg AIMDConfig) NewStrategy {
 	if cfg.Backoff <= 0 || cfg.Backoff >= 1 {
 		cfg.Backoff = 0.9
 	}
-	if cfg.Min <= 0 {
-		cfg.Min = 1
-	}
-	if cfg.Max <= 0 || cfg.Max > MaxConcurrencyLimit {
-		cfg.Max = MaxConcurrencyLimit
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = 10 * time.Minute
-	}
+	defaultBounds(&cfg.Min, &cfg.Max, &cfg.Window)
 	return func(w *World) Strategy { return &aimd{cfg: cfg, o: newObserver(w, cfg.Window)} }
+}
+
+// defaultBounds fills the bounds and the metric window a baseline left
+// unset: 1 to 10,000 children, 10 minutes.
+func defaultBounds(lo, hi *int32, window *time.Duration) {
+	if *lo <= 0 {
+		*lo = 1
+	}
+	if *hi <= 0 || *hi > MaxConcurrencyLimit {
+		*hi = MaxConcurrencyLimit
+	}
+	if *window <= 0 {
+		*window = 10 * time.Minute
+	}
 }
 
 type aimd struct {
@@ -367,15 +373,7 @@ func CUBIC(cfg CUBICConfig) NewStrategy {
 	if cfg.Smooth <= 0 || cfg.Smooth > 1 {
 		cfg.Smooth = 0.8
 	}
-	if cfg.Min <= 0 {
-		cfg.Min = 1
-	}
-	if cfg.Max <= 0 || cfg.Max > MaxConcurrencyLimit {
-		cfg.Max = MaxConcurrencyLimit
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = 10 * time.Minute
-	}
+	defaultBounds(&cfg.Min, &cfg.Max, &cfg.Window)
 	return func(w *World) Strategy { return &cubic{cfg: cfg, o: newObserver(w, cfg.Window)} }
 }
 
