@@ -97,7 +97,11 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 	d.New.MaxConcurrency = limit
 	d.Reason, d.Message = reason, msg
 
-	tol, treason, tmsg := decideTolerance(cfg, &st, obs, d.Reason)
+	// Late counts may miss failures: the tolerances wait for a live read.
+	tol, treason, tmsg := tolerance{cur.ToleratedFailurePercentage, cur.ToleratedFailureCount}, Reason(""), ""
+	if !obs.Estimated {
+		tol, treason, tmsg = decideTolerance(cfg, &st, obs, d.Reason)
+	}
 	if treason == ReasonFailFast || st.FailedFast {
 		// A run that is failing on purpose gains nothing from more children.
 		d.New.MaxConcurrency = min(d.New.MaxConcurrency, cur.MaxConcurrency)
@@ -126,8 +130,9 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 func record(st State, obs Observation) State {
 	cur := obs.Run.Settings.MaxConcurrency
 	st.History, st.Ticks, st.Seen = slices.Clone(st.History), slices.Clone(st.Ticks), slices.Clone(st.Seen)
-	ch := obs.Run.Children()
-	st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: ch.Running, Done: ch.Done(), Failed: ch.Failures()})
+	if ch := obs.Run.Children(); !obs.Estimated {
+		st.Ticks = append(st.Ticks, Tick{At: obs.At, Running: ch.Running, Done: ch.Done(), Failed: ch.Failures()})
+	}
 	if len(st.History) == 0 {
 		from := obs.At
 		if !obs.Run.StartDate.IsZero() && obs.Run.StartDate.Before(from) {
@@ -165,7 +170,11 @@ func Unapplied(prev State, d Decision) State {
 // remember prunes what the state keeps and keeps the counts for the next
 // throughput.
 func remember(st State, obs Observation) State {
-	st.Prev, st.PrevAt = obs.Run.Items, obs.At
+	if !obs.Estimated {
+		// Late counts are no base for the next throughput: the next
+		// observation counts from the last live one.
+		st.Prev, st.PrevAt = obs.Run.Items, obs.At
+	}
 	horizon := obs.At.Add(-memory)
 	i := 0
 	for i < len(st.History)-1 && !st.History[i+1].From.After(horizon) {
@@ -184,7 +193,7 @@ func signals(st State, obs Observation) Signals {
 		LiveSampled:    obs.Live.Sampled,
 		LiveThrottled:  obs.Live.Throttled,
 	}
-	if !st.PrevAt.IsZero() && obs.At.After(st.PrevAt) {
+	if !st.PrevAt.IsZero() && obs.At.After(st.PrevAt) && !obs.Estimated {
 		s.Throughput = float64(obs.Run.Items.Done()-st.Prev.Done()) / obs.At.Sub(st.PrevAt).Seconds()
 	}
 	for _, p := range obs.Throttles {
@@ -269,6 +278,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 			fmt.Sprintf("%.0f throttles in the minute from %s, when the limit was up to %d", sig.ThrottleValue, sig.ThrottledMinute.UTC().Format("15:04"), sig.LimitThen))
 	}
 
+	if obs.Estimated {
+		return cur, ReasonLateCounts, fmt.Sprintf("from late counts (%d items failed): nothing to cut in the throttle datapoints, holding %d until the next live read.", obs.Run.Items.Failures(), cur)
+	}
 	if limit, reason, msg, ok := liveCut(cfg, st, obs, sig); ok {
 		return limit, reason, msg
 	}

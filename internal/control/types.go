@@ -136,8 +136,17 @@ type LiveSample struct {
 type Observation struct {
 	// At is the instant of the observation.
 	At time.Time `json:"at"`
-	// Run is the DescribeMapRun result.
+	// Run is the DescribeMapRun result, or, when Estimated, the run as
+	// the AWS/States child counts tell it.
 	Run maprun.Snapshot `json:"run"`
+	// Estimated is true when Run was not read live but estimated from the
+	// counts of children CloudWatch publishes in AWS/States, minutes late:
+	// the settings as last decided, the item counts of the last live read
+	// plus the children finished since in the minutes published. Such an
+	// observation judges throttle datapoints as usual and may cut, but
+	// records no counts for throughput, never raises the limit and leaves
+	// the tolerances as they are (see ReasonLateCounts).
+	Estimated bool `json:"estimated,omitempty"`
 	// MetricsWatched is false when the policy names no throttle signal; then
 	// only failures and counts drive the controller.
 	MetricsWatched bool `json:"metricsWatched"`
@@ -336,6 +345,9 @@ const (
 	ReasonBaseline      Reason = "Baseline"
 	ReasonRecovered     Reason = "Recovered"
 	ReasonEnded         Reason = "Ended"
+	// ReasonLateCounts holds a run observed from late counts
+	// (Observation.Estimated) with nothing to cut.
+	ReasonLateCounts Reason = "LateCounts"
 	// ReasonPaused is an operator's pause: the run is observed, never updated.
 	ReasonPaused Reason = "Paused"
 	// ReasonPinned is an operator's pin: maxConcurrency is driven to the

@@ -18,15 +18,15 @@ import (
 	"github.com/maptuner/maptuner/internal/control"
 )
 
-// ErrIncomplete is wrapped by the error Throttles returns when CloudWatch
+// ErrIncomplete is wrapped by the error Series returns when CloudWatch
 // answered some queries with a status other than Complete; the map it
 // returns with that error holds the queries that did complete.
 var ErrIncomplete = errors.New("metric data incomplete")
 
-// MetricQuery is one metric Throttles reads, one datapoint per minute.
+// MetricQuery is one metric Series reads, one datapoint per minute.
 type MetricQuery struct {
 	// ID is the caller's key for the result: any non-empty string, unique
-	// within one Throttles call.
+	// within one Series call.
 	ID string
 	// Namespace, Metric and Stat name the metric and the statistic, for
 	// example "AWS/Lambda", "Throttles", "Sum"; all required.
@@ -44,7 +44,7 @@ const (
 	metricPeriod = 60
 )
 
-// Throttles reads the one-minute datapoints of all queries between start
+// Series reads the one-minute datapoints of all queries between start
 // and end, each rounded out to whole minutes, in as few GetMetricData calls
 // as the limits allow (500 queries a call, plus its NextToken pages), each
 // call from the budget. It returns, per query ID, the datapoints (minute
@@ -57,7 +57,7 @@ const (
 // ErrIncomplete and names the others with CloudWatch's messages. When a
 // call fails or the budget runs out, the map holds the queries of the calls
 // already complete and the error says why; the rest get no entry.
-func (o *Observer) Throttles(ctx context.Context, queries []MetricQuery, start, end time.Time) (map[string][]control.Datapoint, error) {
+func (o *Observer) Series(ctx context.Context, queries []MetricQuery, start, end time.Time) (map[string][]control.Datapoint, error) {
 	start = start.UTC().Truncate(time.Minute)
 	if t := end.UTC().Truncate(time.Minute); t.Before(end) {
 		end = t.Add(time.Minute)

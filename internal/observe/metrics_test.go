@@ -57,7 +57,7 @@ func pts(kv ...float64) []control.Datapoint {
 	return out
 }
 
-func TestThrottles(t *testing.T) {
+func TestSeries(t *testing.T) {
 	queries := []MetricQuery{
 		lambdaQuery("arn:aws:states:us-east-1:1:mapRun:a/B:c#0", "f1"),
 		lambdaQuery("run 2 / signal 0", "f2"),
@@ -174,14 +174,14 @@ func TestThrottles(t *testing.T) {
 				return tt.pages[i], nil
 			}}
 			o := &Observer{Metrics: f, Budget: budgetOf(t, tt.budget)}
-			got, err := o.Throttles(context.Background(), queries, t0.Add(-10*time.Minute), t0.Add(5*time.Minute))
+			got, err := o.Series(context.Background(), queries, t0.Add(-10*time.Minute), t0.Add(5*time.Minute))
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("Throttles error = %v, want %v", err, tt.wantErr)
+					t.Fatalf("Series error = %v, want %v", err, tt.wantErr)
 				}
 				for _, s := range tt.errNames {
 					if !strings.Contains(err.Error(), s) {
-						t.Errorf("Throttles error %q does not name %q", err, s)
+						t.Errorf("Series error %q does not name %q", err, s)
 					}
 				}
 			} else if err != nil {
@@ -191,24 +191,24 @@ func TestThrottles(t *testing.T) {
 				t.Errorf("GetMetricData calls = %d, want %d", len(f.requests), tt.wantCalls)
 			}
 			if len(got) != len(tt.want) {
-				t.Errorf("Throttles = %v, want %v", got, tt.want)
+				t.Errorf("Series = %v, want %v", got, tt.want)
 			}
 			for id, want := range tt.want {
 				if g, ok := got[id]; !ok || !equalPoints(g, want) {
-					t.Errorf("Throttles[%q] = %v (present %v), want %v", id, g, ok, want)
+					t.Errorf("Series[%q] = %v (present %v), want %v", id, g, ok, want)
 				}
 			}
 		})
 	}
 }
 
-func TestThrottlesRequest(t *testing.T) {
+func TestSeriesRequest(t *testing.T) {
 	f := &fakeMetrics{fn: func(in *cloudwatch.GetMetricDataInput) (*cloudwatch.GetMetricDataOutput, error) {
 		return &cloudwatch.GetMetricDataOutput{}, nil
 	}}
 	o := &Observer{Metrics: f, Budget: bigBudget(t)}
 	q := MetricQuery{ID: "Run#0", Namespace: "Custom", Metric: "429s", Stat: "p99", Dimensions: map[string]string{"b": "2", "a": "1"}}
-	if _, err := o.Throttles(context.Background(), []MetricQuery{q}, t0.Add(-90*time.Second), t0.Add(30*time.Second)); err != nil {
+	if _, err := o.Series(context.Background(), []MetricQuery{q}, t0.Add(-90*time.Second), t0.Add(30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.requests) != 1 {
@@ -230,7 +230,7 @@ func TestThrottlesRequest(t *testing.T) {
 	}
 }
 
-func TestThrottlesSplitsAt500(t *testing.T) {
+func TestSeriesSplitsAt500(t *testing.T) {
 	const n = 1201
 	queries := make([]MetricQuery, n)
 	for i := range queries {
@@ -251,7 +251,7 @@ func TestThrottlesSplitsAt500(t *testing.T) {
 		return out, nil
 	}}
 	o := &Observer{Metrics: f, Budget: bigBudget(t)}
-	got, err := o.Throttles(context.Background(), queries, t0.Add(-time.Hour), t0)
+	got, err := o.Series(context.Background(), queries, t0.Add(-time.Hour), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestThrottlesSplitsAt500(t *testing.T) {
 	}
 }
 
-func TestThrottlesInvalid(t *testing.T) {
+func TestSeriesInvalid(t *testing.T) {
 	good := lambdaQuery("a", "f")
 	tests := []struct {
 		name       string
@@ -298,9 +298,9 @@ func TestThrottlesInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeMetrics{}
-			_, err := (&Observer{Metrics: f, Budget: bigBudget(t)}).Throttles(context.Background(), tt.queries, tt.start, tt.end)
+			_, err := (&Observer{Metrics: f, Budget: bigBudget(t)}).Series(context.Background(), tt.queries, tt.start, tt.end)
 			if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Throttles error = %v, want ErrInvalidInput naming %q", err, tt.want)
+				t.Fatalf("Series error = %v, want ErrInvalidInput naming %q", err, tt.want)
 			}
 			if len(f.requests) != 0 {
 				t.Errorf("made %d calls for invalid input", len(f.requests))
@@ -312,14 +312,14 @@ func TestThrottlesInvalid(t *testing.T) {
 		for i := range 31 {
 			q.Dimensions[fmt.Sprint("d", i)] = "v"
 		}
-		_, err := (&Observer{Metrics: &fakeMetrics{}, Budget: bigBudget(t)}).Throttles(context.Background(), []MetricQuery{q}, t0, t0.Add(time.Hour))
+		_, err := (&Observer{Metrics: &fakeMetrics{}, Budget: bigBudget(t)}).Series(context.Background(), []MetricQuery{q}, t0, t0.Add(time.Hour))
 		if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "31 dimensions") {
-			t.Fatalf("Throttles error = %v, want ErrInvalidInput naming 31 dimensions", err)
+			t.Fatalf("Series error = %v, want ErrInvalidInput naming 31 dimensions", err)
 		}
 	})
 	t.Run("no queries makes no call", func(t *testing.T) {
 		f := &fakeMetrics{}
-		got, err := (&Observer{Metrics: f, Budget: bigBudget(t)}).Throttles(context.Background(), nil, t0, t0.Add(time.Hour))
+		got, err := (&Observer{Metrics: f, Budget: bigBudget(t)}).Series(context.Background(), nil, t0, t0.Add(time.Hour))
 		if err != nil || len(got) != 0 || len(f.requests) != 0 {
 			t.Fatalf("Throttles(nil) = %v, %v with %d calls; want empty, nil, 0", got, err, len(f.requests))
 		}

@@ -114,7 +114,7 @@ func TestObserverAgainstMoto(t *testing.T) {
 		put("resize", base.Add(-3*time.Minute+40*time.Second), 1)
 		put("resize", base.Add(-1*time.Minute+1*time.Second), 2)
 		queries := []MetricQuery{lambdaQuery(st.MapRunARNs[0]+"#0", "resize"), lambdaQuery(st.MapRunARNs[1]+"#0", "quiet")}
-		got, err := o.Throttles(ctx, queries, base.Add(-10*time.Minute), base.Add(time.Minute))
+		got, err := o.Series(ctx, queries, base.Add(-10*time.Minute), base.Add(time.Minute))
 		if err != nil {
 			t.Fatalf("Throttles: %v", err)
 		}

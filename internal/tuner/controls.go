@@ -132,6 +132,18 @@ func parseTags(sm string, tags map[string]string) (registry.Control, []error) {
 	return c, errs
 }
 
+// governing returns the control that holds the run of plan p, of the run
+// or of its state machine; false when none does.
+func (s *steering) governing(p plan) (registry.Control, bool) {
+	var cs []registry.Control
+	for _, target := range []string{p.run.ARN, p.arn.StateMachineARN()} {
+		for _, c := range s.held[target] {
+			cs = append(cs, c)
+		}
+	}
+	return registry.Governing(p.run.ARN, cs)
+}
+
 // steer returns the decision the operators' controls make for the running
 // run of plan p, whose state is st and snapshot snap, and true; or false
 // when no control holds it, and control.Decide decides. A pause (of the
@@ -161,14 +173,7 @@ func (t *Tuner) steer(tc *tick, p plan, st control.State, snap maprun.Snapshot) 
 		d.Reason, d.Message = control.ReasonMissingData, "the operators' controls could not be read: holding the run as it is"
 		return d, true
 	}
-	sm := p.arn.StateMachineARN()
-	var cs []registry.Control
-	for _, target := range []string{p.run.ARN, sm} {
-		for _, c := range s.held[target] {
-			cs = append(cs, c)
-		}
-	}
-	c, ok := registry.Governing(p.run.ARN, cs)
+	c, ok := s.governing(p)
 	switch {
 	case !ok:
 		return control.Decision{}, false

@@ -25,8 +25,13 @@ type fakeAccount struct {
 	execs     map[string]types.ExecutionStatus
 	updates   []sfn.UpdateMapRunInput
 	updateErr error
-	// throttles answers every metric query with these minute values.
-	throttles map[time.Time]float64
+	// throttles answers every metric query but those of finished children
+	// (AWS/States Executions*, but ExecutionThrottled) with these minute
+	// values; finished answers those, by metric name, with one datapoint
+	// at finishedAt.
+	throttles  map[time.Time]float64
+	finished   map[string]float64
+	finishedAt time.Time
 	// untagged are the state machines without the opt-in tag; every other
 	// one has it.
 	untagged map[string]bool
@@ -218,6 +223,13 @@ func (f *fakeAccount) GetMetricData(_ context.Context, in *cloudwatch.GetMetricD
 	out := &cloudwatch.GetMetricDataOutput{}
 	for _, q := range in.MetricDataQueries {
 		r := cwtypes.MetricDataResult{Id: q.Id, StatusCode: cwtypes.StatusCodeComplete}
+		if m := q.MetricStat.Metric; aws.ToString(m.Namespace) == "AWS/States" && strings.HasPrefix(aws.ToString(m.MetricName), "Executions") && aws.ToString(m.MetricName) != "ExecutionThrottled" {
+			if v, ok := f.finished[aws.ToString(m.MetricName)]; ok {
+				r.Timestamps, r.Values = []time.Time{f.finishedAt}, []float64{v}
+			}
+			out.MetricDataResults = append(out.MetricDataResults, r)
+			continue
+		}
 		for m, v := range f.throttles {
 			r.Timestamps = append(r.Timestamps, m)
 			r.Values = append(r.Values, v)

@@ -81,7 +81,7 @@ func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []pl
 		start = oldest
 	}
 	// On error the series still holds the queries that completed.
-	series, err := obs.Throttles(ctx, queries, start, end)
+	series, err := obs.Series(ctx, queries, start, end)
 	if err != nil {
 		t.fail(rep, "read throttle metrics", err)
 	}

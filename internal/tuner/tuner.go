@@ -202,6 +202,9 @@ type Report struct {
 	// Skipped counts runs not decided on, by reason (leased, fresh, taken,
 	// budget, deadline, policy, bad-arn, denied).
 	Skipped map[string]int `json:"skipped,omitempty"`
+	// Late is the number of runs decided from late counts, for want
+	// of a DescribeMapRun (see late.go); they are in Decided too.
+	Late int `json:"late,omitempty"`
 	// Looks is the number of looks made after the full pass (Tuner.Look).
 	Looks int `json:"looks,omitempty"`
 	// Looking is the number of runs that still need looks this period, 0
@@ -311,21 +314,38 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	if work.Err() == nil {
 		throttles = t.throttles(work, obs, plans, now, &rep)
 	}
-	// Runs throttled since they were last observed first, then the least
-	// recently observed, so that a short budget goes where it matters and
-	// then round.
+	// Runs throttled since they were last observed first, then those whose
+	// limit may move (a steady run read live less than liveEvery ago can
+	// wait), each the least recently observed first, so that a short
+	// budget goes where it matters and then round. Once DescribeMapRun is
+	// spent, the runs left are decided from late counts (late.go).
+	labelled := labelledCounts(plans)
+	waits := make(map[string]int, len(plans))
+	for _, p := range plans {
+		if steady(p, labelled, now) && now.Sub(p.run.State.PrevAt) < liveEvery {
+			waits[p.run.ARN] = 1
+		}
+	}
 	slices.SortFunc(plans, func(a, b plan) int {
 		return cmp.Or(
 			-cmp.Compare(throttledSince(throttles[a.run.ARN], a.run.State.PrevAt), throttledSince(throttles[b.run.ARN], b.run.State.PrevAt)),
+			cmp.Compare(waits[a.run.ARN], waits[b.run.ARN]),
 			a.run.State.PrevAt.Compare(b.run.State.PrevAt),
 			cmp.Compare(a.run.ARN, b.run.ARN))
 	})
+	var late []plan
 	for _, p := range plans {
-		if work.Err() != nil {
+		switch {
+		case work.Err() != nil:
 			rep.skip("deadline")
-			continue
+		case b.Remaining(budget.DescribeMapRun) <= 0 && estimable(p, labelled, now):
+			late = append(late, p)
+		default:
+			t.tune(tc, p, throttles[p.run.ARN])
 		}
-		t.tune(tc, p, throttles[p.run.ARN])
+	}
+	if len(late) > 0 && work.Err() == nil {
+		t.tuneLate(tc, late, throttles)
 	}
 	p.plans, p.throttles = plans, throttles
 	t.cur = p
@@ -382,6 +402,15 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 			t.fail(rep, "sample running children of "+arn, err)
 		}
 	}
+	t.act(tc, p, run, st, o, d, steered)
+}
+
+// act decides on the run of plan p, whose state is st, from observation o,
+// unless an operator's control decided d (steered); then applies the
+// decision, logs it and records the run. It reports whether a decision
+// was made.
+func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o control.Observation, d control.Decision, steered bool) (decided bool) {
+	arn, rep, snap := p.run.ARN, tc.rep, o.Run
 	if !steered {
 		d = control.Decide(p.policy.Control, st, o)
 	}
@@ -397,13 +426,13 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		var ended, lost bool
 		state, rd.Applied, ended, lost = t.apply(tc, &run, st, p, d)
 		if lost {
-			return // someone else wrote the run since it was read: theirs
+			return false // someone else wrote the run since it was read: theirs
 		}
 		if ended {
 			rep.Decided++
 			t.log(rd, snap)
 			t.end(tc, arn, "ended before update")
-			return
+			return true
 		}
 		if rd.Applied {
 			rep.Updated++
@@ -423,17 +452,18 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		rep.Ended++
 	}
 	if !t.keep(tc, run, logIt) {
-		return
+		return true
 	}
 	if k := t.known[arn]; k != nil {
 		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: t.looks() && needsLook(state, snap, tc.now)}
 	}
 	if !logIt {
-		return
+		return true
 	}
 	if err := t.deps.Store.AppendDecision(tc.finish, arn, tc.now, d); err != nil {
 		t.fail(rep, "log decision of "+arn, err)
 	}
+	return true
 }
 
 // apply holds the run (registry Hold: nobody wrote it since it was read,
