@@ -218,9 +218,19 @@ func TestTargets(t *testing.T) {
 			want: map[string]string{"makespan": "pass", "throttled": "pass", "throttle-failures": "pass", "ahead-aimd": "MISS", "ahead-cubic": "pass", "ahead-unlimited": "MISS"},
 		},
 		{
-			name:  "changing is stricter",
-			class: Class{Capacity: CapacityChanging}, tuner: strat("tuner", 1.08, 3, 0), others: map[string]StrategyReport{},
-			want: map[string]string{"makespan": "MISS", "throttled": "MISS", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
+			name:  "fixed, throttled over 5 %",
+			class: Class{Capacity: CapacityFixed}, tuner: strat("tuner", 1.08, 5.5, 0), others: map[string]StrategyReport{},
+			want: map[string]string{"makespan": "pass", "throttled": "MISS", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
+		},
+		{
+			name:  "changing is judged against the follower",
+			class: Class{Capacity: CapacityChanging}, tuner: strat("tuner", 0.8, 6, 0), others: map[string]StrategyReport{StrategyFollow: strat(StrategyFollow, 0.6, 0, 0)},
+			want: map[string]string{"makespan": "MISS", "throttled": "pass", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
+		},
+		{
+			name:  "changing without the follower",
+			class: Class{Capacity: CapacityChanging}, tuner: strat("tuner", 0.8, 8, 0), others: map[string]StrategyReport{},
+			want: map[string]string{"makespan": "not run", "throttled": "MISS", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
 		},
 		{
 			name:  "shared is looser",
@@ -260,7 +270,7 @@ func TestTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := status(targets(tt.class, tt.tuner, tt.others, tt.baseline))
+			got := status(targets(tt.class, boundOf("", tt.class), tt.tuner, tt.others, tt.baseline))
 			if len(got) != len(tt.want) {
 				t.Errorf("targets %v, want %v", got, tt.want)
 			}
