@@ -262,7 +262,7 @@ type CaseResult struct {
 	Case string `json:"case"`
 	Want string `json:"want"`
 	// Got are the worst figures over the passes judged, each naming its
-	// pass when there are several.
+	// pass ("on ...") when there are several.
 	Got string `json:"got"`
 	// Status is pass when every pass judged met the bound, MISS when one
 	// missed it, not run when none of the Case's scenarios was run or a
@@ -339,7 +339,7 @@ func caseGot(b Bound, fs []CaseFigure) string {
 		if len(fs) == 1 || at == "" {
 			return w, ""
 		}
-		return w, " (" + at + ")"
+		return w, " on " + at
 	}
 	var parts []string
 	if b.Makespan > 0 {

@@ -110,11 +110,11 @@ func TestJudgeCases(t *testing.T) {
 		// got is a Case whose figure must contain gotText.
 		got, gotText string
 	}{
-		{name: "every case met", rep: goodReport(), want: allPass(), got: def, gotText: "makespan 1.10 (fixed-concurrency (default policy)), throttled 4.00 % (fixed-concurrency (default policy))"},
+		{name: "every case met", rep: goodReport(), want: allPass(), got: def, gotText: "makespan 1.10 on fixed-concurrency (default policy), throttled 4.00 % on fixed-concurrency (default policy)"},
 		{
 			name: "first run throttles too much",
 			rep:  edit(goodReport(), "pareto", fakeScenario("pareto", fakeSeeds{ratio: 1, throttled: 6}, goodDefault)),
-			want: with(allPass(), first, StatusMiss), got: first, gotText: "throttled 6.00 % (pareto)",
+			want: with(allPass(), first, StatusMiss), got: first, gotText: "throttled 6.00 % on pareto",
 		},
 		{
 			name: "a later run no faster than the first",
@@ -129,12 +129,12 @@ func TestJudgeCases(t *testing.T) {
 		{
 			name: "default policy slower than 1.20",
 			rep:  edit(goodReport(), "drain", fakeScenario("drain", good, fakeSeeds{ratio: 1.25, throttled: 1})),
-			want: with(allPass(), def, StatusMiss), got: def, gotText: "makespan 1.25 (drain (default policy))",
+			want: with(allPass(), def, StatusMiss), got: def, gotText: "makespan 1.25 on drain (default policy)",
 		},
 		{
 			name: "the default-policy scenario is judged on its own tuner pass",
 			rep:  edit(goodReport(), "default-policy", fakeScenario("default-policy", fakeSeeds{ratio: 1.3, throttled: 1}, goodDefault)),
-			want: with(allPass(), def, StatusMiss), got: def, gotText: "makespan 1.30 (default-policy)",
+			want: with(allPass(), def, StatusMiss), got: def, gotText: "makespan 1.30 on default-policy",
 		},
 		{
 			name: "token bucket at 1.16",
@@ -144,7 +144,7 @@ func TestJudgeCases(t *testing.T) {
 		{
 			name: "changing capacity over 1.15 x the follower",
 			rep:  edit(goodReport(), "capacity-10x", fakeScenario("capacity-10x", fakeSeeds{ratio: 1.2, throttled: 1}, goodDefault)),
-			want: with(allPass(), changing, StatusMiss), got: changing, gotText: "makespan 1.20 (capacity-10x)",
+			want: with(allPass(), changing, StatusMiss), got: changing, gotText: "makespan 1.20 on capacity-10x",
 		},
 		{
 			name: "changing capacity throttles 7.5 %",

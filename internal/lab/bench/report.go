@@ -216,7 +216,11 @@ func writeRuns(ew *errWriter, sr *ScenarioReport) {
 func writeCases(ew *errWriter, cases []CaseResult) {
 	pass, judged := casesPassed(cases)
 	ew.printf("## Issue 8 targets\n\n")
-	ew.printf("The tuner meets %d of %d. Each row is judged on the medians over seeds of every scenario pass it names, from the same runs as the rest of this report; ", pass, judged)
+	ew.printf("The tuner meets %d of %d judged", pass, judged)
+	if n := len(cases) - judged; n > 0 {
+		ew.printf(" (%d not run: their scenarios, or the follower they compare with, were not in this suite)", n)
+	}
+	ew.printf(". Each row is judged on the medians over seeds of every scenario pass it names, from the same runs as the rest of this report; ")
 	ew.printf("a row is met when every pass meets the target, and shows the worst figure, naming its pass. ")
 	ew.printf("A pass under the default policy is the tuner with the built-in policies and no metric named; a last run is the last Map Run of the scenario alone, over the same run with the oracle's setting. ")
 	ew.printf("Each scenario's own makespan and throttled targets below are the same bounds.\n\n")
