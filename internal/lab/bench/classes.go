@@ -2,28 +2,31 @@ package bench
 
 import "github.com/maptuner/maptuner/internal/lab/sim"
 
-// Capacity is a scenario's capacity class, which sets its makespan target
-// and what the limit converges to.
+// Capacity is a scenario's capacity class, which sets its makespan and
+// throttled targets (unless a Case sets them; see boundOf) and what the
+// limit converges to.
 type Capacity string
 
 // The capacity classes.
 const (
 	// CapacityFixed is a capacity that never changes: makespan at most
-	// 1.10 x the oracle's; the limit converges to the best static setting.
+	// 1.10 x the oracle's, throttled calls at most 5 %; the limit
+	// converges to the best static setting.
 	CapacityFixed Capacity = "fixed"
 	// CapacityChanging is a capacity that changes while the job runs (a
-	// schedule, a neighbour): makespan at most 1.0 x the best static
-	// setting's; the limit converges to the capacity of each minute.
+	// schedule, a neighbour): makespan at most 1.15 x the capacity
+	// follower's, throttled calls at most 7 %; the limit converges to the
+	// capacity of each minute.
 	CapacityChanging Capacity = "changing"
 	// CapacityShared is one downstream shared by several Map Runs: their
-	// combined makespan at most 1.15 x the oracle's; each run's limit
-	// converges to its share of the capacity.
+	// combined makespan at most 1.15 x the oracle's, throttled calls at
+	// most 5 %; each run's limit converges to its share of the capacity.
 	CapacityShared Capacity = "shared"
 )
 
 // Class says which targets a scenario is held to, besides those every
-// scenario is held to (throttled calls, no run failed by throttling, ahead
-// of AIMD, CUBIC and unlimited).
+// scenario is held to (no run failed by throttling, ahead of AIMD, CUBIC
+// and unlimited).
 type Class struct {
 	// Capacity is the capacity class.
 	Capacity Capacity `json:"capacity"`

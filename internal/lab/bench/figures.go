@@ -91,6 +91,44 @@ type SeedFigures struct {
 	// Cadence is how soon and how often the tuner decided the runs, and
 	// its calls per tick; NaN for the other strategies.
 	Cadence Cadence `json:"cadence"`
+	// Runs are the figures of each Map Run, in scenario order, when the
+	// scenario has more than one; nil otherwise.
+	Runs []RunFigures `json:"runs,omitempty"`
+}
+
+// RunFigures are the figures of one Map Run on one seed.
+type RunFigures struct {
+	// Name is the scenario run's name; Status its Map Run's status at the
+	// end (empty if it never started).
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status,omitempty"`
+	// Makespan is the Map Run's duration in minutes; MakespanRatio over
+	// the same run's with the oracle's setting, by the rule of
+	// SeedFigures.MakespanRatio.
+	Makespan      float64 `json:"makespanMinutes"`
+	MakespanRatio Num     `json:"makespanRatio"`
+	// ThrottledPercent is the share of its children's calls throttled, in
+	// percent.
+	ThrottledPercent float64 `json:"throttledPercent"`
+}
+
+// The Map Run statuses the figures read.
+const (
+	statusSucceeded = string(types.MapRunStatusSucceeded)
+	statusFailed    = string(types.MapRunStatusFailed)
+)
+
+// makespanRatio is a makespan over a reference's, in minutes, each with
+// whether its runs all succeeded: +Inf when the reference's did and these
+// did not (the job was not done), NaN without a reference.
+func makespanRatio(m float64, done bool, ref float64, refDone bool) Num {
+	switch {
+	case ref <= 0:
+		return Num(math.NaN())
+	case done || !refDone:
+		return Num(m / ref)
+	}
+	return Num(math.Inf(1))
 }
 
 // reference is what a run's limit should converge to: the oracle's best
@@ -142,14 +180,7 @@ func figures(res sim.Result, oracle sim.Result, ref reference, fs facts) SeedFig
 		Cadence:           noCadence(),
 	}
 	f.OtherAPICalls = res.API.TotalCalls - f.UpdateMapRunCalls
-	switch {
-	case oracle.Makespan <= 0:
-		f.MakespanRatio = Num(math.NaN())
-	case f.Completed || !completed(oracle):
-		f.MakespanRatio = Num(float64(res.Makespan) / float64(oracle.Makespan))
-	default:
-		f.MakespanRatio = Num(math.Inf(1))
-	}
+	f.MakespanRatio = makespanRatio(f.Makespan, f.Completed, oracle.Makespan.Minutes(), completed(oracle))
 	var calls, throttled int64
 	f.Converged = len(res.Runs) > 0
 	for i, r := range res.Runs {
@@ -180,6 +211,14 @@ func figures(res sim.Result, oracle sim.Result, ref reference, fs facts) SeedFig
 		}
 		for _, s := range fs.steps[r.Downstream] {
 			f.Overshoot = maxDefined(f.Overshoot, overshoot(pts, s))
+		}
+		if len(res.Runs) > 1 {
+			rf := RunFigures{Name: r.Name, Status: r.Status, Makespan: r.Makespan.Minutes(), ThrottledPercent: r.ThrottledPercent, MakespanRatio: Num(math.NaN())}
+			if i < len(oracle.Runs) {
+				o := oracle.Runs[i]
+				rf.MakespanRatio = makespanRatio(rf.Makespan, r.Status == statusSucceeded, o.Makespan.Minutes(), o.Status == statusSucceeded)
+			}
+			f.Runs = append(f.Runs, rf)
 		}
 	}
 	if calls > 0 {

@@ -48,9 +48,11 @@ func TestWriteText(t *testing.T) {
 	for _, want := range []string{
 		"tiny: fixed capacity, seeds 1 to 3; cells are median (p90) over seeds\n",
 		"oracle: best static maxConcurrency per seed ",
-		"strategy   makespan min",
-		"\ntuner ", "\naimd ", "\ncubic ", "\nunlimited ", "\nfollow ", "\noracle ",
+		"\nstrategy  ", "  makespan min  ",
+		"\ntuner ", "\ntuner, default policy ", "\naimd ", "\ncubic ", "\nunlimited ", "\nfollow ", "\noracle ",
 		"tuner targets: ",
+		"issue 8 targets: 0 of 0 met\n",
+		"  not run  short job (10 minutes at best static)  ",
 		"throttle-failures  no Map Run fails because of throttling (any seed)",
 	} {
 		if !strings.Contains(out, want) {
@@ -78,14 +80,23 @@ func TestWriteJSON(t *testing.T) {
 				Summary  map[string]json.RawMessage
 				Seeds    []map[string]json.RawMessage
 			}
-			Targets []Target
+			Targets       []Target
+			DefaultPolicy *struct{ Strategy string }
+			Bound         Bound
 		}
+		Cases []CaseResult
 	}
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatalf("JSON does not parse: %v", err)
 	}
 	if len(back.Seeds) != 3 || len(back.Scenarios) != 1 || len(back.Scenarios[0].Strategies) != len(DefaultStrategies) || len(back.Scenarios[0].Targets) == 0 {
 		t.Fatalf("JSON misses figures: %s", b.String())
+	}
+	if d := back.Scenarios[0].DefaultPolicy; d == nil || d.Strategy != DefaultPolicyRow {
+		t.Errorf("JSON lacks the default-policy pass: %+v", d)
+	}
+	if back.Scenarios[0].Bound != fixedBound || len(back.Cases) != len(Cases) {
+		t.Errorf("JSON bound %+v, %d cases; want the fixed class's and one per Case", back.Scenarios[0].Bound, len(back.Cases))
 	}
 	for _, s := range back.Scenarios[0].Strategies {
 		if len(s.Seeds) != 3 {
@@ -120,7 +131,12 @@ func TestWriteFiles(t *testing.T) {
 		"## How to read the figures",
 		"![Summary: makespan over the oracle's and throttled calls per scenario and strategy](docs/bench/summary.svg)",
 		"| [tiny](#tiny) | fixed capacity |",
+		"| scenario | class | tuner | tuner, default policy | aimd |",
+		"## Issue 8 targets\n\nThe tuner meets 0 of 0 judged (9 not run: ",
+		"| case | judged on | target | figure | status |\n| --- | --- | --- | --- | --- |\n| fixed concurrency, first run, scenario's policy | - | makespan <= 1.10 x the oracle's, throttled calls <= 5 % | - | not run |\n",
+		"| short job (10 minutes at best static) | - | makespan <= 1.30 x the oracle's | - | not run |\n",
 		"## Targets\n",
+		"\n| tuner, default policy | ",
 		"### tiny\n",
 		"(docs/bench/tiny.svg)",
 		"## A tick at 1,000 open runs\n",
@@ -218,9 +234,19 @@ func TestTargets(t *testing.T) {
 			want: map[string]string{"makespan": "pass", "throttled": "pass", "throttle-failures": "pass", "ahead-aimd": "MISS", "ahead-cubic": "pass", "ahead-unlimited": "MISS"},
 		},
 		{
-			name:  "changing is stricter",
-			class: Class{Capacity: CapacityChanging}, tuner: strat("tuner", 1.08, 3, 0), others: map[string]StrategyReport{},
-			want: map[string]string{"makespan": "MISS", "throttled": "MISS", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
+			name:  "fixed, throttled over 5 %",
+			class: Class{Capacity: CapacityFixed}, tuner: strat("tuner", 1.08, 5.5, 0), others: map[string]StrategyReport{},
+			want: map[string]string{"makespan": "pass", "throttled": "MISS", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
+		},
+		{
+			name:  "changing is judged against the follower",
+			class: Class{Capacity: CapacityChanging}, tuner: strat("tuner", 0.8, 6, 0), others: map[string]StrategyReport{StrategyFollow: strat(StrategyFollow, 0.6, 0, 0)},
+			want: map[string]string{"makespan": "MISS", "throttled": "pass", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
+		},
+		{
+			name:  "changing without the follower",
+			class: Class{Capacity: CapacityChanging}, tuner: strat("tuner", 0.8, 8, 0), others: map[string]StrategyReport{},
+			want: map[string]string{"makespan": "not run", "throttled": "MISS", "throttle-failures": "pass", "ahead-aimd": "not run", "ahead-cubic": "not run", "ahead-unlimited": "not run"},
 		},
 		{
 			name:  "shared is looser",
@@ -260,7 +286,7 @@ func TestTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := status(targets(tt.class, tt.tuner, tt.others, tt.baseline))
+			got := status(targets(tt.class, boundOf("", tt.class), tt.tuner, tt.others, tt.baseline))
 			if len(got) != len(tt.want) {
 				t.Errorf("targets %v, want %v", got, tt.want)
 			}

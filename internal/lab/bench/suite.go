@@ -52,6 +52,9 @@ type Report struct {
 	Strategies []string `json:"strategies"`
 	// Scenarios are the scenarios' figures, in Config order.
 	Scenarios []ScenarioReport `json:"scenarios"`
+	// Cases are issue 8's targets (Cases), judged on the scenarios run;
+	// empty when the tuner was not run.
+	Cases []CaseResult `json:"cases,omitempty"`
 }
 
 // ScenarioReport holds the figures of one scenario.
@@ -65,6 +68,14 @@ type ScenarioReport struct {
 	Oracle []OracleSeed `json:"oracle"`
 	// Strategies are the figures per strategy, in Report order.
 	Strategies []StrategyReport `json:"strategies"`
+	// DefaultPolicy are the figures of the tuner under the built-in
+	// default policy, no metric named, whatever policy the scenario
+	// gives (its Strategy is DefaultPolicyRow); nil when the tuner was not
+	// run.
+	DefaultPolicy *StrategyReport `json:"defaultPolicy,omitempty"`
+	// Bound is what the tuner's pass under the scenario's policy is held
+	// to (see boundOf).
+	Bound Bound `json:"bound"`
 	// Targets are the tuner's targets, judged; empty when the tuner was
 	// not run.
 	Targets []Target `json:"targets,omitempty"`
@@ -134,6 +145,18 @@ type Summary struct {
 	StrategyErrors int `json:"strategyErrors"`
 	// Cadence summarizes the seeds' (see summarizeCadence).
 	Cadence Cadence `json:"cadence"`
+	// Runs summarize the figures of each Map Run, in scenario order, when
+	// the scenario has more than one; nil otherwise.
+	Runs []RunSummary `json:"runs,omitempty"`
+}
+
+// RunSummary is the median and p90 over seeds of one Map Run's figures
+// (see RunFigures).
+type RunSummary struct {
+	Name             string `json:"name"`
+	MakespanMinutes  Stat   `json:"makespanMinutes"`
+	MakespanRatio    Stat   `json:"makespanRatio"`
+	ThrottledPercent Stat   `json:"throttledPercent"`
 }
 
 func summarize(seeds []SeedFigures) Summary {
@@ -158,6 +181,19 @@ func summarize(seeds []SeedFigures) Summary {
 	s.APIThrottled = col(func(f SeedFigures) float64 { return float64(f.APIThrottled) })
 	s.APIErrors = col(func(f SeedFigures) float64 { return float64(f.APIErrors) })
 	s.Cadence = summarizeCadence(seeds)
+	if len(seeds) > 0 {
+		for i, r := range seeds[0].Runs {
+			run := func(get func(RunFigures) float64) Stat {
+				return col(func(f SeedFigures) float64 { return get(f.Runs[i]) })
+			}
+			s.Runs = append(s.Runs, RunSummary{
+				Name:             r.Name,
+				MakespanMinutes:  run(func(r RunFigures) float64 { return r.Makespan }),
+				MakespanRatio:    run(func(r RunFigures) float64 { return float64(r.MakespanRatio) }),
+				ThrottledPercent: run(func(r RunFigures) float64 { return r.ThrottledPercent }),
+			})
+		}
+	}
 	for _, f := range seeds {
 		s.Outcomes.add(f.Outcomes)
 		s.ThrottleFailures += f.ThrottleFailures
@@ -222,21 +258,33 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	// The worlds to run: every strategy but the oracle on every scenario,
-	// then the tuner on every baseline, each on every seed.
+	// then the tuner on every baseline, then, if the tuner is run, the
+	// tuner under the default policy on every scenario, each on every
+	// seed.
 	type world struct {
-		sc       sim.Scenario
-		strategy Strategy
+		sc            sim.Scenario
+		strategy      Strategy
+		defaultPolicy bool
 	}
 	var worlds []world
+	tunerRun := false
 	for _, sc := range cfg.Scenarios {
 		for _, s := range cfg.Strategies {
 			if s.Name != StrategyOracle {
-				worlds = append(worlds, world{sc, s})
+				worlds = append(worlds, world{sc: sc, strategy: s})
 			}
+			tunerRun = tunerRun || s.Name == StrategyTuner
 		}
 	}
 	for _, sc := range cfg.Baselines {
-		worlds = append(worlds, world{sc, Strategy{Name: StrategyTuner}})
+		worlds = append(worlds, world{sc: sc, strategy: Strategy{Name: StrategyTuner}})
+	}
+	// defaults is the index of the first default-policy world.
+	defaults := len(worlds)
+	if tunerRun {
+		for _, sc := range cfg.Scenarios {
+			worlds = append(worlds, world{sc: sc, strategy: Strategy{Name: StrategyTuner}, defaultPolicy: true})
+		}
 	}
 	var worldJobs []job
 	results := make([][]sim.Result, len(worlds))
@@ -253,7 +301,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		jb := worldJobs[i]
 		wl := worlds[jb.of]
 		w := sim.New(wl.sc, seeds[jb.seed])
-		s := wl.strategy.newStrategy()(w)
+		newStrategy := wl.strategy.newStrategy()
+		if wl.defaultPolicy {
+			newStrategy = defaultPolicyTuner(TickPeriod)
+		}
+		s := newStrategy(w)
 		res := sim.Run(ctx, w, s, tickOf(wl.strategy))
 		results[jb.of][jb.seed] = res
 		cadences[jb.of][jb.seed] = noCadence()
@@ -267,7 +319,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	baselines := map[string]map[uint64]float64{}
-	for k, wl := range worlds {
+	for k, wl := range worlds[:defaults] {
 		if wl.strategy.Name != StrategyTuner {
 			continue
 		}
@@ -284,7 +336,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for si, sc := range cfg.Scenarios {
 		class := ClassOf(sc)
 		fs := factsOf(sc)
-		sr := ScenarioReport{Name: sc.Name, Description: sc.Description, Class: class}
+		sr := ScenarioReport{Name: sc.Name, Description: sc.Description, Class: class, Bound: boundOf(sc.Name, class)}
 		orc := oracles[si]
 		sr.Seeds = seedsOf(sc)
 		for j, o := range orc {
@@ -322,22 +374,44 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			if class.PoisonBaseline != "" {
 				base = baselines[class.PoisonBaseline]
 			}
-			sr.Targets = targets(class, *tr, others, base)
+			sr.Targets = targets(class, sr.Bound, *tr, others, base)
+			def := strategyReport(DefaultPolicyRow, results[defaults+si], cadences[defaults+si], orc, class, fs)
+			sr.DefaultPolicy = &def
 		}
 		sr.plotOracle = &orc[plot].Result
 		rep.Scenarios = append(rep.Scenarios, sr)
 	}
+	if tunerRun {
+		rep.Cases = judgeCases(rep)
+	}
 	return rep, nil
 }
 
-// strategy returns the report of a strategy by name; nil if not run.
+// strategy returns the report of a strategy by name, or of the tuner's
+// default-policy pass by DefaultPolicyRow; nil if not run.
 func (sr *ScenarioReport) strategy(name string) *StrategyReport {
+	if name == DefaultPolicyRow {
+		return sr.DefaultPolicy
+	}
 	for i := range sr.Strategies {
 		if sr.Strategies[i].Strategy == name {
 			return &sr.Strategies[i]
 		}
 	}
 	return nil
+}
+
+// rows are the reports of a scenario's table: its strategies, with the
+// tuner's default-policy pass after the tuner.
+func (sr *ScenarioReport) rows() []StrategyReport {
+	var out []StrategyReport
+	for _, s := range sr.Strategies {
+		out = append(out, s)
+		if s.Strategy == StrategyTuner && sr.DefaultPolicy != nil {
+			out = append(out, *sr.DefaultPolicy)
+		}
+	}
+	return out
 }
 
 // job is one seed of one scenario (oracles) or world (results), by index.

@@ -330,19 +330,6 @@ var summaryColours = map[string]string{
 // right of the axis.
 const summaryRatioMax = 3.0
 
-// makespanTarget is the makespan bound of a class; false when it has none.
-func makespanTarget(c Class) (float64, bool) {
-	switch {
-	case c.NoMakespan:
-		return 0, false
-	case c.Capacity == CapacityChanging:
-		return ChangingMakespanTarget, true
-	case c.Capacity == CapacityShared:
-		return SharedMakespanTarget, true
-	}
-	return FixedMakespanTarget, true
-}
-
 // summaryPlot draws, per scenario, every strategy's median makespan over
 // the oracle's and median throttled calls, the tuner in black and larger,
 // with each row's targets in red and how many targets the tuner met.
@@ -408,11 +395,15 @@ func summaryPlot(rep Report) []byte {
 	for i, sr := range rep.Scenarios {
 		y := top + rowH*float64(i) + rowH/2
 		s.text(labelW-4, y+4, "end", "", sr.Name)
-		if sr.Targets != nil {
-			if t, ok := makespanTarget(sr.Class); ok {
-				s.line(left.px(t), y-rowH/2+2, left.px(t), y+rowH/2-2, colThrottled, 1.5, "4 3")
+		// The makespan axis is over the oracle's: a bound over another
+		// reference is not drawn.
+		if b := sr.Bound; sr.Targets != nil {
+			if b.Makespan > 0 && b.Reference == RefOracle {
+				s.line(left.px(b.Makespan), y-rowH/2+2, left.px(b.Makespan), y+rowH/2-2, colThrottled, 1.5, "4 3")
 			}
-			s.line(tx(ThrottledTarget), y-rowH/2+2, tx(ThrottledTarget), y+rowH/2-2, colThrottled, 1.5, "4 3")
+			if b.Throttled > 0 {
+				s.line(tx(b.Throttled), y-rowH/2+2, tx(b.Throttled), y+rowH/2-2, colThrottled, 1.5, "4 3")
+			}
 		}
 		for j, name := range strategies {
 			st := sr.strategy(name)

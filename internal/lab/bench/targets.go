@@ -8,19 +8,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-// The tuner's targets, from the issue that set them. Each is judged on the
-// median over seeds unless it says otherwise.
+// The tuner's targets besides the makespan and throttled calls (which a
+// scenario's Bound sets), from the issues that set them. Each is judged on
+// the median over seeds unless it says otherwise.
 const (
-	// FixedMakespanTarget bounds the tuner's makespan over the oracle's in
-	// fixed-capacity scenarios.
-	FixedMakespanTarget = 1.10
-	// ChangingMakespanTarget bounds it in changing-capacity scenarios.
-	ChangingMakespanTarget = 1.0
-	// SharedMakespanTarget bounds the combined makespan of runs sharing a
-	// downstream.
-	SharedMakespanTarget = 1.15
-	// ThrottledTarget bounds the throttled calls, in percent.
-	ThrottledTarget = 2.0
 	// FailFastTarget bounds the failed items of a run that must fail, in
 	// percent of its items.
 	FailFastTarget = 2.0
@@ -38,12 +29,14 @@ const (
 
 // The target names.
 const (
-	// TargetMakespan bounds the makespan over the oracle's, by class.
+	// TargetMakespan bounds the makespan over the reference's (Bound).
 	TargetMakespan = "makespan"
-	// TargetThrottled bounds the throttled calls (ThrottledTarget).
+	// TargetThrottled bounds the throttled calls (Bound).
 	TargetThrottled = "throttled"
 	// TargetThrottleFailures wants no run failed by throttling.
 	TargetThrottleFailures = "throttle-failures"
+	// TargetRunsFailed wants no run failed at all (Bound.NoRunFailed).
+	TargetRunsFailed = "runs-failed"
 	// TargetFailFast wants a run that must fail to fail fast.
 	TargetFailFast = "fail-fast"
 	// TargetPoison bounds the slow-down a poison batch causes.
@@ -61,10 +54,10 @@ const (
 
 // targetRank orders target names as targets lists them.
 func targetRank(name string) int {
-	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetFailFast, TargetPoison, TargetCadence, TargetAPIThrottled}, name); i >= 0 {
+	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetRunsFailed, TargetFailFast, TargetPoison, TargetCadence, TargetAPIThrottled}, name); i >= 0 {
 		return i
 	}
-	return 7
+	return 8
 }
 
 // AheadOf are the strategies the tuner must be ahead of, in every scenario.
@@ -83,7 +76,7 @@ const (
 
 // Target is one target of the tuner in one scenario, judged.
 type Target struct {
-	// Name is makespan, throttled, throttle-failures, fail-fast, poison or
+	// Name is one of the Target names: makespan, throttled, ...,
 	// ahead-<strategy>.
 	Name string `json:"name"`
 	// Want says the target; Got the figures it was judged on.
@@ -100,43 +93,41 @@ func judge(ok bool) string {
 	return StatusMiss
 }
 
-// targets judges the tuner's targets in one scenario. tuner is its report;
-// others the reports of the other strategies run; baseline the tuner's
-// per-seed makespans in the scenario's poison baseline (nil when not run).
-func targets(class Class, tuner StrategyReport, others map[string]StrategyReport, baseline map[uint64]float64) []Target {
+// targets judges the tuner's targets in one scenario. bound is what its
+// makespan and throttled calls are held to (see boundOf); tuner is its
+// report; others the reports of the other strategies run; baseline the
+// tuner's per-seed makespans in the scenario's poison baseline (nil when
+// not run).
+func targets(class Class, bound Bound, tuner StrategyReport, others map[string]StrategyReport, baseline map[uint64]float64) []Target {
 	var out []Target
 	s := tuner.Summary
-	if !class.NoMakespan {
-		bound, what := FixedMakespanTarget, "oracle's"
-		switch class.Capacity {
-		case CapacityChanging:
-			bound, what = ChangingMakespanTarget, "best static's"
-		case CapacityShared:
-			bound, what = SharedMakespanTarget, "oracle's (combined)"
-		}
-		if class.OpenRuns {
-			bound = OpenRunsMakespanTarget
-		}
-		out = append(out, Target{
-			Name:   TargetMakespan,
-			Want:   fmt.Sprintf("makespan <= %.2f x the %s", bound, what),
-			Got:    formatRatio(s.MakespanRatio.Median),
-			Status: judge(float64(s.MakespanRatio.Median) <= bound),
-		})
+	var follow *StrategyReport
+	if f, ok := others[StrategyFollow]; ok {
+		follow = &f
 	}
-	out = append(out,
-		Target{
-			Name:   TargetThrottled,
-			Want:   fmt.Sprintf("throttled calls <= %.0f %%", ThrottledTarget),
-			Got:    formatPercent(s.ThrottledPercent.Median),
-			Status: judge(float64(s.ThrottledPercent.Median) <= ThrottledTarget),
-		},
-		Target{
-			Name:   TargetThrottleFailures,
-			Want:   "no Map Run fails because of throttling (any seed)",
-			Got:    fmt.Sprintf("%d of %d runs", s.ThrottleFailures, s.Outcomes.Succeeded+s.Outcomes.Failed+s.Outcomes.Running),
-			Status: judge(s.ThrottleFailures == 0),
-		})
+	m := measure(tuner, follow, bound.Reference, false)
+	if bound.Makespan > 0 {
+		b := Bound{Makespan: bound.Makespan, Reference: bound.Reference}
+		t := Target{Name: TargetMakespan, Want: b.want(), Got: formatRatio(m.Makespan), Status: judgeBound(b, m)}
+		if t.Status == StatusNotRun {
+			t.Got = "-"
+		}
+		out = append(out, t)
+	}
+	if bound.Throttled > 0 {
+		b := Bound{Throttled: bound.Throttled}
+		out = append(out, Target{Name: TargetThrottled, Want: b.want(), Got: formatPercent(m.Throttled), Status: judgeBound(b, m)})
+	}
+	out = append(out, Target{
+		Name:   TargetThrottleFailures,
+		Want:   "no Map Run fails because of throttling (any seed)",
+		Got:    fmt.Sprintf("%d of %d runs", s.ThrottleFailures, m.Runs),
+		Status: judge(s.ThrottleFailures == 0),
+	})
+	if bound.NoRunFailed {
+		b := Bound{NoRunFailed: true}
+		out = append(out, Target{Name: TargetRunsFailed, Want: b.want(), Got: fmt.Sprintf("%d of %d runs", m.FailedRuns, m.Runs), Status: judgeBound(b, m)})
+	}
 	if class.FailFast {
 		pct := make([]float64, 0, len(tuner.Seeds))
 		allFailed := true

@@ -31,6 +31,23 @@ func TunerStrategy(period time.Duration) sim.NewStrategy {
 	}
 }
 
+// DefaultPolicyRow names the tuner's pass under the default policy in the
+// report (ScenarioReport.DefaultPolicy).
+const DefaultPolicyRow = "tuner, default policy"
+
+// defaultPolicyTuner is TunerStrategy under the policy a user gets who
+// names none: the built-in set (policy.Default), whatever the scenario's
+// policy document says, every opted-in run under policy.DefaultPolicy.
+// No throttle metric is named, so the tuner sees the downstream only
+// through the children's histories, their failures and the live counts.
+func defaultPolicyTuner(period time.Duration) sim.NewStrategy {
+	return func(w *sim.World) sim.Strategy {
+		s := &tunerStrategy{w: w, period: period, defaultPolicy: true}
+		s.err = s.init(period)
+		return s
+	}
+}
+
 // LookEvery is the tuner's tick in the simulator: the tune function's
 // looks within its period (tuner.DefaultLookEvery).
 const LookEvery = tuner.DefaultLookEvery
@@ -54,6 +71,9 @@ type tunerStrategy struct {
 	// noHints runs the tuner without capacity hints, as a stack deployed
 	// with CapacityHints=Disabled.
 	noHints bool
+	// defaultPolicy runs the tuner under the built-in policies (see
+	// defaultPolicyTuner).
+	defaultPolicy bool
 	// period is the tuner's period, and next the instant of its next
 	// full pass.
 	period time.Duration
@@ -66,7 +86,7 @@ func (s *tunerStrategy) init(period time.Duration) error {
 		return fmt.Errorf("bench: scenario policy: %w", err)
 	}
 	pols := policy.Default()
-	if len(doc) > 0 {
+	if len(doc) > 0 && !s.defaultPolicy {
 		if pols, err = policy.Parse(s.w.Scenario().Name+" policy", doc); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
@@ -94,6 +114,9 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 			name := tags[p.Run][policy.TagKey]
 			if name == "" {
 				continue
+			}
+			if s.defaultPolicy {
+				name = policy.DefaultPolicy
 			}
 			e := registry.Execution{ARN: p.ExecutionARN, StateMachineARN: p.StateMachineARN, Status: registry.StatusRunning, Policy: name, UpdatedAt: now}
 			if _, err := s.store.PutExecution(ctx, e); err != nil {

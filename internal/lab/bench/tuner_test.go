@@ -107,3 +107,32 @@ func TestTunerStrategyIdle(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultPolicyTuner runs a scenario whose runs name a policy of their
+// own, and whose file's default policy too, cap the limit at 5: the tuner
+// under the scenario's policy stays at or below 5; under the built-in
+// default policy, which names no metric and no cap, it acts without error
+// and goes past 5 towards the capacity of 20.
+func TestDefaultPolicyTuner(t *testing.T) {
+	sc := loadScenario(t, "testdata/tiny-capped.yaml")
+	peak := func(s sim.NewStrategy) (int32, sim.Result) {
+		t.Helper()
+		w := sim.New(sc, 1)
+		res := sim.Run(context.Background(), w, s(w), LookEvery)
+		if res.StrategyErrors != 0 {
+			t.Fatalf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)
+		}
+		var top int32
+		for _, l := range res.Runs[0].Limits {
+			top = max(top, l.MaxConcurrency)
+		}
+		return top, res
+	}
+	if top, _ := peak(TunerStrategy(TickPeriod)); top > 5 {
+		t.Errorf("scenario's policy: limit reached %d, want at most the policy's 5", top)
+	}
+	top, res := peak(defaultPolicyTuner(TickPeriod))
+	if top <= 5 || res.Runs[0].Status != "SUCCEEDED" {
+		t.Errorf("default policy: limit reached %d, status %s; want past 5 and SUCCEEDED", top, res.Runs[0].Status)
+	}
+}
