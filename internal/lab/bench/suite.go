@@ -279,11 +279,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, sc := range cfg.Baselines {
 		worlds = append(worlds, world{sc: sc, strategy: Strategy{Name: StrategyTuner}})
 	}
-	// defaults is the index of the first default-policy world.
-	defaults := len(worlds)
+	// defaults are the default-policy worlds by scenario index; a scenario
+	// that runs the tuner under the default policy anyway has none, and
+	// its tuner figures stand for both.
+	defaults := map[int]int{}
 	if tunerRun {
-		for _, sc := range cfg.Scenarios {
-			worlds = append(worlds, world{sc: sc, strategy: Strategy{Name: StrategyTuner}, defaultPolicy: true})
+		for si, sc := range cfg.Scenarios {
+			if !defaultAlready(sc) {
+				defaults[si] = len(worlds)
+				worlds = append(worlds, world{sc: sc, strategy: Strategy{Name: StrategyTuner}, defaultPolicy: true})
+			}
 		}
 	}
 	var worldJobs []job
@@ -319,8 +324,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	baselines := map[string]map[uint64]float64{}
-	for k, wl := range worlds[:defaults] {
-		if wl.strategy.Name != StrategyTuner {
+	for k, wl := range worlds {
+		if wl.strategy.Name != StrategyTuner || wl.defaultPolicy {
 			continue
 		}
 		m := map[uint64]float64{}
@@ -375,7 +380,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				base = baselines[class.PoisonBaseline]
 			}
 			sr.Targets = targets(class, sr.Bound, *tr, others, base)
-			def := strategyReport(DefaultPolicyRow, results[defaults+si], cadences[defaults+si], orc, class, fs)
+			def := *tr
+			if k, ok := defaults[si]; ok {
+				def = strategyReport(DefaultPolicyRow, results[k], cadences[k], orc, class, fs)
+			}
+			def.Strategy = DefaultPolicyRow
 			sr.DefaultPolicy = &def
 		}
 		sr.plotOracle = &orc[plot].Result

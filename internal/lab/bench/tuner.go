@@ -35,6 +35,21 @@ func TunerStrategy(period time.Duration) sim.NewStrategy {
 // report (ScenarioReport.DefaultPolicy).
 const DefaultPolicyRow = "tuner, default policy"
 
+// defaultAlready reports whether the tuner runs scenario sc under the
+// default policy anyway: it gives no policy document, and every run it
+// opts in is tagged with policy.DefaultPolicy.
+func defaultAlready(sc sim.Scenario) bool {
+	if doc, err := sc.PolicyYAML(); err != nil || len(doc) > 0 {
+		return false
+	}
+	for _, r := range sc.Runs {
+		if name := r.Tags[policy.TagKey]; name != "" && name != policy.DefaultPolicy {
+			return false
+		}
+	}
+	return true
+}
+
 // defaultPolicyTuner is TunerStrategy under the policy a user gets who
 // names none: the built-in set (policy.Default), whatever the scenario's
 // policy document says, every opted-in run under policy.DefaultPolicy.

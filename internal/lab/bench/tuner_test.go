@@ -136,3 +136,23 @@ func TestDefaultPolicyTuner(t *testing.T) {
 		t.Errorf("default policy: limit reached %d, status %s; want past 5 and SUCCEEDED", top, res.Runs[0].Status)
 	}
 }
+
+func TestDefaultAlready(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want bool
+	}{
+		{"../../../scenarios/default-policy.yaml", true},
+		{"../../../scenarios/thousand-runs.yaml", false},
+		{"../../../scenarios/fixed-concurrency.yaml", false},
+		{"testdata/tiny-capped.yaml", false},
+	} {
+		sc, err := sim.LoadScenario(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := defaultAlready(sc); got != tt.want {
+			t.Errorf("%s: defaultAlready = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
