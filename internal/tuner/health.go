@@ -45,7 +45,7 @@ func (t *Tuner) Health(at time.Time, rep Report, err error, took time.Duration) 
 		failed++
 	}
 	attrs := []any{
-		"tracked", rep.Tracked, "discovered", rep.Discovered, "decided", rep.Decided, "updated", rep.Updated,
+		"tracked", rep.Tracked, "discovered", rep.Discovered, "decided", rep.Decided, "late", rep.Late, "updated", rep.Updated,
 		"ended", rep.Ended, "skipped", rep.Skipped, "holdingNoData", holding,
 		"errors", len(rep.Errors), "warnings", len(rep.Warnings), "calls", rep.Calls, "durationMs", took.Milliseconds(),
 	}

@@ -18,6 +18,17 @@ import (
 	"github.com/maptuner/maptuner/internal/registry"
 )
 
+// lateEvery is how often a run is decided from late counts: every other
+// period of a minute, which halves what its metrics cost (docs/cost.md).
+const lateEvery = 2 * time.Minute
+
+// lateDue reports whether the run arn is due to be decided from late
+// counts at now: this process has not done so within lateEvery.
+func (t *Tuner) lateDue(arn string, now time.Time) bool {
+	at, ok := t.lateAt[arn]
+	return !ok || now.Sub(at) >= lateEvery
+}
+
 // liveEvery is how long a steady run may go without a live read while
 // others need one: past it, it is read live again before the runs that
 // were read more recently.
@@ -99,6 +110,7 @@ func (t *Tuner) tuneLate(tc *tick, plans []plan, throttles map[string][]control.
 		}
 		if t.act(tc, p, run, run.State, o, control.Decision{}, false) {
 			tc.rep.Late++
+			t.lateAt[p.run.ARN] = tc.now
 		}
 	}
 }

@@ -91,6 +91,11 @@ func (t *Tuner) activeRuns(ctx context.Context, rep *Report) ([]registry.Run, er
 			delete(t.known, arn)
 		}
 	}
+	for arn := range t.lateAt {
+		if !listed[arn] {
+			delete(t.lateAt, arn)
+		}
+	}
 	return runs, nil
 }
 

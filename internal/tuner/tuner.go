@@ -149,6 +149,9 @@ type Tuner struct {
 	// known are the tracked runs as this process decided on them last, by
 	// ARN (save.go).
 	known map[string]*known
+	// lateAt is when this process last decided each run from late counts,
+	// by ARN (late.go).
+	lateAt map[string]time.Time
 }
 
 // New returns a Tuner; it fails on a Config or Deps that cannot work.
@@ -184,7 +187,7 @@ func New(cfg Config, deps Deps) (*Tuner, error) {
 	if deps.Metrics == nil {
 		deps.Metrics = io.Discard
 	}
-	return &Tuner{cfg: cfg, deps: deps}, nil
+	return &Tuner{cfg: cfg, deps: deps, lateAt: map[string]time.Time{}}, nil
 }
 
 // Report says what one tick did.
@@ -339,7 +342,9 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 		case work.Err() != nil:
 			rep.skip("deadline")
 		case b.Remaining(budget.DescribeMapRun) <= 0 && estimable(p, labelled, now):
-			late = append(late, p)
+			if t.lateDue(p.run.ARN, now) {
+				late = append(late, p)
+			}
 		default:
 			t.tune(tc, p, throttles[p.run.ARN])
 		}
