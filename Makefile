@@ -24,6 +24,9 @@
 #   make tools                     install what lint and the tests need
 #   make bench                     run the benchmark suite; writes BENCHMARKS.md
 #                                  and the plots in docs/bench/
+#   make bench-tick                measure ticks of the tune bootstrap under the
+#                                  emulator at 1,000 open runs against the local
+#                                  account; writes docs/bench/tick-rie.txt
 #   make reliability               run the fault matrix, fault scenarios and
 #                                  soak; rewrites their tables in
 #                                  docs/RELIABILITY.md (make test checks them)
@@ -181,6 +184,18 @@ fuzz:
 .PHONY: bench
 bench:
 	$(GO) run ./cmd/maptuner-bench -all scenarios -seeds 10
+
+# A tick at 1,000 open runs (scenarios/thousand-runs.yaml) of the real tune
+# bootstrap under the emulator, against the simulated account over HTTP and
+# moto_server for DynamoDB: wall time, the emulator's Duration, and the
+# bootstrap's CPU time and peak memory per tick (cmd/maptuner-tickbench).
+# Its figures vary by machine: it is run apart from make bench and make test.
+TICKBENCH_FLAGS ?=
+
+.PHONY: bench-tick
+bench-tick: tools build-local-tune
+	CGO_ENABLED=0 $(GO) run -trimpath ./cmd/maptuner-tickbench -bootstrap bin/tune/bootstrap \
+		-emulator '$(RIE)' -out docs/bench/tick-rie.txt $(TICKBENCH_FLAGS)
 
 # --- tools -------------------------------------------------------------------
 
