@@ -71,6 +71,7 @@ func parse(args []string, stderr io.Writer) (opt options, code int) {
 	fs.Uint64Var(&opt.cfg.Seed, "seed", 1, "seed of the simulation's random draws")
 	fs.StringVar(&opt.cfg.Bootstrap, "bootstrap", filepath.Join("bin", "tune", "bootstrap"), "the tune function's bootstrap (make build writes it)")
 	fs.StringVar(&opt.cfg.Emulator, "emulator", "", "the aws-lambda-rie executable (default bin/tools/aws-lambda-rie, else PATH's)")
+	fs.StringVar(&opt.cfg.DynamoDB, "dynamodb", "", "endpoint of a DynamoDB already serving on loopback, such as a DynamoDB Local (default: start moto_server)")
 	fs.DurationVar(&opt.cfg.Warmup, "warmup", tickbench.DefaultWarmup, "virtual time ticked, a tick a minute, before the measured ticks")
 	fs.IntVar(&opt.cfg.Ticks, "ticks", tickbench.DefaultTicks, "ticks measured")
 	fs.StringVar(&opt.out, "out", filepath.Join("docs", "bench", "tick-rie.txt"), "text file the figures are written to")
@@ -109,6 +110,14 @@ func benchMain(ctx context.Context, opt options, stdout io.Writer) error {
 	}
 	cfg := opt.cfg
 	cfg.Scenario = sc
+	// The emulator and the bootstrap start in the bootstrap's directory.
+	for _, path := range []*string{&cfg.Emulator, &cfg.Bootstrap} {
+		if *path != "" {
+			if *path, err = filepath.Abs(*path); err != nil {
+				return err
+			}
+		}
+	}
 	cfg.Progress = stdout
 	host := tickbench.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Load: tickbench.Load()}
 	res, err := tickbench.Run(ctx, cfg)

@@ -43,7 +43,11 @@ func WriteText(w io.Writer, res Result, host Host, command string) error {
 	fmt.Fprintf(&b, "%s\n", command)
 	fmt.Fprintf(&b, "the tune bootstrap under aws-lambda-rie, scenario %s seed %d: %d warm-up ticks, then %d measured, a virtual minute apart\n",
 		res.Scenario, res.Seed, res.WarmupTicks, len(res.Ticks))
-	fmt.Fprintf(&b, "local account: simulated Step Functions, CloudWatch and Lambda over HTTP; DynamoDB on moto_server, one request at a time\n")
+	dynamo := res.DynamoDB
+	if dynamo == "moto_server" {
+		dynamo += ", one request at a time"
+	}
+	fmt.Fprintf(&b, "local account: simulated Step Functions, CloudWatch and Lambda over HTTP; DynamoDB on %s\n", dynamo)
 	load := "unknown"
 	if host.Load >= 0 {
 		load = fmt.Sprintf("%.2f", host.Load)

@@ -13,6 +13,7 @@
 package tickbench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,8 +84,12 @@ type Config struct {
 	Warmup time.Duration
 	// Ticks is the number of ticks measured; zero means DefaultTicks.
 	Ticks int
-	// Table is the registry table; empty means DefaultTable.
+	// Table is the registry table; empty means DefaultTable. It is
+	// created, and must not exist yet.
 	Table string
+	// DynamoDB is an endpoint that already serves DynamoDB on loopback
+	// (a DynamoDB Local, for example); empty starts moto_server.
+	DynamoDB string
 	// Progress gets a line per tick; nil discards them.
 	Progress io.Writer
 }
@@ -117,6 +122,9 @@ type Result struct {
 	// Scenario and Seed are the simulated account's.
 	Scenario string
 	Seed     uint64
+	// DynamoDB is what served DynamoDB: "moto_server", or the endpoint of
+	// Config.DynamoDB.
+	DynamoDB string
 	// WarmupTicks is the number of ticks before the first measured one.
 	WarmupTicks int
 	// Ticks are the measured ticks, in order.
@@ -161,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 	if cfg, err = cfg.withDefaults(); err != nil {
 		return Result{}, err
 	}
-	s, err := demo.StartSim(ctx, demo.SimOptions{Scenario: cfg.Scenario, Seed: cfg.Seed})
+	s, err := demo.StartSim(ctx, demo.SimOptions{Scenario: cfg.Scenario, Seed: cfg.Seed, DynamoDB: cfg.DynamoDB})
 	if err != nil {
 		return Result{}, fmt.Errorf("tickbench: %w", err)
 	}
@@ -177,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 		return Result{}, errors.New("tickbench: the scenario started no parent execution")
 	}
 	start := execs[0].StartDate
-	if err := register(ctx, ep, cfg.Table, execs, start); err != nil {
+	if err := register(ctx, ep, cfg.Table, cfg.DynamoDB != "", execs, start); err != nil {
 		return Result{}, err
 	}
 	fmt.Fprintf(cfg.Progress, "tickbench: %d parent executions registered in table %s\n", len(execs), cfg.Table)
@@ -194,7 +202,7 @@ func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 	defer func() { err = errors.Join(err, fn.Close()) }()
 
 	b := &bench{cfg: cfg, sim: s, fn: fn}
-	res := Result{Scenario: cfg.Scenario.Name, Seed: cfg.Seed}
+	res := Result{Scenario: cfg.Scenario.Name, Seed: cfg.Seed, DynamoDB: cmp.Or(cfg.DynamoDB, "moto_server")}
 	at := start
 	for ; ; at = at.Add(tickPeriod) {
 		t, err := b.tick(ctx, at, false)
@@ -225,15 +233,22 @@ func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 	return res, nil
 }
 
-// register puts the opted-in parent executions in the registry table as
-// the watch function does on their RUNNING events.
-func register(ctx context.Context, ep demo.Endpoints, table string, execs []demo.Execution, now time.Time) error {
+// register creates the registry table and puts the opted-in parent
+// executions in it as the watch function does on their RUNNING events.
+// With external, the endpoint is not moto_server, and the table gets no
+// time to live: nothing expires within a bench, and some DynamoDB
+// emulators do not implement UpdateTimeToLive.
+func register(ctx context.Context, ep demo.Endpoints, table string, external bool, execs []demo.Execution, now time.Time) error {
 	client := dynamodb.New(dynamodb.Options{
 		Region:       ep.Region,
 		BaseEndpoint: aws.String(ep.DynamoDB),
 		Credentials:  credentials.NewStaticCredentialsProvider(local.FakeAccessKeyID, local.FakeSecretAccessKey, ""),
 	})
-	if err := registry.CreateTable(ctx, client, table); err != nil {
+	var tables registry.TableAPI = client
+	if external {
+		tables = noTTL{client}
+	}
+	if err := registry.CreateTable(ctx, tables, table); err != nil {
 		return fmt.Errorf("tickbench: %w", err)
 	}
 	store, err := registry.NewDynamoDB(client, registry.Config{Table: table})
@@ -251,6 +266,16 @@ func register(ctx context.Context, ep demo.Endpoints, table string, execs []demo
 		}
 	}
 	return nil
+}
+
+// noTTL is a DynamoDB client whose UpdateTimeToLive does nothing.
+type noTTL struct{ *dynamodb.Client }
+
+var _ registry.TableAPI = noTTL{}
+
+// UpdateTimeToLive implements registry.TableAPI: it sends nothing.
+func (noTTL) UpdateTimeToLive(context.Context, *dynamodb.UpdateTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error) {
+	return &dynamodb.UpdateTimeToLiveOutput{}, nil
 }
 
 // bench runs the ticks.
@@ -318,15 +343,41 @@ func (b *bench) tick(ctx context.Context, at time.Time, measured bool) (Tick, er
 	if t.PeakRSS, err = readPeakRSS(pid); err != nil {
 		return t, err
 	}
-	rep, ok, err := LastReport(b.fn.Logs()[logged:])
-	switch {
-	case err != nil:
+	rep, err := waitReport(ctx, func() string { return b.fn.Logs()[logged:] })
+	if err != nil {
 		return t, fmt.Errorf("tickbench: tick at %s: %w", at.Format(time.TimeOnly), err)
-	case !ok:
-		return t, fmt.Errorf("tickbench: tick at %s: the emulator printed no REPORT line", at.Format(time.TimeOnly))
 	}
 	t.Duration = rep.Duration
 	return t, nil
+}
+
+// reportWait bounds how long waitReport waits for the REPORT line, and
+// reportPoll is how often it looks.
+const (
+	reportWait = 10 * time.Second
+	reportPoll = 10 * time.Millisecond
+)
+
+// waitReport waits for the REPORT line of the invocation in logs: the
+// emulator prints it after it has sent the response.
+func waitReport(ctx context.Context, logs func() string) (Report, error) {
+	deadline := time.NewTimer(reportWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(reportPoll)
+	defer poll.Stop()
+	for {
+		rep, ok, err := LastReport(logs())
+		if err != nil || ok {
+			return rep, err
+		}
+		select {
+		case <-ctx.Done():
+			return Report{}, ctx.Err()
+		case <-deadline.C:
+			return Report{}, fmt.Errorf("the emulator printed no REPORT line within %s of the response", reportWait)
+		case <-poll.C:
+		}
+	}
 }
 
 // line describes a tick in one line of progress.
