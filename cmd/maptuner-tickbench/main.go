@@ -4,7 +4,7 @@
 // the scenario's open runs, and writes the figures as text:
 //
 //	maptuner-tickbench [-scenario FILE] [-seed N] [-bootstrap FILE] [-emulator FILE]
-//	                   [-warmup D] [-ticks N] [-out FILE]
+//	                   [-dynamodb URL | -dynalite FILE] [-warmup D] [-ticks N] [-out FILE]
 //
 // Each measured tick gives the invocation's wall time, the emulator's
 // Duration, and the bootstrap process's CPU time and peak resident memory
@@ -32,9 +32,6 @@ import (
 	"github.com/maptuner/maptuner/internal/lab/simserver"
 )
 
-// command is how the make target runs this, named in the text written.
-const command = "make bench-tick"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -46,6 +43,7 @@ func main() {
 type options struct {
 	scenario string
 	out      string
+	command  string
 	cfg      tickbench.Config
 }
 
@@ -72,8 +70,10 @@ func parse(args []string, stderr io.Writer) (opt options, code int) {
 	fs.StringVar(&opt.cfg.Bootstrap, "bootstrap", filepath.Join("bin", "tune", "bootstrap"), "the tune function's bootstrap (make build writes it)")
 	fs.StringVar(&opt.cfg.Emulator, "emulator", "", "the aws-lambda-rie executable (default bin/tools/aws-lambda-rie, else PATH's)")
 	fs.StringVar(&opt.cfg.DynamoDB, "dynamodb", "", "endpoint of a DynamoDB already serving on loopback, such as a DynamoDB Local (default: start moto_server)")
+	fs.StringVar(&opt.cfg.Dynalite, "dynalite", "", "dynalite's cli.js: start it for DynamoDB instead of moto_server")
 	fs.DurationVar(&opt.cfg.Warmup, "warmup", tickbench.DefaultWarmup, "virtual time ticked, a tick a minute, before the measured ticks")
 	fs.IntVar(&opt.cfg.Ticks, "ticks", tickbench.DefaultTicks, "ticks measured")
+	fs.StringVar(&opt.command, "command", "maptuner-tickbench", "the command named in the text, how it was run (make bench-tick sets it)")
 	fs.StringVar(&opt.out, "out", filepath.Join("docs", "bench", "tick-rie.txt"), "text file the figures are written to")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,6 +95,8 @@ func parse(args []string, stderr io.Writer) (opt options, code int) {
 		return usage("-warmup %s: want a positive duration", opt.cfg.Warmup)
 	case opt.out == "":
 		return usage("-out: want a file")
+	case opt.cfg.DynamoDB != "" && opt.cfg.Dynalite != "":
+		return usage("-dynamodb and -dynalite: choose one")
 	}
 	return opt, -1
 }
@@ -125,7 +127,7 @@ func benchMain(ctx context.Context, opt options, stdout io.Writer) error {
 		return err
 	}
 	var b strings.Builder
-	if err := tickbench.WriteText(&b, res, host, command); err != nil {
+	if err := tickbench.WriteText(&b, res, host, opt.command); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(opt.out), 0o755); err != nil {

@@ -88,8 +88,13 @@ type Config struct {
 	// created, and must not exist yet.
 	Table string
 	// DynamoDB is an endpoint that already serves DynamoDB on loopback
-	// (a DynamoDB Local, for example); empty starts moto_server.
+	// (a DynamoDB Local, for example); empty starts moto_server, or
+	// dynalite with Dynalite.
 	DynamoDB string
+	// Dynalite is dynalite's cli.js: Run starts it for DynamoDB instead of
+	// moto_server, whose Query of 1,000 items can take longer than the
+	// tuner's call timeout (10 s) on a loaded machine. Empty: moto_server.
+	Dynalite string
 	// Progress gets a line per tick; nil discards them.
 	Progress io.Writer
 }
@@ -122,8 +127,8 @@ type Result struct {
 	// Scenario and Seed are the simulated account's.
 	Scenario string
 	Seed     uint64
-	// DynamoDB is what served DynamoDB: "moto_server", or the endpoint of
-	// Config.DynamoDB.
+	// DynamoDB is what served DynamoDB: "moto_server", "dynalite, in
+	// memory", or the endpoint of Config.DynamoDB.
 	DynamoDB string
 	// WarmupTicks is the number of ticks before the first measured one.
 	WarmupTicks int
@@ -136,6 +141,9 @@ func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.Bootstrap == "" {
 		errs = append(errs, errors.New("no tune bootstrap"))
+	}
+	if c.DynamoDB != "" && c.Dynalite != "" {
+		errs = append(errs, errors.New("both a DynamoDB endpoint and dynalite"))
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("warm-up %s is negative", c.Warmup))
@@ -161,13 +169,22 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Run starts the simulated account and moto_server, creates the registry
+// Run starts the simulated account and moto_server (or dynalite), creates the registry
 // table, starts the scenario's parents and registers them as the watch
 // function does, starts the tune bootstrap under the emulator, warms up,
 // measures cfg.Ticks ticks, and stops everything it started.
 func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 	if cfg, err = cfg.withDefaults(); err != nil {
 		return Result{}, err
+	}
+	served := cmp.Or(cfg.DynamoDB, "moto_server")
+	if cfg.Dynalite != "" {
+		d, err := local.StartDynalite(ctx, local.DynaliteOptions{Script: cfg.Dynalite})
+		if err != nil {
+			return Result{}, fmt.Errorf("tickbench: %w", err)
+		}
+		defer func() { err = errors.Join(err, d.Close()) }()
+		cfg.DynamoDB, served = d.URL, "dynalite, in memory"
 	}
 	s, err := demo.StartSim(ctx, demo.SimOptions{Scenario: cfg.Scenario, Seed: cfg.Seed, DynamoDB: cfg.DynamoDB})
 	if err != nil {
@@ -202,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 	defer func() { err = errors.Join(err, fn.Close()) }()
 
 	b := &bench{cfg: cfg, sim: s, fn: fn}
-	res := Result{Scenario: cfg.Scenario.Name, Seed: cfg.Seed, DynamoDB: cmp.Or(cfg.DynamoDB, "moto_server")}
+	res := Result{Scenario: cfg.Scenario.Name, Seed: cfg.Seed, DynamoDB: served}
 	at := start
 	for ; ; at = at.Add(tickPeriod) {
 		t, err := b.tick(ctx, at, false)
