@@ -2,10 +2,11 @@
 // Lambda Runtime Interface Emulator against the local account: a simulated
 // account (internal/lab/simserver) serving Step Functions, CloudWatch and
 // Lambda over HTTP on a manual virtual clock, and moto_server serving the
-// registry's DynamoDB table. It reaches the state BenchmarkTickOpenRuns of
-// internal/lab/bench measures in process (the scenario's parents
-// registered, then a tick a virtual minute until the warm-up has passed
-// and every open run is tracked), then measures a few ticks, each after
+// registry's DynamoDB table (or dynalite, a faster DynamoDB in Node.js). It
+// reaches the state BenchmarkTickOpenRuns of internal/lab/bench measures in
+// process (the scenario's parents registered, then a tick a virtual minute
+// until the warm-up has passed and every open run is tracked), then
+// measures a few ticks, each after
 // the clock moved a minute: the invocation's wall time, the emulator's
 // Duration, and the CPU time and peak resident memory of the bootstrap
 // process, read from /proc (Linux only: the emulator's "Max Memory Used"
@@ -252,6 +253,9 @@ func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 
 // register creates the registry table and puts the opted-in parent
 // executions in it as the watch function does on their RUNNING events.
+// The watch function itself would read each state machine's tag, and
+// 1,000 ListTagsForResource calls at one virtual instant exceed the
+// simulated account's quota (a bucket of 100).
 // With external, the endpoint is not moto_server, and the table gets no
 // time to live: nothing expires within a bench, and some DynamoDB
 // emulators do not implement UpdateTimeToLive.
