@@ -170,19 +170,21 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Run starts the simulated account and moto_server (or dynalite), creates the registry
-// table, starts the scenario's parents and registers them as the watch
-// function does, starts the tune bootstrap under the emulator, warms up,
-// measures cfg.Ticks ticks, and stops everything it started.
+// Run starts the simulated account and moto_server (or dynalite),
+// creates the registry table, starts the scenario's parents and registers
+// them as the watch function does, starts the tune bootstrap under the
+// emulator, warms up, measures cfg.Ticks ticks, and stops everything it
+// started. A tick that fails stops it: its error carries the end of the
+// function's log.
 func Run(ctx context.Context, cfg Config) (_ Result, err error) {
 	if cfg, err = cfg.withDefaults(); err != nil {
 		return Result{}, err
 	}
 	served := cmp.Or(cfg.DynamoDB, "moto_server")
 	if cfg.Dynalite != "" {
-		d, err := local.StartDynalite(ctx, local.DynaliteOptions{Script: cfg.Dynalite})
-		if err != nil {
-			return Result{}, fmt.Errorf("tickbench: %w", err)
+		d, derr := local.StartDynalite(ctx, local.DynaliteOptions{Script: cfg.Dynalite})
+		if derr != nil {
+			return Result{}, fmt.Errorf("tickbench: %w", derr)
 		}
 		defer func() { err = errors.Join(err, d.Close()) }()
 		cfg.DynamoDB, served = d.URL, "dynalite, in memory"
