@@ -24,6 +24,12 @@
 #   make tools                     install what lint and the tests need
 #   make bench                     run the benchmark suite; writes BENCHMARKS.md
 #                                  and the plots in docs/bench/
+#   make bench-tick                measure ticks of the tune bootstrap under the
+#                                  emulator at 1,000 open runs against the local
+#                                  account; writes docs/bench/tick-rie.txt
+#   make bench-tick DYNAMODB=dynalite
+#                                  the same with dynalite (installed into
+#                                  bin/tools) for DynamoDB instead of moto
 #   make reliability               run the fault matrix, fault scenarios and
 #                                  soak; rewrites their tables in
 #                                  docs/RELIABILITY.md (make test checks them)
@@ -51,6 +57,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOJQ_VERSION ?= v0.12.17
 MOTO_VERSION ?= 5.2.1
 CFN_LINT_VERSION ?= 1.51.0
+DYNALITE_VERSION ?= 4.0.0
 
 FUNCTIONS := watch tune
 LAMBDA_TAGS := lambda.norpc
@@ -182,6 +189,30 @@ fuzz:
 bench:
 	$(GO) run ./cmd/maptuner-bench -all scenarios -seeds 10
 
+# A tick at 1,000 open runs (scenarios/thousand-runs.yaml) of the real tune
+# bootstrap under the emulator, against the simulated account over HTTP and
+# DynamoDB (DYNAMODB=moto, the default, or dynalite): wall time, the
+# emulator's Duration, and the bootstrap's CPU time and peak memory per tick
+# (cmd/maptuner-tickbench). moto answers a Query of 1,000 items in seconds,
+# past the tuner's 10 s call timeout on a loaded machine; dynalite, a
+# DynamoDB in Node.js, in well under one. Its figures vary by machine: it is
+# run apart from make bench and make test.
+DYNAMODB ?= moto
+DYNALITE := $(TOOLS)/dynalite/node_modules/dynalite/cli.js
+TICKBENCH_FLAGS ?=
+
+ifneq ($(filter bench-tick,$(MAKECMDGOALS)),)
+ifeq ($(filter $(DYNAMODB),moto dynalite),)
+$(error DYNAMODB=$(DYNAMODB): want moto or dynalite)
+endif
+endif
+
+.PHONY: bench-tick
+bench-tick: tools build-local-tune $(if $(filter dynalite,$(DYNAMODB)),$(DYNALITE))
+	CGO_ENABLED=0 $(GO) run -trimpath ./cmd/maptuner-tickbench -bootstrap bin/tune/bootstrap \
+		-emulator '$(RIE)' $(if $(filter dynalite,$(DYNAMODB)),-dynalite '$(DYNALITE)') \
+		-command 'make bench-tick DYNAMODB=$(DYNAMODB)' -out docs/bench/tick-rie.txt $(TICKBENCH_FLAGS)
+
 # --- tools -------------------------------------------------------------------
 
 tools: $(RIE) $(STATICCHECK) $(JQ)
@@ -190,6 +221,9 @@ tools: $(RIE) $(STATICCHECK) $(JQ)
 
 $(RIE):
 	GOBIN='$(TOOLS)' $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+$(DYNALITE):
+	npm install --prefix '$(TOOLS)/dynalite' --no-audit --no-fund --no-save 'dynalite@$(DYNALITE_VERSION)'
 
 $(STATICCHECK):
 	GOBIN='$(TOOLS)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

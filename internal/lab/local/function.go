@@ -188,6 +188,10 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // and stderr.
 func (f *Function) Logs() string { return f.proc.logs.String() }
 
+// EmulatorPID is the process id of the emulator; the function's runtime
+// (the bootstrap) runs as its child once the first invocation started it.
+func (f *Function) EmulatorPID() int { return f.proc.cmd.Process.Pid }
+
 // Close stops the emulator and the function's runtime. It is safe to call
 // more than once.
 func (f *Function) Close() error {

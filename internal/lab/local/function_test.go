@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +135,9 @@ func TestFunctionInvoke(t *testing.T) {
 	}
 	if logs := r.Logs(); !strings.Contains(logs, "START RequestId") {
 		t.Fatalf("Logs has no START line:\n%s", logs)
+	}
+	if cmd, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(r.EmulatorPID()), "cmdline")); err != nil || !strings.Contains(string(cmd), emulatorName) {
+		t.Fatalf("EmulatorPID %d: command line %q, %v; want the emulator's", r.EmulatorPID(), cmd, err)
 	}
 }
 

@@ -339,7 +339,7 @@ func Run(ctx context.Context, cfg Config, b Backend, out io.Writer) (Summary, er
 		cfg.Start = execs[0].StartDate
 	}
 
-	env := functionEnv(ep, cfg)
+	env := FunctionEnv(ep, cfg.Table, cfg.PolicyFile)
 	watchFn, err := startFunction(ctx, cfg, watchBin, env)
 	if err != nil {
 		return Summary{}, err
@@ -571,11 +571,12 @@ func bootstraps(ctx context.Context, cfg Config, p *printer) (watchBin, tuneBin 
 	return watchBin, tuneBin, cleanup, nil
 }
 
-// functionEnv is the environment of both functions: the backend's
-// endpoints (Lambda's too, for capacity hints) and fake credentials, the registry table and policies, the
-// CloudWatch protocol, and the event clock, so that a tick's instant is the
-// "time" of its event.
-func functionEnv(ep Endpoints, cfg Config) []string {
+// FunctionEnv is the environment of both functions, as KEY=VALUE entries:
+// the backend's endpoints (Lambda's too, for capacity hints) and fake
+// credentials, the registry table and the policies file (empty: the
+// built-in policies), the CloudWatch protocol, and the event clock, so
+// that a tick's instant is the "time" of its event.
+func FunctionEnv(ep Endpoints, table, policyFile string) []string {
 	return []string{
 		"AWS_REGION=" + ep.Region,
 		"AWS_ACCESS_KEY_ID=" + local.FakeAccessKeyID,
@@ -588,8 +589,8 @@ func functionEnv(ep Endpoints, cfg Config) []string {
 		"AWS_ENDPOINT_URL_LAMBDA=" + ep.SFN,
 		"MAPTUNER_CLOUDWATCH_PROTOCOL=" + ep.CloudWatchProtocol,
 		"MAPTUNER_CLOCK=event",
-		"TABLE_NAME=" + cfg.Table,
-		"POLICY_FILE=" + cfg.PolicyFile,
+		"TABLE_NAME=" + table,
+		"POLICY_FILE=" + policyFile,
 		"LOG_LEVEL=info",
 	}
 }

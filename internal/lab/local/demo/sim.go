@@ -27,6 +27,9 @@ type SimOptions struct {
 	Seed uint64
 	// Moto says how moto_server, which serves DynamoDB, is started.
 	Moto local.MotoOptions
+	// DynamoDB is an endpoint that already serves DynamoDB, for example
+	// http://127.0.0.1:8000; empty starts moto_server instead.
+	DynamoDB string
 }
 
 // Sim is the simulated backend: a simulated account (internal/lab/simserver)
@@ -41,6 +44,7 @@ type Sim struct {
 	http       *http.Server
 	url        string
 	moto       *local.Moto
+	dynamoDB   string
 	dir        string
 	policyFile string
 
@@ -51,7 +55,8 @@ type Sim struct {
 	closeErr  error
 }
 
-// StartSim serves the scenario on a loopback port, starts moto_server and
+// StartSim serves the scenario on a loopback port, starts moto_server
+// unless opt.DynamoDB names an endpoint, and
 // writes the scenario's policy to a file. ctx bounds the start only.
 func StartSim(ctx context.Context, opt SimOptions) (_ *Sim, err error) {
 	srv, err := simserver.New(simserver.Config{Scenario: opt.Scenario, Seed: opt.Seed})
@@ -87,9 +92,13 @@ func StartSim(ctx context.Context, opt SimOptions) (_ *Sim, err error) {
 	s.url = "http://" + ln.Addr().String()
 	s.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }() // returns ErrServerClosed on Close
+	if s.dynamoDB = opt.DynamoDB; s.dynamoDB != "" {
+		return s, nil
+	}
 	if s.moto, err = local.StartMoto(ctx, opt.Moto); err != nil {
 		return nil, fmt.Errorf("demo: simulated backend: DynamoDB: %w", err)
 	}
+	s.dynamoDB = s.moto.URL
 	return s, nil
 }
 
@@ -99,14 +108,19 @@ func (s *Sim) About() string {
 	for _, r := range s.sc.Runs {
 		items += r.Items
 	}
+	dynamo := "moto_server"
+	if s.moto == nil {
+		dynamo = "the endpoint"
+	}
 	return fmt.Sprintf("simulated account at %s (scenario %s, seed %d: %s items in %d map run(s), on a virtual clock moved a minute per tick) "+
-		"for Step Functions and CloudWatch, moto_server at %s for DynamoDB", s.url, s.sc.Name, s.seed, count(items), len(s.sc.Runs), s.moto.URL)
+		"for Step Functions and CloudWatch, %s at %s for DynamoDB", s.url, s.sc.Name, s.seed, count(items), len(s.sc.Runs), dynamo, s.dynamoDB)
 }
 
 // Endpoints implements Backend: Step Functions and CloudWatch, in CBOR,
-// the SDK's default, at the simulated account; DynamoDB at moto_server.
+// the SDK's default, at the simulated account; DynamoDB at moto_server or
+// SimOptions.DynamoDB.
 func (s *Sim) Endpoints() Endpoints {
-	return Endpoints{SFN: s.url, CloudWatch: s.url, DynamoDB: s.moto.URL, Region: sim.Region}
+	return Endpoints{SFN: s.url, CloudWatch: s.url, DynamoDB: s.dynamoDB, Region: sim.Region}
 }
 
 // PolicyFile is the file holding the scenario's policies, an absolute

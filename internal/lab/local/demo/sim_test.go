@@ -213,3 +213,21 @@ func TestRunSimulatedTwoRuns(t *testing.T) {
 		t.Error("the neighbour, not opted in, was tuned")
 	}
 }
+
+// TestStartSimExternalDynamoDB serves DynamoDB from the endpoint given:
+// no moto_server is started (a missing Python would fail it).
+func TestStartSimExternalDynamoDB(t *testing.T) {
+	sc := parseScenario(t, "two.yaml", twoRuns)
+	const endpoint = "http://127.0.0.1:1"
+	b, err := StartSim(context.Background(), SimOptions{Scenario: sc, DynamoDB: endpoint, Moto: local.MotoOptions{Python: filepath.Join(t.TempDir(), "no-python3")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if ep := b.Endpoints(); ep.DynamoDB != endpoint || ep.SFN == endpoint {
+		t.Fatalf("Endpoints = %+v, want DynamoDB at %s", ep, endpoint)
+	}
+	if about := b.About(); !strings.Contains(about, "the endpoint at "+endpoint+" for DynamoDB") {
+		t.Fatalf("About = %q", about)
+	}
+}
