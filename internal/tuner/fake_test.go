@@ -32,6 +32,8 @@ type fakeAccount struct {
 	throttles  map[time.Time]float64
 	finished   map[string]float64
 	finishedAt time.Time
+	// metricQueries counts the metrics requested of GetMetricData.
+	metricQueries int
 	// untagged are the state machines without the opt-in tag; every other
 	// one has it.
 	untagged map[string]bool
@@ -221,6 +223,7 @@ func (f *fakeAccount) GetMetricData(_ context.Context, in *cloudwatch.GetMetricD
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := &cloudwatch.GetMetricDataOutput{}
+	f.metricQueries += len(in.MetricDataQueries)
 	for _, q := range in.MetricDataQueries {
 		r := cwtypes.MetricDataResult{Id: q.Id, StatusCode: cwtypes.StatusCodeComplete}
 		if m := q.MetricStat.Metric; aws.ToString(m.Namespace) == "AWS/States" && strings.HasPrefix(aws.ToString(m.MetricName), "Executions") && aws.ToString(m.MetricName) != "ExecutionThrottled" {

@@ -88,16 +88,23 @@ func (t *Tuner) dimensions(dims map[string]string, groups ...[]string) (map[stri
 	return dims, append(sets, base)
 }
 
-// runMetrics writes the metrics of a decision on a run: under its job
-// (state machine and Map label), its policy, and the stack.
+// runMetrics writes the metrics of a decision on a run: all of them under
+// its policy and the stack, and its limit under its job (state machine
+// and Map label). A job's children started, finished and failed are
+// AWS/States metrics of its labelled state machine already: publishing
+// them again per job would cost a custom metric each per job.
 func (t *Tuner) runMetrics(rd RunDecision, snap maprun.Snapshot) {
 	d := rd.Decision
-	dims := map[string]string{}
-	var groups [][]string
+	props := map[string]any{"reason": string(d.Reason), "run": rd.MapRunARN}
 	if a, err := maprun.ParseARN(rd.MapRunARN); err == nil {
-		dims["StateMachine"], dims["Label"] = a.StateMachine, a.Label
-		groups = append(groups, []string{"StateMachine", "Label"})
+		dims, sets := t.dimensions(map[string]string{"StateMachine": a.StateMachine, "Label": a.Label}, []string{"StateMachine", "Label"})
+		t.metrics(emf.Record{
+			Namespace: emf.Namespace, Dimensions: dims, Sets: sets[:1], Time: d.State.PrevAt, Properties: props,
+			Metrics: []emf.Metric{{Name: "MaxConcurrency", Value: float64(d.New.MaxConcurrency), Unit: emf.Count}},
+		})
 	}
+	var groups [][]string
+	dims := map[string]string{}
 	if rd.Policy != "" {
 		dims["Policy"] = rd.Policy
 		groups = append(groups, []string{"Policy"})
@@ -118,7 +125,7 @@ func (t *Tuner) runMetrics(rd RunDecision, snap maprun.Snapshot) {
 			{Name: "Updates", Value: updates, Unit: emf.Count},
 			{Name: "Decisions", Value: 1, Unit: emf.Count},
 		},
-		Properties: map[string]any{"reason": string(d.Reason), "run": rd.MapRunARN},
+		Properties: props,
 	})
 }
 

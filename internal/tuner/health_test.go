@@ -107,17 +107,19 @@ func TestHealthThroughHandler(t *testing.T) {
 		t.Fatalf("tick line %+v:\n%s", tl, e.logs)
 	}
 
-	var tick, run *emfLine
+	var tick, job, run *emfLine
 	for _, l := range emfLines(t, e.emf) {
 		switch {
 		case l.TickErrors != nil:
 			tick = &l
-		case l.MaxConcurrency != nil:
+		case l.Decisions != nil:
 			run = &l
+		case l.MaxConcurrency != nil:
+			job = &l
 		}
 	}
-	if tick == nil || run == nil {
-		t.Fatalf("want a tick record and a run record:\n%s", e.emf)
+	if tick == nil || job == nil || run == nil {
+		t.Fatalf("want a tick record, a job record and a run record:\n%s", e.emf)
 	}
 	cw := tick.AWS.CloudWatchMetrics[0]
 	var names []string
@@ -133,11 +135,19 @@ func TestHealthThroughHandler(t *testing.T) {
 		*tick.TickErrors != 0 || *tick.RunsTracked != 1 || *tick.RunsDecided != 1 || *tick.TickDuration != 1500 {
 		t.Fatalf("tick record %s", e.emf)
 	}
-	cw = run.AWS.CloudWatchMetrics[0]
-	if got := sets(cw.Dimensions); got != "[Stack,StateMachine,Label] [Stack,Policy] [Stack]" {
-		t.Fatalf("run record dimension sets %s", got)
+	// The job's record: its limit only (AWS/States has its children).
+	cw = job.AWS.CloudWatchMetrics[0]
+	if got := sets(cw.Dimensions); got != "[Stack,StateMachine,Label]" || len(cw.Metrics) != 1 || cw.Metrics[0].Name != "MaxConcurrency" {
+		t.Fatalf("job record dimension sets %s, metrics %v", got, cw.Metrics)
 	}
-	if run.MapRun != nil || *run.StateMachine != "etl-nightly" || *run.Label != "ProcessItems" || *run.Policy != "default" ||
+	if job.MapRun != nil || *job.StateMachine != "etl-nightly" || *job.Label != "ProcessItems" || *job.Stack != "prod" || *job.MaxConcurrency != 10 || job.Run != runARN {
+		t.Fatalf("job record %s", e.emf)
+	}
+	cw = run.AWS.CloudWatchMetrics[0]
+	if got := sets(cw.Dimensions); got != "[Stack,Policy] [Stack]" || len(cw.Metrics) != 7 {
+		t.Fatalf("run record dimension sets %s, %d metrics", got, len(cw.Metrics))
+	}
+	if run.MapRun != nil || run.StateMachine != nil || *run.Policy != "default" ||
 		*run.Stack != "prod" || *run.MaxConcurrency != 10 || run.Run != runARN {
 		t.Fatalf("run record %s", e.emf)
 	}

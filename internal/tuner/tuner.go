@@ -435,7 +435,7 @@ func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o cont
 		}
 		if ended {
 			rep.Decided++
-			t.log(rd, snap)
+			t.log(rd, o)
 			t.end(tc, arn, "ended before update")
 			return true
 		}
@@ -444,7 +444,7 @@ func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o cont
 		}
 	}
 	rep.Decided++
-	t.log(rd, snap)
+	t.log(rd, o)
 	rep.Decisions = append(rep.Decisions, rd)
 
 	if d.Learn != nil && !t.remember(tc, p, *d.Learn) {
@@ -618,13 +618,21 @@ func transient(err error) bool {
 	return false
 }
 
-// log writes the decision line and the run's metrics.
-func (t *Tuner) log(rd RunDecision, snap maprun.Snapshot) {
+// log writes the decision line and, for a live observation o, the run's metrics.
+func (t *Tuner) log(rd RunDecision, o control.Observation) {
 	d := rd.Decision
-	t.deps.Log.Info("decision",
+	attrs := []any{
 		"run", rd.MapRunARN, "policy", rd.Policy,
 		"old", d.Old, "new", d.New, "reason", d.Reason, "toleranceReason", d.ToleranceReason,
 		"message", d.Message, "update", d.Update, "applied", rd.Applied, "dryRun", rd.DryRun,
-		"signals", d.Signals, "items", snap.Items)
-	t.runMetrics(rd, snap)
+		"signals", d.Signals, "items", o.Run.Items,
+	}
+	if o.Estimated {
+		// Counts minutes late: the line says so, and the run's metrics
+		// wait for its next live read rather than chart them.
+		t.deps.Log.Info("decision", append(attrs, "late", true)...)
+		return
+	}
+	t.deps.Log.Info("decision", attrs...)
+	t.runMetrics(rd, o.Run)
 }
