@@ -10,18 +10,20 @@ import (
 	"github.com/maptuner/maptuner/internal/policy"
 )
 
-// shares groups the open runs whose policies name the same throttle
-// signals, once expanded for each run: they call one downstream and share
-// its capacity. It returns, for each run in a group of two or more, what
-// its decision needs to know of the others (control.Share); runs that
-// name no signal, or share it with no other open run, are absent.
+// shares groups the open runs that call one downstream and share its
+// capacity: those whose policies have the same group, and those of
+// policies with no group that name the same throttle signals, once
+// expanded for each run. It returns, for each run in a group of two or
+// more, what its decision needs to know of the others (control.Share);
+// runs with neither group nor signal, or sharing with no other open run,
+// are absent.
 func shares(plans []plan) map[string]*control.Share {
 	groups := map[string][]plan{}
 	for _, p := range plans {
-		if len(p.signals) == 0 || p.run.Ended {
+		k := downstreamKey(p)
+		if k == "" || p.run.Ended {
 			continue
 		}
-		k := downstreamKey(p)
 		groups[k] = append(groups[k], p)
 	}
 	out := map[string]*control.Share{}
@@ -40,9 +42,15 @@ func shares(plans []plan) map[string]*control.Share {
 	return out
 }
 
-// downstreamKey names the throttle signals of plan p, in an order that
-// does not depend on how the policy lists them or their dimensions.
+// downstreamKey names the downstream of plan p: its policy's group when it
+// has one, whatever its signals; else its throttle signals, in an order
+// that does not depend on how the policy lists them or their dimensions.
+// It is "" for a run with neither, which shares nothing. A group and a set
+// of signals never have the same key.
 func downstreamKey(p plan) string {
+	if g := p.policy.Group; g != "" {
+		return "group\x00" + g
+	}
 	keys := make([]string, 0, len(p.signals))
 	for _, q := range p.signals {
 		var b strings.Builder
@@ -50,7 +58,7 @@ func downstreamKey(p plan) string {
 		for _, d := range slices.Sorted(maps.Keys(q.Dimensions)) {
 			fmt.Fprintf(&b, "\x00%s=%s", d, q.Dimensions[d])
 		}
-		keys = append(keys, b.String())
+		keys = append(keys, "signal\x00"+b.String())
 	}
 	slices.Sort(keys)
 	return strings.Join(keys, "\x01")

@@ -1,10 +1,12 @@
 package tuner
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/observe"
+	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
 )
 
@@ -12,37 +14,106 @@ func TestShares(t *testing.T) {
 	lambda := func(fn string) observe.MetricQuery {
 		return observe.MetricQuery{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": fn}}
 	}
-	withLimit := func(arn string, limit int32, qs ...observe.MetricQuery) plan {
+	// own is the default signal of a run: its own state machine's.
+	own := func(arn string) observe.MetricQuery {
+		return observe.MetricQuery{Namespace: "AWS/States", Metric: "ExecutionThrottled", Stat: "Sum", Dimensions: map[string]string{"StateMachineArn": arn}}
+	}
+	// run is a plan of a run whose last limit is limit (-1: not observed
+	// yet), with its policy's group and its expanded signals.
+	run := func(arn string, limit int32, group string, qs ...observe.MetricQuery) plan {
 		r := registry.Run{ARN: arn}
 		if limit >= 0 {
 			r.State.History = []control.Setting{{MaxConcurrency: limit}}
 		}
-		return plan{run: r, signals: qs}
+		return plan{run: r, policy: policy.Resolved{Group: group}, signals: qs}
 	}
-	plans := []plan{
-		withLimit("a", 120, lambda("f")),
-		withLimit("b", 0, lambda("f")),  // unlimited: the ceiling of children
-		withLimit("c", -1, lambda("f")), // not observed yet
-		withLimit("d", 50, lambda("g")), // alone on its function
-		withLimit("e", 50),              // no signal: shares nothing
+	ended := func(p plan) plan { p.run.Ended = true; return p }
+	tests := []struct {
+		name  string
+		plans []plan
+		want  map[string]control.Share
+	}{
+		{"the same signal shares, unlimited counts as the ceiling, a run not observed as 0", []plan{
+			run("a", 120, "", lambda("f")),
+			run("b", 0, "", lambda("f")),
+			run("c", -1, "", lambda("f")),
+			run("d", 50, "", lambda("g")), // alone on its function
+			run("e", 50, ""),              // no signal, no group: shares nothing
+		}, map[string]control.Share{
+			"a": {Runs: 3, Others: 10000},
+			"b": {Runs: 3, Others: 120},
+			"c": {Runs: 3, Others: 10120},
+		}},
+		{"a group shares whatever the signals", []plan{
+			run("orders", 100, "process-item", own("orders")),
+			run("invoices", 60, "process-item", own("invoices")),
+			run("silent", 40, "process-item"), // no signal at all
+			run("other", 70, "", own("other")),
+		}, map[string]control.Share{
+			"orders":   {Runs: 3, Others: 100},
+			"invoices": {Runs: 3, Others: 140},
+			"silent":   {Runs: 3, Others: 160},
+		}},
+		{"the group takes precedence over the signals", []plan{
+			run("a", 100, "db", lambda("f")),
+			run("b", 60, "", lambda("f")), // same signal, no group: not with a
+			run("c", 40, "", lambda("f")),
+			run("d", 30, "api", lambda("f")), // another group, alone in it
+		}, map[string]control.Share{
+			"b": {Runs: 2, Others: 40},
+			"c": {Runs: 2, Others: 60},
+		}},
+		{"different groups share nothing", []plan{
+			run("a", 100, "db", own("a")),
+			run("b", 60, "api", own("b")),
+		}, map[string]control.Share{}},
+		{"an ended run frees its share", []plan{
+			run("a", 100, "db"),
+			ended(run("b", 60, "db")),
+			run("c", 80, "", lambda("f")),
+			ended(run("d", 80, "", lambda("f"))),
+		}, map[string]control.Share{}},
 	}
-	got := shares(plans)
-	want := map[string]control.Share{
-		"a": {Runs: 3, Others: 10000},
-		"b": {Runs: 3, Others: 120},
-		"c": {Runs: 3, Others: 10120},
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[string]control.Share{}
+			for arn, s := range shares(tt.plans) {
+				got[arn] = *s
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("shares %v, want %v", got, tt.want)
+			}
+		})
 	}
-	if len(got) != len(want) {
-		t.Fatalf("shares %v, want runs %v", got, want)
+}
+
+func TestDownstreamKey(t *testing.T) {
+	q := func(ns string, dims map[string]string) observe.MetricQuery {
+		return observe.MetricQuery{Namespace: ns, Metric: "Throttles", Stat: "Sum", Dimensions: dims}
 	}
-	for arn, w := range want {
-		if g := got[arn]; g == nil || *g != w {
-			t.Errorf("%s: share %+v, want %+v", arn, g, w)
-		}
+	f, g := q("AWS/Lambda", map[string]string{"FunctionName": "f"}), q("AWS/Lambda", map[string]string{"FunctionName": "g"})
+	two := map[string]string{"TableName": "t", "Operation": "PutItem"}
+	tests := []struct {
+		name string
+		a, b plan
+		same bool
+	}{
+		{"signals in another order", plan{signals: []observe.MetricQuery{f, g}}, plan{signals: []observe.MetricQuery{g, f}}, true},
+		{"dimensions in another order", plan{signals: []observe.MetricQuery{q("AWS/DynamoDB", two)}}, plan{signals: []observe.MetricQuery{q("AWS/DynamoDB", maps.Clone(two))}}, true},
+		{"another dimension value", plan{signals: []observe.MetricQuery{f}}, plan{signals: []observe.MetricQuery{g}}, false},
+		{"one signal of two", plan{signals: []observe.MetricQuery{f}}, plan{signals: []observe.MetricQuery{f, g}}, false},
+		{"a group whatever the signals", plan{policy: policy.Resolved{Group: "x"}, signals: []observe.MetricQuery{f}}, plan{policy: policy.Resolved{Group: "x"}}, true},
+		{"a group and no group with the same signals", plan{policy: policy.Resolved{Group: "x"}, signals: []observe.MetricQuery{f}}, plan{signals: []observe.MetricQuery{f}}, false},
+		{"two groups", plan{policy: policy.Resolved{Group: "x"}}, plan{policy: policy.Resolved{Group: "y"}}, false},
 	}
-	// The order of the signals and of their dimensions does not matter.
-	two := func(a, b observe.MetricQuery) []observe.MetricQuery { return []observe.MetricQuery{a, b} }
-	if downstreamKey(plan{signals: two(lambda("f"), lambda("g"))}) != downstreamKey(plan{signals: two(lambda("g"), lambda("f"))}) {
-		t.Error("the same signals in another order name another downstream")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if same := downstreamKey(tt.a) == downstreamKey(tt.b); same != tt.same {
+				t.Errorf("same downstream %v, want %v", same, tt.same)
+			}
+		})
+	}
+	if k := downstreamKey(plan{}); k != "" {
+		t.Errorf("a run with no group and no signal has downstream %q, want none", k)
 	}
 }
