@@ -229,12 +229,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return to, ReasonClamped, fmt.Sprintf("maxConcurrency %d is outside the policy's [%d, %d]: clamped to %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, to)
 	}
 
-	if n := obs.Shared.runs(); n < st.SharedBy && st.Hi > 0 {
-		// A run sharing the downstream ended: the bound found with it
-		// there is too low now.
-		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseSlowStart, 0
+	if limit, msg, ok := shareChanged(cfg, st, obs); ok {
+		return limit, ReasonShared, msg
 	}
-	st.SharedBy = obs.Shared.runs()
 
 	// Throttle datapoints not acted on yet, each charged to the limits in
 	// effect while it was measured.

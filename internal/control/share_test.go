@@ -47,6 +47,61 @@ func TestSharedDownstream(t *testing.T) {
 	})
 }
 
+func TestRunsJoining(t *testing.T) {
+	clean := func(since int) LiveSample { return LiveSample{Since: sec(since, 30), Sampled: 12} }
+	shared := func(runs int, others int32) *Share { return &Share{Runs: runs, Others: others} }
+	// alone finds the capacity 200 (the downstream's bound) alone, the
+	// limit confirmed clean at it.
+	alone := []liveStep{
+		{at: sec(0, 30), limit: 10, running: 1, bound: 200, reason: ReasonHint, want: 100},
+		{at: sec(1, 30), limit: 100, running: 100, live: clean(0), reason: ReasonSlowStart, want: 200},
+		{at: sec(2, 30), limit: 200, running: 200, live: clean(1), reason: ReasonConverged, want: 200},
+	}
+	t.Run("a run that knows its capacity gives the newcomer its share at once", func(t *testing.T) {
+		st := runLive(t, append(alone[:len(alone):len(alone)],
+			// A second run joined, not decided on yet.
+			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), shared: shared(2, 0), reason: ReasonShared, want: 100},
+			// Its share is confirmed: it holds there, the newcomer's share is left to it.
+			liveStep{at: sec(4, 30), limit: 100, running: 100, live: clean(3), shared: shared(2, 100), reason: ReasonConverged, want: 100},
+		))
+		if st.Lo != 100 || st.Hi != 105 || st.SharedBy != 2 {
+			t.Errorf("clean %d, bound %d, shared by %d; want 100, 105 (half of 210, the bound and the band) and 2", st.Lo, st.Hi, st.SharedBy)
+		}
+	})
+	t.Run("two more runs: a third of it, reached within MaxStepDown", func(t *testing.T) {
+		runLive(t, append(alone[:len(alone):len(alone)],
+			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), shared: shared(3, 20), reason: ReasonShared, want: 100},
+			// The rest of the cut, owed.
+			liveStep{at: sec(4, 30), limit: 100, running: 100, live: clean(3), shared: shared(3, 60), reason: ReasonThrottled, want: 66},
+		))
+	})
+	t.Run("the same runs sharing at the next decision change nothing", func(t *testing.T) {
+		st := runLive(t, append(alone[:len(alone):len(alone)],
+			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), shared: shared(2, 0), reason: ReasonShared, want: 100},
+			liveStep{at: sec(4, 30), limit: 100, running: 100, live: clean(3), shared: shared(2, 100), reason: ReasonConverged, want: 100},
+		))
+		if d := Decide(testConfig(), st, Observation{At: sec(5, 30), Run: run(100, 100, 50000), Live: clean(4), Shared: shared(2, 100)}); d.Reason != ReasonConverged || d.New.MaxConcurrency != 100 {
+			t.Errorf("%s %d with the same runs sharing, want Converged 100: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+		}
+	})
+	t.Run("a run in slow start knows no capacity to share and goes on", func(t *testing.T) {
+		runLive(t, []liveStep{
+			{at: sec(0, 30), limit: 40, running: 40, reason: ReasonSlowStart, want: 80},
+			{at: sec(1, 30), limit: 80, running: 80, live: clean(0), shared: shared(2, 10), reason: ReasonSlowStart, want: 160},
+		})
+	})
+	t.Run("slow start stops at the run's share of the downstream's bound", func(t *testing.T) {
+		st := runLive(t, []liveStep{
+			{at: sec(0, 30), limit: 10, running: 1, bound: 200, shared: shared(2, 100), reason: ReasonHint, want: 50},
+			{at: sec(1, 30), limit: 50, running: 50, live: clean(0), shared: shared(2, 100), reason: ReasonSlowStart, want: 100},
+			{at: sec(2, 30), limit: 100, running: 100, live: clean(1), shared: shared(2, 100), reason: ReasonConverged, want: 100},
+		})
+		if st.Hi != 105 {
+			t.Errorf("bound %d, want 105: the share 100 and the band", st.Hi)
+		}
+	})
+}
+
 func TestCapacityBound(t *testing.T) {
 	clean := func(since int) LiveSample { return LiveSample{Since: sec(since, 30), Sampled: 12} }
 	t.Run("a run starts at half the bound, holds at it, and probes past it after the recovery time", func(t *testing.T) {

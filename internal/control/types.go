@@ -331,11 +331,14 @@ const (
 	ReasonOverride      Reason = "Override"
 	ReasonHint          Reason = "CapacityHint"
 	ReasonCollapse      Reason = "Collapse"
-	ReasonClamped       Reason = "Clamped"
-	ReasonFailFast      Reason = "FailFast"
-	ReasonBaseline      Reason = "Baseline"
-	ReasonRecovered     Reason = "Recovered"
-	ReasonEnded         Reason = "Ended"
+	// ReasonShared is a cut to the run's share of a downstream that more
+	// runs share than before.
+	ReasonShared    Reason = "Shared"
+	ReasonClamped   Reason = "Clamped"
+	ReasonFailFast  Reason = "FailFast"
+	ReasonBaseline  Reason = "Baseline"
+	ReasonRecovered Reason = "Recovered"
+	ReasonEnded     Reason = "Ended"
 	// ReasonPaused is an operator's pause: the run is observed, never updated.
 	ReasonPaused Reason = "Paused"
 	// ReasonPinned is an operator's pin: maxConcurrency is driven to the

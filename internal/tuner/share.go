@@ -8,38 +8,73 @@ import (
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/policy"
+	"github.com/maptuner/maptuner/internal/registry"
 )
 
-// shares groups the open runs that call one downstream and share its
-// capacity: those whose policies have the same group, and those of
-// policies with no group that name the same throttle signals, once
-// expanded for each run. It returns, for each run in a group of two or
-// more, what its decision needs to know of the others (control.Share);
-// runs with neither group nor signal, or sharing with no other open run,
-// are absent.
-func shares(plans []plan) map[string]*control.Share {
-	groups := map[string][]plan{}
+// sharing is what a period knows of the open runs that call one downstream
+// and share its capacity: those whose policies have the same group, and
+// those of policies with no group that name the same throttle signals,
+// once expanded for each run. Runs with neither group nor signal, or
+// sharing with no other open run, are not in it. The limits follow the
+// period's decisions, so that a look decides on the others' limits as
+// they are, not as the period found them.
+type sharing struct {
+	// runs are the ARNs of the runs sharing each downstream, by key.
+	runs map[string][]string
+	// key is the downstream key of each run in runs.
+	key map[string]string
+	// limit is the limit maptuner last knew each run to have (lastLimit).
+	limit map[string]int32
+}
+
+// newSharing groups the open runs of plans by downstream.
+func newSharing(plans []plan) *sharing {
+	s := &sharing{runs: map[string][]string{}, key: map[string]string{}, limit: map[string]int32{}}
 	for _, p := range plans {
-		k := downstreamKey(p)
-		if k == "" || p.run.Ended {
-			continue
-		}
-		groups[k] = append(groups[k], p)
-	}
-	out := map[string]*control.Share{}
-	for _, g := range groups {
-		if len(g) < 2 {
-			continue
-		}
-		var total int32
-		for _, p := range g {
-			total += lastLimit(p)
-		}
-		for _, p := range g {
-			out[p.run.ARN] = &control.Share{Runs: len(g), Others: total - lastLimit(p)}
+		if k := downstreamKey(p); k != "" && !p.run.Ended {
+			s.runs[k] = append(s.runs[k], p.run.ARN)
+			s.key[p.run.ARN], s.limit[p.run.ARN] = k, lastLimit(p.run)
 		}
 	}
-	return out
+	for k, arns := range s.runs {
+		if len(arns) < 2 {
+			delete(s.runs, k)
+			delete(s.key, arns[0])
+			delete(s.limit, arns[0])
+		}
+	}
+	return s
+}
+
+// of returns what the decision on run arn needs to know of the other runs
+// sharing its downstream (control.Share); nil when it shares it with none.
+func (s *sharing) of(arn string) *control.Share {
+	arns := s.runs[s.key[arn]]
+	if len(arns) < 2 {
+		return nil
+	}
+	sh := &control.Share{Runs: len(arns)}
+	for _, a := range arns {
+		if a != arn {
+			sh.Others += s.limit[a]
+		}
+	}
+	return sh
+}
+
+// decided takes in the decision the period made on run: its limit as it
+// was left, or, once it ended, its leaving the downstream to the others.
+func (s *sharing) decided(run registry.Run) {
+	k, ok := s.key[run.ARN]
+	switch {
+	case !ok:
+	case run.Ended:
+		s.runs[k] = slices.DeleteFunc(s.runs[k], func(a string) bool { return a == run.ARN })
+		delete(s.key, run.ARN)
+		delete(s.limit, run.ARN)
+	default:
+		s.limit[run.ARN] = lastLimit(run)
+	}
 }
 
 // downstreamKey names the downstream of plan p: its policy's group when it
@@ -64,11 +99,11 @@ func downstreamKey(p plan) string {
 	return strings.Join(keys, "\x01")
 }
 
-// lastLimit is the limit maptuner last knew plan p's run to have, in
-// children (unlimited counts as the Step Functions ceiling); zero for a
-// run not observed yet.
-func lastLimit(p plan) int32 {
-	h := p.run.State.History
+// lastLimit is the limit maptuner last knew run to have, in children
+// (unlimited counts as the Step Functions ceiling); zero for a run not
+// observed yet.
+func lastLimit(run registry.Run) int32 {
+	h := run.State.History
 	if len(h) == 0 {
 		return 0
 	}

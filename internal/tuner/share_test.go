@@ -76,14 +76,55 @@ func TestShares(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := newSharing(tt.plans)
 			got := map[string]control.Share{}
-			for arn, s := range shares(tt.plans) {
-				got[arn] = *s
+			for _, p := range tt.plans {
+				if sh := s.of(p.run.ARN); sh != nil {
+					got[p.run.ARN] = *sh
+				}
 			}
 			if !maps.Equal(got, tt.want) {
 				t.Errorf("shares %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSharingFollowsDecisions(t *testing.T) {
+	run := func(arn string, limit int32) registry.Run {
+		return registry.Run{ARN: arn, State: control.State{History: []control.Setting{{MaxConcurrency: limit}}}}
+	}
+	group := policy.Resolved{Group: "db"}
+	s := newSharing([]plan{{run: run("a", 100), policy: group}, {run: run("b", 50), policy: group}, {run: run("c", 30), policy: group}})
+	steps := []struct {
+		name    string
+		decided registry.Run
+		want    map[string]*control.Share
+	}{
+		{"b raised within the period", run("b", 75), map[string]*control.Share{
+			"a": {Runs: 3, Others: 105}, "b": {Runs: 3, Others: 130}, "c": {Runs: 3, Others: 175},
+		}},
+		{"a cut to unlimited counts as the ceiling", run("a", 0), map[string]*control.Share{
+			"a": {Runs: 3, Others: 105}, "b": {Runs: 3, Others: 10030}, "c": {Runs: 3, Others: 10075},
+		}},
+		{"c ended", func() registry.Run { r := run("c", 30); r.Ended = true; return r }(), map[string]*control.Share{
+			"a": {Runs: 2, Others: 75}, "b": {Runs: 2, Others: 10000}, "c": nil,
+		}},
+		{"a run sharing nothing changes nothing", run("z", 500), map[string]*control.Share{
+			"a": {Runs: 2, Others: 75}, "b": {Runs: 2, Others: 10000}, "z": nil,
+		}},
+		{"b ended: a is alone", func() registry.Run { r := run("b", 75); r.Ended = true; return r }(), map[string]*control.Share{
+			"a": nil, "b": nil,
+		}},
+	}
+	for _, st := range steps {
+		s.decided(st.decided)
+		for arn, want := range st.want {
+			got := s.of(arn)
+			if (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Errorf("%s: share of %s %+v, want %+v", st.name, arn, got, want)
+			}
+		}
 	}
 }
 

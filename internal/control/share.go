@@ -1,0 +1,60 @@
+package control
+
+// This file adapts a run to the other runs sharing its downstream
+// (Observation.Shared): runs that join take their share of the capacity
+// at once, a run that ends leaves its share to the others.
+
+import (
+	"fmt"
+	"math"
+)
+
+// shareChanged takes in a change of the number of open runs sharing the
+// downstream since the last decision. A run that ended frees its share:
+// the bound found with it there is too low now, and slow start takes over.
+// Runs that joined take theirs: what this run knew of its capacity (its
+// bound and clean limit) was its share among the runs of then, k of the n
+// now, so it keeps k/n of them and, above its new share, is cut to it at
+// once rather than after the downstream throttles every run. It returns
+// the limit to cut to, with ok true, only for that cut.
+func shareChanged(cfg Config, st *State, obs Observation) (limit int32, msg string, ok bool) {
+	n, was := obs.Shared.runs(), st.SharedBy
+	st.SharedBy = n
+	k := max(was, 1)
+	switch {
+	case n < was && st.Hi > 0:
+		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseSlowStart, 0
+		return 0, "", false
+	case n <= k || st.Hi == 0:
+		return 0, "", false // no run joined, or no capacity known to share
+	}
+	share := func(v int32) int32 {
+		return max(int32(math.Floor(float64(v)*float64(k)/float64(n))), cfg.MinConcurrency)
+	}
+	st.Hi, st.HiAt = share(st.Hi), obs.At
+	if st.Lo > 0 {
+		st.Lo = min(share(st.Lo), st.Hi-1)
+	}
+	to := st.Lo
+	if to == 0 {
+		to = share(st.Hi - 1)
+	}
+	eff := effective(obs.Run.Settings.MaxConcurrency)
+	if to >= eff {
+		return 0, "", false
+	}
+	why := fmt.Sprintf("%d runs share the downstream now, %d before: its capacity as this run knew it, up to %d, is shared by %d", n, k, st.Hi*int32(n)/int32(k), n)
+	limit, _, msg = applyCut(cfg, st, obs.At, eff, to, ReasonShared, why)
+	return limit, msg, true
+}
+
+// boundShare is the run's share of the upper bound on its downstream's
+// capacity that the downstream's configuration gives (State.Bound): the
+// bound divided evenly among the open runs sharing it. Zero when none is
+// known.
+func boundShare(st *State, obs Observation) int32 {
+	if st.Bound <= 0 {
+		return 0
+	}
+	return max(st.Bound/int32(max(obs.Shared.runs(), 1)), 1)
+}
