@@ -298,6 +298,10 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return cur, ReasonThrottleFails, why + fmt.Sprintf(": already cut to %d, holding.", cur)
 	}
 
+	if limit, msg, ok := othersThrottled(cfg, st, obs); ok {
+		return limit, ReasonShared, msg
+	}
+
 	// Without metrics, a limit the children filled for a whole minute with
 	// no new failure and no child seen throttled is as confirmed as it can be.
 	if !obs.MetricsWatched && newFailures == 0 && obs.Live.Throttled == 0 && !st.PrevAt.IsZero() {

@@ -7,6 +7,7 @@ package control
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // shareChanged takes in a change of the number of open runs sharing the
@@ -58,3 +59,44 @@ func boundShare(st *State, obs Observation) int32 {
 	}
 	return max(st.Bound/int32(max(obs.Shared.runs(), 1)), 1)
 }
+
+// othersThrottled answers throttling that another run sharing the
+// downstream saw (Share.ThrottledAt) and this one did not: the runs share
+// one capacity, but each samples only its own children. A raise past the
+// run's confirmed clean limit made before that throttling is taken back
+// to the clean limit, which stands below it as a bound; a run at its
+// clean limit does not raise for shareQuiet after it. ok is false when no
+// other run was throttled in that time.
+func othersThrottled(cfg Config, st *State, obs Observation) (limit int32, msg string, ok bool) {
+	if obs.Shared == nil || obs.Shared.ThrottledAt.IsZero() {
+		return 0, "", false
+	}
+	at, cur, seen := obs.At, obs.Run.Settings.MaxConcurrency, obs.Shared.ThrottledAt
+	last := st.History[len(st.History)-1]
+	eff := effective(cur)
+	why := fmt.Sprintf("another run sharing the downstream was throttled at %s", seen.UTC().Format(time.TimeOnly))
+	if st.Lo > 0 && eff > st.Lo && !seen.Before(last.From) {
+		if st.Hi == 0 || eff < st.Hi {
+			st.Hi, st.HiAt = eff, at
+		}
+		if st.Phase == PhaseProbe && st.Probes > 0 {
+			st.Misses++
+		}
+		to := st.Lo
+		if fair := obs.Shared.fair(eff, cfg.Band); fair > 0 && fair < to {
+			// Clean for its own children, not for the others'.
+			to = max(fair, cfg.MinConcurrency)
+			st.Lo = to
+		}
+		limit, _, msg = applyCut(cfg, st, at, eff, to, ReasonShared, why+fmt.Sprintf(", after %d was set: back to %d, clean and within its share", eff, to))
+		return limit, msg, true
+	}
+	if at.Sub(seen) < shareQuiet {
+		return cur, why + fmt.Sprintf(": holding %d.", cur), true
+	}
+	return 0, "", false
+}
+
+// shareQuiet is how long after another run sharing the downstream was
+// throttled a run does not raise its limit.
+const shareQuiet = 2 * minute

@@ -2,6 +2,7 @@ package control
 
 import (
 	"testing"
+	"time"
 )
 
 func TestSharedDownstream(t *testing.T) {
@@ -99,6 +100,49 @@ func TestRunsJoining(t *testing.T) {
 		if st.Hi != 105 {
 			t.Errorf("bound %d, want 105: the share 100 and the band", st.Hi)
 		}
+	})
+}
+
+func TestOthersThrottled(t *testing.T) {
+	clean := func(since int) LiveSample { return LiveSample{Since: sec(since, 30), Sampled: 12} }
+	// others is one other run at others children, throttled at seen.
+	others := func(others int32, seen time.Time) *Share { return &Share{Runs: 2, Others: others, ThrottledAt: seen} }
+	confirmed := []liveStep{
+		{at: sec(0, 30), limit: 100, running: 100, reason: ReasonSlowStart, want: 200},
+		// 200 confirmed clean by its own children: on to 400.
+		{at: sec(1, 30), limit: 200, running: 200, live: clean(0), reason: ReasonSlowStart, want: 400},
+	}
+	t.Run("a raise the other run was throttled after is taken back to the clean limit", func(t *testing.T) {
+		st := runLive(t, append(confirmed[:len(confirmed):len(confirmed)],
+			liveStep{at: sec(2, 30), limit: 400, running: 400, live: clean(1), shared: others(100, sec(2, 0)), reason: ReasonShared, want: 200},
+		))
+		if st.Hi != 400 || st.Lo != 200 {
+			t.Errorf("bound %d, clean %d; want 400 and 200", st.Hi, st.Lo)
+		}
+	})
+	t.Run("to its share when the clean limit is above it", func(t *testing.T) {
+		// Fair share (1000 + 50) x 0.95 / 2 = 498, below the clean 600;
+		// MaxStepDown stops the cut at 500, the rest is owed.
+		st := runLive(t, []liveStep{
+			{at: sec(0, 30), limit: 150, running: 150, reason: ReasonSlowStart, want: 300},
+			{at: sec(1, 30), limit: 300, running: 300, live: clean(0), reason: ReasonSlowStart, want: 600},
+			{at: sec(2, 30), limit: 600, running: 600, live: clean(1), reason: ReasonSlowStart, want: 1000},
+			{at: sec(3, 30), limit: 1000, running: 1000, live: clean(2), shared: others(50, sec(3, 0)), reason: ReasonShared, want: 500},
+		})
+		if st.Lo != 498 || st.Owed != 498 {
+			t.Errorf("clean %d, owed %d; want the share 498 for both", st.Lo, st.Owed)
+		}
+	})
+	t.Run("throttling before the raise takes nothing back; the run does not raise for two minutes after it", func(t *testing.T) {
+		runLive(t, append(confirmed[:len(confirmed):len(confirmed)],
+			liveStep{at: sec(2, 30), limit: 400, running: 400, live: clean(1), shared: others(100, sec(1, 0)), reason: ReasonShared, want: 400},
+			liveStep{at: sec(3, 30), limit: 400, running: 400, live: clean(2), shared: others(100, sec(1, 0)), reason: ReasonSlowStart, want: 800},
+		))
+	})
+	t.Run("no other run throttled: as alone", func(t *testing.T) {
+		runLive(t, append(confirmed[:len(confirmed):len(confirmed)],
+			liveStep{at: sec(2, 30), limit: 400, running: 400, live: clean(1), shared: others(100, time.Time{}), reason: ReasonSlowStart, want: 800},
+		))
 	})
 }
 

@@ -167,6 +167,9 @@ type Share struct {
 	// Others is the sum of the other runs' limits, as maptuner last set
 	// them, in children.
 	Others int32 `json:"others"`
+	// ThrottledAt is when one of the other runs last saw throttling
+	// (State.ThrottledAt); zero if none did.
+	ThrottledAt time.Time `json:"throttledAt,omitzero"`
 }
 
 // runs is the number of runs sharing the downstream; 0 for a run alone.

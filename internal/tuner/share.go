@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/policy"
@@ -25,22 +26,24 @@ type sharing struct {
 	key map[string]string
 	// limit is the limit maptuner last knew each run to have (lastLimit).
 	limit map[string]int32
+	// throttled is when each run last saw throttling (State.ThrottledAt).
+	throttled map[string]time.Time
 }
 
 // newSharing groups the open runs of plans by downstream.
 func newSharing(plans []plan) *sharing {
-	s := &sharing{runs: map[string][]string{}, key: map[string]string{}, limit: map[string]int32{}}
+	s := &sharing{runs: map[string][]string{}, key: map[string]string{}, limit: map[string]int32{}, throttled: map[string]time.Time{}}
 	for _, p := range plans {
 		if k := downstreamKey(p); k != "" && !p.run.Ended {
 			s.runs[k] = append(s.runs[k], p.run.ARN)
-			s.key[p.run.ARN], s.limit[p.run.ARN] = k, lastLimit(p.run)
+			s.key[p.run.ARN] = k
+			s.decided(p.run)
 		}
 	}
 	for k, arns := range s.runs {
 		if len(arns) < 2 {
 			delete(s.runs, k)
-			delete(s.key, arns[0])
-			delete(s.limit, arns[0])
+			s.leave(arns[0])
 		}
 	}
 	return s
@@ -57,6 +60,9 @@ func (s *sharing) of(arn string) *control.Share {
 	for _, a := range arns {
 		if a != arn {
 			sh.Others += s.limit[a]
+			if t := s.throttled[a]; t.After(sh.ThrottledAt) {
+				sh.ThrottledAt = t
+			}
 		}
 	}
 	return sh
@@ -70,11 +76,17 @@ func (s *sharing) decided(run registry.Run) {
 	case !ok:
 	case run.Ended:
 		s.runs[k] = slices.DeleteFunc(s.runs[k], func(a string) bool { return a == run.ARN })
-		delete(s.key, run.ARN)
-		delete(s.limit, run.ARN)
+		s.leave(run.ARN)
 	default:
-		s.limit[run.ARN] = lastLimit(run)
+		s.limit[run.ARN], s.throttled[run.ARN] = lastLimit(run), run.State.ThrottledAt
 	}
+}
+
+// leave forgets run arn, which shares no downstream any more.
+func (s *sharing) leave(arn string) {
+	delete(s.key, arn)
+	delete(s.limit, arn)
+	delete(s.throttled, arn)
 }
 
 // downstreamKey names the downstream of plan p: its policy's group when it

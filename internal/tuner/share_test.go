@@ -3,6 +3,7 @@ package tuner
 import (
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/observe"
@@ -125,6 +126,24 @@ func TestSharingFollowsDecisions(t *testing.T) {
 				t.Errorf("%s: share of %s %+v, want %+v", st.name, arn, got, want)
 			}
 		}
+	}
+}
+
+func TestSharingTellsWhenOthersWereThrottled(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	run := func(arn string, throttled time.Time) registry.Run {
+		return registry.Run{ARN: arn, State: control.State{History: []control.Setting{{MaxConcurrency: 100}}, ThrottledAt: throttled}}
+	}
+	group := policy.Resolved{Group: "db"}
+	s := newSharing([]plan{{run: run("a", t0), policy: group}, {run: run("b", t0.Add(time.Minute)), policy: group}, {run: run("c", time.Time{}), policy: group}})
+	for arn, want := range map[string]time.Time{"a": t0.Add(time.Minute), "b": t0, "c": t0.Add(time.Minute)} {
+		if got := s.of(arn).ThrottledAt; !got.Equal(want) {
+			t.Errorf("%s: others throttled at %v, want %v (its own throttling is not the others')", arn, got, want)
+		}
+	}
+	s.decided(run("c", t0.Add(2*time.Minute)))
+	if got := s.of("a").ThrottledAt; !got.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("after c was throttled, a's others throttled at %v, want %v", got, t0.Add(2*time.Minute))
 	}
 }
 
