@@ -104,7 +104,13 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
 	if bound > 0 && reason == ReasonSlowStart && cur < bound {
-		next = min(next, float64(bound)) // slow start stops at what the downstream allows this run
+		// Slow start stops at what the downstream allows this run, and
+		// waits for the others to leave it the room.
+		r := room(st.Bound, obs)
+		if r <= cur {
+			return cur, ReasonShared, fmt.Sprintf("the other runs sharing the downstream hold %d of the %d children it allows: holding %d.", obs.Shared.Held, st.Bound, cur)
+		}
+		next = min(next, float64(bound), float64(r))
 	}
 	to := int32(math.Ceil(next))
 	if to <= cur || reason != ReasonReturn && reason != ReasonLearned && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {

@@ -122,7 +122,7 @@ func hinted(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	st.Bound = obs.Bound
 	cur := obs.Run.Settings.MaxConcurrency
 	share := hintShare / float64(max(obs.Shared.runs(), 1))
-	to := min(max(int32(share*float64(obs.Bound)), cfg.MinConcurrency), cfg.MaxConcurrency)
+	to := min(max(min(int32(share*float64(obs.Bound)), room(obs.Bound, obs)), cfg.MinConcurrency), cfg.MaxConcurrency)
 	if cur == 0 || cur >= to || obs.Run.Items.Done() > 0 {
 		return 0, "", false
 	}

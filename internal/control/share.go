@@ -49,6 +49,18 @@ func shareChanged(cfg Config, st *State, obs Observation) (limit int32, msg stri
 	return limit, msg, true
 }
 
+// room is how many children the upper bound on the downstream's capacity
+// (State.Bound) leaves this run while the others hold theirs (Share.Held):
+// a run that joins does not start children that the others' still running
+// ones would get throttled. It is the bound itself for a run alone, and
+// zero with no bound.
+func room(bound int32, obs Observation) int32 {
+	if obs.Shared == nil {
+		return bound
+	}
+	return max(bound-obs.Shared.Held, 0)
+}
+
 // boundShare is the run's share of the upper bound on its downstream's
 // capacity that the downstream's configuration gives (State.Bound): the
 // bound divided evenly among the open runs sharing it. Zero when none is

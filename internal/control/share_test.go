@@ -101,6 +101,18 @@ func TestRunsJoining(t *testing.T) {
 			t.Errorf("bound %d, want 105: the share 100 and the band", st.Hi)
 		}
 	})
+	t.Run("a newcomer grows only into the room the others' running children leave", func(t *testing.T) {
+		held := func(n int32) *Share { return &Share{Runs: 2, Others: 100, Held: n} }
+		runLive(t, []liveStep{
+			// The other run was cut to 100, its 190 children still run:
+			// no hint to half the share, no slow start.
+			{at: sec(0, 30), limit: 10, running: 10, bound: 200, shared: held(190), reason: ReasonShared, want: 10},
+			// 185 of theirs are left: room for 15, less than x2.
+			{at: sec(1, 30), limit: 10, running: 10, live: clean(0), shared: held(185), reason: ReasonSlowStart, want: 15},
+			// Theirs down to their limit: x2, far below the share of 100.
+			{at: sec(2, 30), limit: 15, running: 15, live: clean(1), shared: held(100), reason: ReasonSlowStart, want: 30},
+		})
+	})
 }
 
 func TestOthersThrottled(t *testing.T) {

@@ -167,6 +167,11 @@ type Share struct {
 	// Others is the sum of the other runs' limits, as maptuner last set
 	// them, in children.
 	Others int32 `json:"others"`
+	// Held is how many children the other runs may hold now, in
+	// children: for each, the larger of its limit and the children it ran
+	// when last observed (a lowered limit stops new children, it does not
+	// end those running).
+	Held int32 `json:"held,omitempty"`
 	// ThrottledAt is when one of the other runs last saw throttling
 	// (State.ThrottledAt); zero if none did.
 	ThrottledAt time.Time `json:"throttledAt,omitzero"`

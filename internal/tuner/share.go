@@ -28,11 +28,13 @@ type sharing struct {
 	limit map[string]int32
 	// throttled is when each run last saw throttling (State.ThrottledAt).
 	throttled map[string]time.Time
+	// held is how many children each run may hold (control.Share.Held).
+	held map[string]int32
 }
 
 // newSharing groups the open runs of plans by downstream.
 func newSharing(plans []plan) *sharing {
-	s := &sharing{runs: map[string][]string{}, key: map[string]string{}, limit: map[string]int32{}, throttled: map[string]time.Time{}}
+	s := &sharing{runs: map[string][]string{}, key: map[string]string{}, limit: map[string]int32{}, throttled: map[string]time.Time{}, held: map[string]int32{}}
 	for _, p := range plans {
 		if k := downstreamKey(p); k != "" && !p.run.Ended {
 			s.runs[k] = append(s.runs[k], p.run.ARN)
@@ -60,6 +62,7 @@ func (s *sharing) of(arn string) *control.Share {
 	for _, a := range arns {
 		if a != arn {
 			sh.Others += s.limit[a]
+			sh.Held += s.held[a]
 			if t := s.throttled[a]; t.After(sh.ThrottledAt) {
 				sh.ThrottledAt = t
 			}
@@ -79,6 +82,10 @@ func (s *sharing) decided(run registry.Run) {
 		s.leave(run.ARN)
 	default:
 		s.limit[run.ARN], s.throttled[run.ARN] = lastLimit(run), run.State.ThrottledAt
+		s.held[run.ARN] = s.limit[run.ARN]
+		if t := run.State.Ticks; len(t) > 0 {
+			s.held[run.ARN] = max(s.held[run.ARN], int32(min(t[len(t)-1].Running, policy.MaxConcurrencyLimit)))
+		}
 	}
 }
 
@@ -87,6 +94,7 @@ func (s *sharing) leave(arn string) {
 	delete(s.key, arn)
 	delete(s.limit, arn)
 	delete(s.throttled, arn)
+	delete(s.held, arn)
 }
 
 // downstreamKey names the downstream of plan p: its policy's group when it

@@ -41,9 +41,9 @@ func TestShares(t *testing.T) {
 			run("d", 50, "", lambda("g")), // alone on its function
 			run("e", 50, ""),              // no signal, no group: shares nothing
 		}, map[string]control.Share{
-			"a": {Runs: 3, Others: 10000},
-			"b": {Runs: 3, Others: 120},
-			"c": {Runs: 3, Others: 10120},
+			"a": {Runs: 3, Others: 10000, Held: 10000},
+			"b": {Runs: 3, Others: 120, Held: 120},
+			"c": {Runs: 3, Others: 10120, Held: 10120},
 		}},
 		{"a group shares whatever the signals", []plan{
 			run("orders", 100, "process-item", own("orders")),
@@ -51,9 +51,9 @@ func TestShares(t *testing.T) {
 			run("silent", 40, "process-item"), // no signal at all
 			run("other", 70, "", own("other")),
 		}, map[string]control.Share{
-			"orders":   {Runs: 3, Others: 100},
-			"invoices": {Runs: 3, Others: 140},
-			"silent":   {Runs: 3, Others: 160},
+			"orders":   {Runs: 3, Others: 100, Held: 100},
+			"invoices": {Runs: 3, Others: 140, Held: 140},
+			"silent":   {Runs: 3, Others: 160, Held: 160},
 		}},
 		{"the group takes precedence over the signals", []plan{
 			run("a", 100, "db", lambda("f")),
@@ -61,8 +61,8 @@ func TestShares(t *testing.T) {
 			run("c", 40, "", lambda("f")),
 			run("d", 30, "api", lambda("f")), // another group, alone in it
 		}, map[string]control.Share{
-			"b": {Runs: 2, Others: 40},
-			"c": {Runs: 2, Others: 60},
+			"b": {Runs: 2, Others: 40, Held: 40},
+			"c": {Runs: 2, Others: 60, Held: 60},
 		}},
 		{"different groups share nothing", []plan{
 			run("a", 100, "db", own("a")),
@@ -103,16 +103,16 @@ func TestSharingFollowsDecisions(t *testing.T) {
 		want    map[string]*control.Share
 	}{
 		{"b raised within the period", run("b", 75), map[string]*control.Share{
-			"a": {Runs: 3, Others: 105}, "b": {Runs: 3, Others: 130}, "c": {Runs: 3, Others: 175},
+			"a": {Runs: 3, Others: 105, Held: 105}, "b": {Runs: 3, Others: 130, Held: 130}, "c": {Runs: 3, Others: 175, Held: 175},
 		}},
 		{"a cut to unlimited counts as the ceiling", run("a", 0), map[string]*control.Share{
-			"a": {Runs: 3, Others: 105}, "b": {Runs: 3, Others: 10030}, "c": {Runs: 3, Others: 10075},
+			"a": {Runs: 3, Others: 105, Held: 105}, "b": {Runs: 3, Others: 10030, Held: 10030}, "c": {Runs: 3, Others: 10075, Held: 10075},
 		}},
 		{"c ended", func() registry.Run { r := run("c", 30); r.Ended = true; return r }(), map[string]*control.Share{
-			"a": {Runs: 2, Others: 75}, "b": {Runs: 2, Others: 10000}, "c": nil,
+			"a": {Runs: 2, Others: 75, Held: 75}, "b": {Runs: 2, Others: 10000, Held: 10000}, "c": nil,
 		}},
 		{"a run sharing nothing changes nothing", run("z", 500), map[string]*control.Share{
-			"a": {Runs: 2, Others: 75}, "b": {Runs: 2, Others: 10000}, "z": nil,
+			"a": {Runs: 2, Others: 75, Held: 75}, "b": {Runs: 2, Others: 10000, Held: 10000}, "z": nil,
 		}},
 		{"b ended: a is alone", func() registry.Run { r := run("b", 75); r.Ended = true; return r }(), map[string]*control.Share{
 			"a": nil, "b": nil,
@@ -144,6 +144,25 @@ func TestSharingTellsWhenOthersWereThrottled(t *testing.T) {
 	s.decided(run("c", t0.Add(2*time.Minute)))
 	if got := s.of("a").ThrottledAt; !got.Equal(t0.Add(2 * time.Minute)) {
 		t.Errorf("after c was throttled, a's others throttled at %v, want %v", got, t0.Add(2*time.Minute))
+	}
+}
+
+func TestSharingCountsChildrenStillRunning(t *testing.T) {
+	run := func(arn string, limit int32, running int64) registry.Run {
+		return registry.Run{ARN: arn, State: control.State{History: []control.Setting{{MaxConcurrency: limit}}, Ticks: []control.Tick{{Running: running}}}}
+	}
+	group := policy.Resolved{Group: "db"}
+	// a was cut from 200 to 100; its 200 children run on until they finish.
+	s := newSharing([]plan{{run: run("a", 100, 200), policy: group}, {run: run("b", 50, 20), policy: group}})
+	if got, want := *s.of("b"), (control.Share{Runs: 2, Others: 100, Held: 200}); got != want {
+		t.Errorf("share of b %+v, want %+v: a holds its running children", got, want)
+	}
+	if got, want := *s.of("a"), (control.Share{Runs: 2, Others: 50, Held: 50}); got != want {
+		t.Errorf("share of a %+v, want %+v: b's limit, above its running children", got, want)
+	}
+	s.decided(run("a", 100, 120))
+	if got := s.of("b").Held; got != 120 {
+		t.Errorf("after a's children drained to 120, b's others hold %d, want 120", got)
 	}
 }
 
