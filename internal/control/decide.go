@@ -136,6 +136,7 @@ func record(st State, obs Observation) State {
 		st.History = []Setting{{From: from, MaxConcurrency: cur}}
 		st.Phase = PhaseSlowStart
 		st.Start = obs.Run.Settings
+		st.SharedBy = obs.Shared.runs() // those sharing from the start did not join it
 		return st
 	}
 	if st.History[len(st.History)-1].MaxConcurrency != cur {

@@ -85,6 +85,18 @@ func TestRunsJoining(t *testing.T) {
 			t.Errorf("%s %d with the same runs sharing, want Converged 100: %s", d.Reason, d.New.MaxConcurrency, d.Message)
 		}
 	})
+	t.Run("a run that starts sharing did not join: what it recalls is not divided", func(t *testing.T) {
+		cfg := testConfig()
+		sh := shared(2, 100)
+		d := Decide(cfg, State{}, Observation{At: sec(0, 30), Run: run(10, 10, 50000), Shared: sh, Prior: &Prior{Limit: 100, At: sec(0, 0)}})
+		if d.Reason != ReasonLearned || d.New.MaxConcurrency != 94 {
+			t.Fatalf("%s %d, want Learned 94: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+		}
+		d = Decide(cfg, d.State, Observation{At: sec(1, 30), Run: run(94, 94, 50000), Live: clean(0), Shared: sh})
+		if d.Reason == ReasonShared || d.New.MaxConcurrency < 94 {
+			t.Errorf("%s %d, want no cut below the recalled start 94: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+		}
+	})
 	t.Run("a run in slow start knows no capacity to share and goes on", func(t *testing.T) {
 		runLive(t, []liveStep{
 			{at: sec(0, 30), limit: 40, running: 40, reason: ReasonSlowStart, want: 80},
