@@ -2,7 +2,9 @@ package control
 
 // This file adapts a run to the other runs sharing its downstream
 // (Observation.Shared): runs that join take their share of the capacity
-// at once, a run that ends leaves its share to the others.
+// at once, a run that ends leaves its share to the others, a run grows
+// only into the room the others leave, and throttling one run sees stops
+// the others' raises.
 
 import (
 	"fmt"
@@ -32,6 +34,7 @@ func shareChanged(cfg Config, st *State, obs Observation) (limit int32, msg stri
 	share := func(v int32) int32 {
 		return max(int32(math.Floor(float64(v)*float64(k)/float64(n))), cfg.MinConcurrency)
 	}
+	known := st.Hi
 	st.Hi, st.HiAt = share(st.Hi), obs.At
 	if st.Lo > 0 {
 		st.Lo = min(share(st.Lo), st.Hi-1)
@@ -44,7 +47,7 @@ func shareChanged(cfg Config, st *State, obs Observation) (limit int32, msg stri
 	if to >= eff {
 		return 0, "", false
 	}
-	why := fmt.Sprintf("%d runs share the downstream now, %d before: its capacity as this run knew it, up to %d, is shared by %d", n, k, st.Hi*int32(n)/int32(k), n)
+	why := fmt.Sprintf("%d runs share the downstream now, %d before: this run keeps %d/%d of the bound %d it knew, %d", n, k, k, n, known, st.Hi)
 	limit, _, msg = applyCut(cfg, st, obs.At, eff, to, ReasonShared, why)
 	return limit, msg, true
 }
