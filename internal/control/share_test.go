@@ -85,12 +85,12 @@ func TestRunsJoining(t *testing.T) {
 			t.Errorf("%s %d with the same runs sharing, want Converged 100: %s", d.Reason, d.New.MaxConcurrency, d.Message)
 		}
 	})
-	t.Run("a run that starts sharing did not join: what it recalls is not divided", func(t *testing.T) {
+	t.Run("a run that starts sharing recalls its share of what was learned, and did not join: it is not divided again", func(t *testing.T) {
 		cfg := testConfig()
 		sh := shared(2, 100)
-		d := Decide(cfg, State{}, Observation{At: sec(0, 30), Run: run(10, 10, 50000), Shared: sh, Prior: &Prior{Limit: 100, At: sec(0, 0)}})
+		d := Decide(cfg, State{}, Observation{At: sec(0, 30), Run: run(10, 10, 50000), Shared: sh, Prior: &Prior{Limit: 200, At: sec(0, 0)}})
 		if d.Reason != ReasonLearned || d.New.MaxConcurrency != 94 {
-			t.Fatalf("%s %d, want Learned 94: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+			t.Fatalf("%s %d, want Learned 94, 95 %% of half the 200 learned: %s", d.Reason, d.New.MaxConcurrency, d.Message)
 		}
 		d = Decide(cfg, d.State, Observation{At: sec(1, 30), Run: run(94, 94, 50000), Live: clean(0), Shared: sh})
 		if d.Reason == ReasonShared || d.New.MaxConcurrency < 94 {
