@@ -141,6 +141,7 @@ func record(st State, obs Observation) State {
 		st.History = []Setting{{From: from, MaxConcurrency: cur}}
 		st.Phase = PhaseSlowStart
 		st.Start = obs.Run.Settings
+		st.SharedBy = obs.Shared.runs() // those sharing from the start did not join it
 		return st
 	}
 	if st.History[len(st.History)-1].MaxConcurrency != cur {
@@ -238,12 +239,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		return to, ReasonClamped, fmt.Sprintf("maxConcurrency %d is outside the policy's [%d, %d]: clamped to %d.", cur, cfg.MinConcurrency, cfg.MaxConcurrency, to)
 	}
 
-	if n := obs.Shared.runs(); n < st.SharedBy && st.Hi > 0 {
-		// A run sharing the downstream ended: the bound found with it
-		// there is too low now.
-		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseSlowStart, 0
+	if limit, msg, ok := shareChanged(cfg, st, obs); ok {
+		return limit, ReasonShared, msg
 	}
-	st.SharedBy = obs.Shared.runs()
 
 	// Throttle datapoints not acted on yet, each charged to the limits in
 	// effect while it was measured.
@@ -311,6 +309,10 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 			return applyCut(cfg, st, at, eff, t, ReasonThrottleFails, why)
 		}
 		return cur, ReasonThrottleFails, why + fmt.Sprintf(": already cut to %d, holding.", cur)
+	}
+
+	if limit, msg, ok := othersThrottled(cfg, st, obs); ok {
+		return limit, ReasonShared, msg
 	}
 
 	// Without metrics, a limit the children filled for a whole minute with

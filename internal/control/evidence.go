@@ -169,6 +169,7 @@ func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacit
 		// and what it held clean alone is no longer clean.
 		t = max(fair, cfg.MinConcurrency)
 		st.Lo = min(st.Lo, t)
+		st.Hi = min(st.Hi, t+1) // and its share bounds it: no climbing back to what it found alone
 	}
 	if st.Hi <= st.Lo {
 		st.Hi = 0

@@ -41,7 +41,8 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		return cur, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d.", cfg.MaxConcurrency)
 	}
 
-	if st.Phase == PhaseSlowStart && st.Bound > 0 && cur >= st.Bound {
+	bound := boundShare(st, obs)
+	if st.Phase == PhaseSlowStart && bound > 0 && cur >= bound {
 		// At what the downstream's configuration allows: it stands as a
 		// bound, probed past after RecoveryTime in case it was raised.
 		st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+max(1, int32(math.Ceil(cfg.Band*float64(cur)))), at
@@ -102,8 +103,14 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		}
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
-	if st.Bound > 0 && reason == ReasonSlowStart && cur < st.Bound {
-		next = min(next, float64(st.Bound)) // slow start stops at what the downstream allows
+	if bound > 0 && reason == ReasonSlowStart && cur < bound {
+		// Slow start stops at what the downstream allows this run, and
+		// waits for the others to leave it the room.
+		r := room(st.Bound, obs)
+		if r <= cur {
+			return cur, ReasonShared, fmt.Sprintf("the other runs sharing the downstream hold %d of the %d children it allows: holding %d.", obs.Shared.Held, st.Bound, cur)
+		}
+		next = min(next, float64(bound), float64(r))
 	}
 	to := int32(math.Ceil(next))
 	if to <= cur || reason != ReasonReturn && reason != ReasonLearned && float64(to-cur) < cfg.Band*float64(cur) && reason != ReasonProbe {

@@ -12,7 +12,9 @@ import (
 // and policy) learned: the memory across runs.
 type Prior struct {
 	// Limit is the maxConcurrency that run converged to, or the highest
-	// limit it held clean long enough; > 0.
+	// limit it held clean long enough, times the number of open runs that
+	// shared its downstream then (State.SharedBy): what the job could use
+	// alone; > 0.
 	Limit int32 `json:"limit"`
 	// At is when it was learned.
 	At time.Time `json:"at"`
@@ -59,7 +61,8 @@ func recall(cfg Config, st *State, obs Observation) (int32, string, bool) {
 		return 0, "", false
 	}
 	share := priorStart - priorAging*float64(age)/float64(maxAge)
-	limit := min(max(p.Limit, cfg.MinConcurrency), cfg.MaxConcurrency)
+	// Its share of the downstream, when other runs share it now.
+	limit := min(max(p.Limit/int32(max(obs.Shared.runs(), 1)), cfg.MinConcurrency), cfg.MaxConcurrency)
 	to := max(int32(math.Floor(share*float64(limit))), cfg.MinConcurrency)
 	st.Recall = limit
 	// The learned limit was clean, the band above it is not known to be:
@@ -103,7 +106,8 @@ func learn(st *State, obs Observation, limit int32) *Prior {
 		}
 	}
 	st.Taught = lo
-	return &Prior{Limit: lo, At: at, ItemTime: st.ItemTime}
+	// A run sharing its downstream held its share of it.
+	return &Prior{Limit: min(lo*int32(max(st.SharedBy, 1)), unlimited), At: at, ItemTime: st.ItemTime}
 }
 
 // hintShare is the share of Observation.Bound a run with no memory starts
@@ -122,7 +126,7 @@ func hinted(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	st.Bound = obs.Bound
 	cur := obs.Run.Settings.MaxConcurrency
 	share := hintShare / float64(max(obs.Shared.runs(), 1))
-	to := min(max(int32(share*float64(obs.Bound)), cfg.MinConcurrency), cfg.MaxConcurrency)
+	to := min(max(min(int32(share*float64(obs.Bound)), room(obs.Bound, obs)), cfg.MinConcurrency), cfg.MaxConcurrency)
 	if cur == 0 || cur >= to || obs.Run.Items.Done() > 0 {
 		return 0, "", false
 	}

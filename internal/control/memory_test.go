@@ -31,6 +31,7 @@ func TestRecallStart(t *testing.T) {
 		{"old for this policy", func(c *Config) { c.PriorMaxAge = day }, &Prior{Limit: 300, At: t0.Add(-2 * day)}, 0, false},
 		{"half the policy's age", func(c *Config) { c.PriorMaxAge = 2 * day }, &Prior{Limit: 300, At: t0.Add(-day)}, 270, true},
 		{"no limit", nil, &Prior{At: t0}, 0, false},
+		{"shared now by two runs: its half", func(*Config) {}, &Prior{Limit: 300, At: t0}, 142, true},
 		{"none", nil, nil, 0, false},
 	}
 	for _, tt := range tests {
@@ -40,7 +41,11 @@ func TestRecallStart(t *testing.T) {
 				tt.cfg(&c)
 			}
 			// A run seen before its first item finished, at its definition's 10.
-			d := Decide(c, State{}, Observation{At: t0, Run: run(10, 10, 50000), MetricsWatched: false, Prior: tt.prior})
+			obs := Observation{At: t0, Run: run(10, 10, 50000), MetricsWatched: false, Prior: tt.prior}
+			if strings.HasPrefix(tt.name, "shared") {
+				obs.Shared = &Share{Runs: 2, Others: 150}
+			}
+			d := Decide(c, State{}, obs)
 			if !tt.learned {
 				// As if nothing had been learned.
 				tt.want = Decide(c, State{}, Observation{At: t0, Run: run(10, 10, 50000)}).New.MaxConcurrency
@@ -172,19 +177,23 @@ func TestLearnAtEnd(t *testing.T) {
 		{"succeeded, handed on lower", maprun.StatusSucceeded, 150, 180},
 		{"failed", maprun.StatusFailed, 0, 0},
 		{"aborted", maprun.StatusAborted, 0, 0},
+		{"succeeded sharing the downstream with two others", maprun.StatusSucceeded, 0, 540},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := st
 			s.Taught = tt.taught
+			if strings.HasPrefix(tt.name, "succeeded sharing") {
+				s.SharedBy = 3 // its 180 was a third of what the job could use
+			}
 			r := run(180, 0, 0)
 			r.Status = tt.status
 			d := Decide(cfg, s, Observation{At: at(30), Run: r})
 			switch {
 			case tt.want == 0 && d.Learn != nil:
 				t.Errorf("learned %+v, want nothing", *d.Learn)
-			case tt.want != 0 && (d.Learn == nil || d.Learn.Limit != tt.want || d.Learn.ItemTime != 25 || d.State.Taught != tt.want):
-				t.Errorf("learned %+v (taught %d), want %d with item time 25", d.Learn, d.State.Taught, tt.want)
+			case tt.want != 0 && (d.Learn == nil || d.Learn.Limit != tt.want || d.Learn.ItemTime != 25 || d.State.Taught != 180):
+				t.Errorf("learned %+v (taught %d), want %d with item time 25, 180 taught", d.Learn, d.State.Taught, tt.want)
 			}
 		})
 	}

@@ -176,6 +176,14 @@ type Share struct {
 	// Others is the sum of the other runs' limits, as maptuner last set
 	// them, in children.
 	Others int32 `json:"others"`
+	// Held is how many children the other runs may hold now, in
+	// children: for each, the larger of its limit and the children it ran
+	// when last observed (a lowered limit stops new children, it does not
+	// end those running).
+	Held int32 `json:"held,omitempty"`
+	// ThrottledAt is when one of the other runs last saw throttling
+	// (State.ThrottledAt); zero if none did.
+	ThrottledAt time.Time `json:"throttledAt,omitzero"`
 }
 
 // runs is the number of runs sharing the downstream; 0 for a run alone.
@@ -340,11 +348,14 @@ const (
 	ReasonOverride      Reason = "Override"
 	ReasonHint          Reason = "CapacityHint"
 	ReasonCollapse      Reason = "Collapse"
-	ReasonClamped       Reason = "Clamped"
-	ReasonFailFast      Reason = "FailFast"
-	ReasonBaseline      Reason = "Baseline"
-	ReasonRecovered     Reason = "Recovered"
-	ReasonEnded         Reason = "Ended"
+	// ReasonShared is a cut to the run's share of a downstream that more
+	// runs share than before.
+	ReasonShared    Reason = "Shared"
+	ReasonClamped   Reason = "Clamped"
+	ReasonFailFast  Reason = "FailFast"
+	ReasonBaseline  Reason = "Baseline"
+	ReasonRecovered Reason = "Recovered"
+	ReasonEnded     Reason = "Ended"
 	// ReasonLateCounts holds a run observed from late counts
 	// (Observation.Estimated) with nothing to cut.
 	ReasonLateCounts Reason = "LateCounts"

@@ -46,6 +46,7 @@
 //	dryRun              bool     false  decide and log, never call UpdateMapRun
 //	failureSample       integer  10     failed children sampled per tick, in [0, 100]
 //	throttleSignals     list     AWS/States ExecutionThrottled, Sum, of the labelled state machine
+//	group               string   none   runs of policies of one group share one downstream
 //	tolerance.baselinePercent  number  0     healthy tolerated failure %, in [0, 100]
 //	tolerance.baselineCount    integer 0     healthy tolerated failure count, >= 0
 //	tolerance.ceilingPercent   number  10    highest % while failures are throttling, >= baseline

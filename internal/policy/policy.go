@@ -119,6 +119,10 @@ type Resolved struct {
 	// into the throttle count, with placeholders not yet expanded (see
 	// Signal.Expand). Empty when the policy watches no metric.
 	Signals []Signal `json:"signals,omitempty"`
+	// Group names the downstream the Map Runs of this policy share with
+	// those of every policy of the same group, whatever their signals; empty
+	// for none, when runs share a downstream only by naming the same signals.
+	Group string `json:"group,omitempty"`
 	// DryRun is true when the tuner must decide and log but never call UpdateMapRun.
 	DryRun bool `json:"dryRun,omitempty"`
 	// FailureSample is how many failed children to sample per tick to

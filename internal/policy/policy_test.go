@@ -122,6 +122,7 @@ func TestEveryFieldWritten(t *testing.T) {
 			{Namespace: "AWS/DynamoDB", Metric: "WriteThrottleEvents", Stat: "Maximum", Dimensions: map[string]string{"TableName": "orders"}},
 			{Namespace: "Custom/Partner", Metric: "Http429", Stat: "p99.9", Dimensions: map[string]string{"Job": "${StateMachineName}-${Label}", "Parent": "${StateMachineArn}"}},
 		},
+		Group:         "etl-worker",
 		DryRun:        true,
 		FailureSample: 20,
 	}
@@ -132,6 +133,7 @@ func TestEveryFieldWritten(t *testing.T) {
 	export := etl
 	export.Label = "Export"
 	export.Signals = []Signal{}
+	export.Group = ""
 	export.DryRun = false
 	other := etl
 	other.Label = "Other"
@@ -167,6 +169,12 @@ func TestLabelOverrides(t *testing.T) {
 			r.Signals = []Signal{{Namespace: "C", Metric: "M", Stat: "Maximum"}}
 		}},
 		{"label watches no metric", "labels:\n  A: {throttleSignals: []}", "A", func(r *Resolved) { r.Signals = []Signal{} }},
+		{"group", "group: process-item", "", func(r *Resolved) { r.Group = "process-item" }},
+		{"label joins another group", "group: process-item\nlabels:\n  A: {group: 'orders:db'}", "A", func(r *Resolved) { r.Group = "orders:db" }},
+		{"label leaves the group", "group: process-item\nlabels:\n  A: {group: ''}", "A", func(*Resolved) {}},
+		{"label keeps the policy's group", "group: process-item\nlabels:\n  A: {maxConcurrency: 200}", "A", func(r *Resolved) {
+			r.Group, r.Control.MaxConcurrency = "process-item", 200
+		}},
 		{"label turns dry run off", "dryRun: true\nlabels:\n  A: {dryRun: false}", "A", func(r *Resolved) {}},
 		{"label null body", "dryRun: true\nlabels:\n  A:", "A", func(r *Resolved) { r.DryRun = true }},
 		{"initial clamped to max", "maxConcurrency: 5", "", func(r *Resolved) { r.Control.MaxConcurrency, r.Control.InitialConcurrency = 5, 5 }},

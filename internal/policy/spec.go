@@ -47,6 +47,7 @@ type spec struct {
 	DryRun             *bool
 	FailureSample      *int64
 	ThrottleSignals    *[]Signal
+	Group              *string
 	Tolerance          toleranceSpec
 }
 
@@ -85,6 +86,7 @@ var builtin = spec{
 		Stat:       "Sum",
 		Dimensions: map[string]string{"StateMachineArn": "${LabelledStateMachineArn}"},
 	}},
+	Group: new(""),
 	Tolerance: toleranceSpec{
 		BaselinePercent:  new(0.0),
 		BaselineCount:    new(int64(0)),
@@ -178,6 +180,7 @@ var fields = []field{
 	newField("dryRun", (*decoder).boolean, func(s *spec) **bool { return &s.DryRun }, nil, strconv.FormatBool),
 	newField("failureSample", (*decoder).integer, func(s *spec) **int64 { return &s.FailureSample }, intRange(0, MaxFailureSample), showInt),
 	newField("throttleSignals", (*decoder).signals, func(s *spec) **[]Signal { return &s.ThrottleSignals }, nil, showSignals),
+	newField("group", (*decoder).str, func(s *spec) **string { return &s.Group }, checkGroup, func(v string) string { return v }),
 	newField("tolerance.baselinePercent", (*decoder).number, func(s *spec) **float64 { return &s.Tolerance.BaselinePercent }, closed(0, 100), showFloat),
 	newField("tolerance.baselineCount", (*decoder).integer, func(s *spec) **int64 { return &s.Tolerance.BaselineCount }, intRange(0, -1), showInt),
 	newField("tolerance.ceilingPercent", (*decoder).number, func(s *spec) **float64 { return &s.Tolerance.CeilingPercent }, closed(0, 100), showFloat),
@@ -264,6 +267,7 @@ func (s *spec) resolved(policy, label string) Resolved {
 			},
 		},
 		Signals:       cloneSignals(*s.ThrottleSignals),
+		Group:         *s.Group,
 		DryRun:        *s.DryRun,
 		FailureSample: int(*s.FailureSample),
 	}
@@ -325,6 +329,15 @@ func showSignals(sigs []Signal) string {
 		parts[i] = s.Key()
 	}
 	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+// checkGroup checks a group name: empty (no group), or 1 to
+// maxPolicyName of the characters a policy name may have.
+func checkGroup(v string) string {
+	if v != "" && (!policyName.MatchString(v) || len(v) > maxPolicyName) {
+		return fmt.Sprintf("invalid group %q: want 1 to %d letters, digits and _.:/=+@-, or \"\" for none", v, maxPolicyName)
+	}
+	return ""
 }
 
 // concurrency checks a maxConcurrency-like value: 1 to 10,000; hint is

@@ -203,3 +203,13 @@ func (d *decoder) text(n *yaml.Node, at loc) (string, bool) {
 	d.errorf(n, at, "want a string, got %s", describe(n))
 	return "", false
 }
+
+// str reads a scalar written as a string: 42 or true are not strings.
+func (d *decoder) str(n *yaml.Node, at loc) (string, bool) {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		d.errorf(n, at, "want a string, got %s", describe(n))
+		return "", false
+	}
+	return n.Value, true
+}

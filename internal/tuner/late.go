@@ -106,7 +106,7 @@ func (t *Tuner) tuneLate(tc *tick, plans []plan, throttles map[string][]control.
 		}
 		o := control.Observation{
 			At: tc.now, Run: lateSnapshot(run, f), Estimated: true,
-			MetricsWatched: len(p.signals) > 0, Throttles: throttles[p.run.ARN], Shared: tc.p.shares[p.run.ARN],
+			MetricsWatched: len(p.signals) > 0, Throttles: throttles[p.run.ARN], Shared: tc.p.sharing.of(p.run.ARN),
 		}
 		if t.act(tc, p, run, run.State, o, control.Decision{}, false) {
 			tc.rep.Late++

@@ -29,9 +29,8 @@ type period struct {
 	app        *actuate.Applier
 	plans      []plan
 	throttles  map[string][]control.Datapoint
-	// shares tells, per run ARN, of the other open runs that share its
-	// downstream (see shares).
-	shares map[string]*control.Share
+	// sharing tells of the open runs that share a downstream.
+	sharing *sharing
 	// runs are the runs this period decided on, by ARN.
 	runs map[string]*held
 }

@@ -5,44 +5,107 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/policy"
+	"github.com/maptuner/maptuner/internal/registry"
 )
 
-// shares groups the open runs whose policies name the same throttle
-// signals, once expanded for each run: they call one downstream and share
-// its capacity. It returns, for each run in a group of two or more, what
-// its decision needs to know of the others (control.Share); runs that
-// name no signal, or share it with no other open run, are absent.
-func shares(plans []plan) map[string]*control.Share {
-	groups := map[string][]plan{}
-	for _, p := range plans {
-		if len(p.signals) == 0 || p.run.Ended {
-			continue
-		}
-		k := downstreamKey(p)
-		groups[k] = append(groups[k], p)
-	}
-	out := map[string]*control.Share{}
-	for _, g := range groups {
-		if len(g) < 2 {
-			continue
-		}
-		var total int32
-		for _, p := range g {
-			total += lastLimit(p)
-		}
-		for _, p := range g {
-			out[p.run.ARN] = &control.Share{Runs: len(g), Others: total - lastLimit(p)}
-		}
-	}
-	return out
+// sharing is what a period knows of the open runs that call one downstream
+// and share its capacity: those whose policies have the same group, and
+// those of policies with no group that name the same throttle signals,
+// once expanded for each run. Runs with neither group nor signal, or
+// sharing with no other open run, are not in it. The limits follow the
+// period's decisions, so that a look decides on the others' limits as
+// they are, not as the period found them.
+type sharing struct {
+	// runs are the ARNs of the runs sharing each downstream, by key.
+	runs map[string][]string
+	// key is the downstream key of each run in runs.
+	key map[string]string
+	// limit is the limit maptuner last knew each run to have (lastLimit).
+	limit map[string]int32
+	// throttled is when each run last saw throttling (State.ThrottledAt).
+	throttled map[string]time.Time
+	// held is how many children each run may hold (control.Share.Held).
+	held map[string]int32
 }
 
-// downstreamKey names the throttle signals of plan p, in an order that
-// does not depend on how the policy lists them or their dimensions.
+// newSharing groups the open runs of plans by downstream.
+func newSharing(plans []plan) *sharing {
+	s := &sharing{runs: map[string][]string{}, key: map[string]string{}, limit: map[string]int32{}, throttled: map[string]time.Time{}, held: map[string]int32{}}
+	for _, p := range plans {
+		if k := downstreamKey(p); k != "" && !p.run.Ended {
+			s.runs[k] = append(s.runs[k], p.run.ARN)
+			s.key[p.run.ARN] = k
+			s.decided(p.run)
+		}
+	}
+	for k, arns := range s.runs {
+		if len(arns) < 2 {
+			delete(s.runs, k)
+			s.leave(arns[0])
+		}
+	}
+	return s
+}
+
+// of returns what the decision on run arn needs to know of the other runs
+// sharing its downstream (control.Share); nil when it shares it with none.
+func (s *sharing) of(arn string) *control.Share {
+	arns := s.runs[s.key[arn]]
+	if len(arns) < 2 {
+		return nil
+	}
+	sh := &control.Share{Runs: len(arns)}
+	for _, a := range arns {
+		if a != arn {
+			sh.Others += s.limit[a]
+			sh.Held += s.held[a]
+			if t := s.throttled[a]; t.After(sh.ThrottledAt) {
+				sh.ThrottledAt = t
+			}
+		}
+	}
+	return sh
+}
+
+// decided takes in the decision the period made on run: its limit as it
+// was left, or, once it ended, its leaving the downstream to the others.
+func (s *sharing) decided(run registry.Run) {
+	k, ok := s.key[run.ARN]
+	switch {
+	case !ok:
+	case run.Ended:
+		s.runs[k] = slices.DeleteFunc(s.runs[k], func(a string) bool { return a == run.ARN })
+		s.leave(run.ARN)
+	default:
+		s.limit[run.ARN], s.throttled[run.ARN] = lastLimit(run), run.State.ThrottledAt
+		s.held[run.ARN] = s.limit[run.ARN]
+		if t := run.State.Ticks; len(t) > 0 {
+			s.held[run.ARN] = max(s.held[run.ARN], int32(min(t[len(t)-1].Running, policy.MaxConcurrencyLimit)))
+		}
+	}
+}
+
+// leave forgets run arn, which shares no downstream any more.
+func (s *sharing) leave(arn string) {
+	delete(s.key, arn)
+	delete(s.limit, arn)
+	delete(s.throttled, arn)
+	delete(s.held, arn)
+}
+
+// downstreamKey names the downstream of plan p: its policy's group when it
+// has one, whatever its signals; else its throttle signals, in an order
+// that does not depend on how the policy lists them or their dimensions.
+// It is "" for a run with neither, which shares nothing. A group and a set
+// of signals never have the same key.
 func downstreamKey(p plan) string {
+	if g := p.policy.Group; g != "" {
+		return "group\x00" + g
+	}
 	keys := make([]string, 0, len(p.signals))
 	for _, q := range p.signals {
 		var b strings.Builder
@@ -50,17 +113,17 @@ func downstreamKey(p plan) string {
 		for _, d := range slices.Sorted(maps.Keys(q.Dimensions)) {
 			fmt.Fprintf(&b, "\x00%s=%s", d, q.Dimensions[d])
 		}
-		keys = append(keys, b.String())
+		keys = append(keys, "signal\x00"+b.String())
 	}
 	slices.Sort(keys)
 	return strings.Join(keys, "\x01")
 }
 
-// lastLimit is the limit maptuner last knew plan p's run to have, in
-// children (unlimited counts as the Step Functions ceiling); zero for a
-// run not observed yet.
-func lastLimit(p plan) int32 {
-	h := p.run.State.History
+// lastLimit is the limit maptuner last knew run to have, in children
+// (unlimited counts as the Step Functions ceiling); zero for a run not
+// observed yet.
+func lastLimit(run registry.Run) int32 {
+	h := run.State.History
 	if len(h) == 0 {
 		return 0
 	}

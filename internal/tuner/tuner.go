@@ -312,7 +312,7 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	rep.Tracked = len(runs)
 
 	plans := t.plan(tc, runs)
-	p.shares = shares(plans)
+	p.sharing = newSharing(plans)
 	var throttles map[string][]control.Datapoint
 	if work.Err() == nil {
 		throttles = t.throttles(work, obs, plans, now, &rep)
@@ -392,7 +392,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
 	// An operator's control decides instead of the controller (controls.go).
 	d, steered := t.steer(tc, p, st, snap)
-	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.shares[arn]}
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.sharing.of(arn)}
 	if !steered && st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
 		o.Bound = t.hint(tc, p)
@@ -456,6 +456,7 @@ func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o cont
 		run.Ended, run.EndedAt, run.EndReason = true, tc.now, string(snap.Status)
 		rep.Ended++
 	}
+	tc.p.sharing.decided(run)
 	if !t.keep(tc, run, logIt) {
 		return true
 	}

@@ -76,6 +76,7 @@ var Classes = map[string]Class{
 	"capacity-10x":          {Capacity: CapacityChanging},
 	"neighbour-sine":        {Capacity: CapacityChanging},
 	"shared-downstream":     {Capacity: CapacityShared},
+	"shared-group":          {Capacity: CapacityShared},
 	// One job run three times in a row: the runs share the downstream one
 	// after the other, and are judged on their combined makespan.
 	"nightly-repeat": {Capacity: CapacityShared},

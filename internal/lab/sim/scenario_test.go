@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maptuner/maptuner/internal/policy"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,7 +30,7 @@ func TestShippedScenariosLoad(t *testing.T) {
 		"congestion-collapse", "default-policy", "drain", "fixed-concurrency", "fixed-rate",
 		"late-missing-metrics", "latency-knee", "lognormal", "metric-outage", "neighbour-sine",
 		"nightly-repeat", "pareto", "poison-batch-baseline", "poison-batch", "shared-downstream",
-		"short-job", "thousand-runs",
+		"shared-group", "short-job", "thousand-runs",
 	}
 	var got []string
 	for _, f := range shippedScenarios(t) {
@@ -54,6 +55,10 @@ func TestShippedScenariosLoad(t *testing.T) {
 // of every shipped scenario's policy is a metric the simulator publishes,
 // and that every run's policy tag names a policy of the file.
 func TestShippedPoliciesWatchPublishedSignals(t *testing.T) {
+	builtin, err := policy.Default().Resolve(policy.DefaultPolicy, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range shippedScenarios(t) {
 		sc, err := LoadScenario(f)
 		if err != nil {
@@ -73,12 +78,8 @@ func TestShippedPoliciesWatchPublishedSignals(t *testing.T) {
 		var file struct {
 			Version  int `yaml:"version"`
 			Policies map[string]struct {
-				ThrottleSignals []struct {
-					Namespace  string            `yaml:"namespace"`
-					Metric     string            `yaml:"metric"`
-					Dimensions map[string]string `yaml:"dimensions"`
-					Stat       string            `yaml:"stat"`
-				} `yaml:"throttleSignals"`
+				// ThrottleSignals is nil when not written: the built-in default.
+				ThrottleSignals *[]policy.Signal `yaml:"throttleSignals"`
 			} `yaml:"policies"`
 		}
 		if err := yaml.Unmarshal(raw, &file); err != nil {
@@ -90,10 +91,14 @@ func TestShippedPoliciesWatchPublishedSignals(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: run %s is tagged with policy %q, which the policy block lacks", f, run.Name, name)
 			}
-			if len(p.ThrottleSignals) == 0 {
+			signals := builtin.Signals
+			if p.ThrottleSignals != nil {
+				signals = *p.ThrottleSignals
+			}
+			if len(signals) == 0 {
 				t.Fatalf("%s: policy %q watches no throttle signal", f, name)
 			}
-			for _, s := range p.ThrottleSignals {
+			for _, s := range signals {
 				dims := map[string]string{}
 				for k, v := range s.Dimensions {
 					v = strings.NewReplacer(
