@@ -426,7 +426,8 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 		return
 	}
 	if k := t.known[arn]; k != nil {
-		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: t.looks() && needsLook(state, snap, tc.now)}
+		look := t.looks() && needsLook(state, snap, tc.now)
+		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: look, watch: t.looks() && !look && running(snap)}
 	}
 	if !logIt {
 		return
