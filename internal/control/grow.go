@@ -73,10 +73,8 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		}
 	case st.Phase == PhaseProbe && st.Expired > 0 && float64(cur) >= float64(st.Expired)*(1+escapeProbe) && cur <= st.Lo:
 		// Clean well past the old bound: the capacity rose (a neighbour
-		// left, the reserved concurrency was raised), and small probes
-		// would take an hour to find it. What the downstream's
-		// configuration allowed at the start no longer stops slow start.
-		st.Phase, st.Bound = PhaseSlowStart, 0
+		// left), and small probes would take an hour to find it.
+		st.Phase = PhaseSlowStart
 		next, reason = float64(cur)*slowStartFactor(cfg, st, cur), ReasonSlowStart
 	case st.Phase == PhaseSlowStart:
 		// Slow start: one step at a time, each confirmed clean before the next.

@@ -77,34 +77,6 @@ func TestCapacityBound(t *testing.T) {
 			st = d.State
 		}
 	})
-	t.Run("clean well past the bound, it no longer stops slow start", func(t *testing.T) {
-		// The reserved concurrency was raised after the start: the probes
-		// past the bound of 400 stay clean, a minute apart, every child
-		// sampled started under the limit of the minute before.
-		cfg := testConfig()
-		cfg.GrowthFactor = 1.5
-		var st State
-		limit, grown := int32(10), 0
-		for m := 0; m < 30 && grown < 2; m++ {
-			obs := Observation{At: sec(m, 30), Run: run(limit, int64(limit), 50000), Bound: 400}
-			if m > 0 {
-				obs.Live = LiveSample{Since: sec(m-1, 30), Sampled: 12, OldestStart: sec(m-1, 31)}
-			}
-			d := Decide(cfg, st, obs)
-			switch {
-			case m == 3 && (d.Reason != ReasonConverged || d.New.MaxConcurrency != 400):
-				t.Fatalf("minute 3: %s %d, want Converged at the bound 400: %s", d.Reason, d.New.MaxConcurrency, d.Message)
-			case d.Reason == ReasonSlowStart && limit > 400:
-				grown++
-			case grown > 0:
-				t.Fatalf("minute %d: %s %d after slow start resumed past the bound, want slow start on: %s", m, d.Reason, d.New.MaxConcurrency, d.Message)
-			}
-			st, limit = d.State, d.New.MaxConcurrency
-		}
-		if grown < 2 || limit < 1000 {
-			t.Fatalf("slow start steps past the bound %d, limit %d; want two, up to the policy's 1000", grown, limit)
-		}
-	})
 	t.Run("far below a bound slow start doubles", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.GrowthFactor = 1.5
