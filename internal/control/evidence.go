@@ -102,6 +102,10 @@ type capacity struct {
 	// the limit was steady, larger right after a change, when the children
 	// of the old limit are still finishing or failing.
 	margin float64
+	// upper is true when the minute may have begun before the throttling
+	// did: value is then at most the capacity's, and a cut goes at least
+	// as low as Backoff says.
+	upper bool
 }
 
 // estimate is the capacity that the goodput of the minute from m
@@ -163,6 +167,9 @@ func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacit
 		t = small
 	case est.known:
 		t = min(int32(math.Floor(est.value*(1-cfg.Band))), small)
+		if est.upper {
+			t = min(t, int32(math.Floor(cfg.Backoff*float64(then))))
+		}
 	}
 	t = max(t, st.Lo, cfg.MinConcurrency)
 	if fair > 0 && t > fair {
@@ -208,10 +215,18 @@ func (st *State) throttled(at time.Time) {
 // pace the downstream served them at. The minute a drop of the capacity
 // began in still runs at the old pace (the children it had admitted
 // finish), so there is no estimate until the spell has lasted a minute,
-// and a cut falls back to Backoff.
+// and a cut falls back to Backoff; unless the run was not observed in
+// that minute (looked at once a minute, PrevAt): the throttling began in
+// it, at an instant unknown, and the estimate is an upper bound.
 func spellEstimate(st *State, at time.Time) capacity {
-	if m := at.Add(-minute); st.ThrottledSince.After(m) {
+	m := at.Add(-minute)
+	if !st.ThrottledSince.After(m) {
+		return estimate(st, m, m.Add(-settle), at)
+	}
+	if st.PrevAt.IsZero() || st.PrevAt.After(m) {
 		return capacity{}
 	}
-	return estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
+	c := estimate(st, m, m.Add(-settle), at)
+	c.upper = true
+	return c
 }

@@ -172,3 +172,43 @@ func runItems(ticks []Tick) (c maprun.Counts) {
 	c.Succeeded, c.Failed = last.Done-last.Failed, last.Failed
 	return c
 }
+
+// TestMinuteCadenceDropCut: a run looked at once a minute, confirmed
+// clean at 150 with 10 s items, is seen throttled at 12:11. The capacity
+// fell at an instant of the minute unseen, so its goodput is an upper
+// bound: a cut goes to it when it is below what Backoff says (within
+// MaxStepDown, owing the rest), and to Backoff when the drop came late
+// in the minute.
+func TestMinuteCadenceDropCut(t *testing.T) {
+	cases := []struct {
+		name   string
+		served int64 // items succeeded in the minute from 12:10
+		want   int32
+		owed   int32
+	}{
+		{name: "drop at the start of the minute", served: 360, want: 75, owed: 57},
+		{name: "drop late in the minute", served: 780, want: 105},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var ticks []Tick
+			for m := 0; m <= 10; m++ {
+				ticks = append(ticks, Tick{At: at(m), Running: 150, Done: int64(m) * 900})
+			}
+			ticks = append(ticks, Tick{At: at(11), Running: 150, Done: 9000 + c.served})
+			st := State{
+				Phase: PhaseBracket, Lo: 150, LoAt: at(5), Hi: 153, HiAt: at(3), CutAt: at(3), ItemTime: 10,
+				History: []Setting{{From: at(0), MaxConcurrency: 150}},
+				Ticks:   ticks[:11], Prev: maprun.Counts{Succeeded: 9000}, PrevAt: at(10),
+			}
+			obs := Observation{At: at(11), Run: run(150, 150, 10000), MetricsWatched: true,
+				Throttles: []Datapoint{{Minute: at(8), Value: 0}},
+				Live:      LiveSample{Since: at(10), Sampled: 12, Throttled: 6, NewestAt: sec(10, 55), StartedAt: sec(10, 50)}}
+			obs.Run.Items.Succeeded = 9000 + c.served
+			d := Decide(testConfig(), st, obs)
+			if d.Reason != ReasonLiveThrottled || d.New.MaxConcurrency != c.want || d.State.Owed != c.owed {
+				t.Fatalf("%s %d owing %d, want LiveThrottled %d owing %d: %s", d.Reason, d.New.MaxConcurrency, d.State.Owed, c.want, c.owed, d.Message)
+			}
+		})
+	}
+}

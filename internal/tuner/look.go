@@ -57,16 +57,16 @@ func (p *period) mine(run registry.Run) bool {
 }
 
 // due are the plans of the runs that need a look, the least recently
-// decided first, then, with watched, those of the settled runs that are
-// watched, in the same order.
-func (p *period) due(watched bool) []plan {
+// decided first, then those of the settled runs that are watched, in the
+// same order.
+func (p *period) due() []plan {
 	var out, settled []plan
 	for _, pl := range p.plans {
 		switch h := p.runs[pl.run.ARN]; {
 		case h == nil:
 		case h.look:
 			out = append(out, pl)
-		case h.watch && watched:
+		case h.watch:
 			settled = append(settled, pl)
 		}
 	}
@@ -78,13 +78,14 @@ func (p *period) due(watched bool) []plan {
 	return append(out, settled...)
 }
 
-// looking is the number of runs that need a look, 0 once the period's
-// budget has no call left of an API a look is paced on (lookAPIs).
+// looking is the number of runs that need a look or are watched, 0 once
+// the period's budget has no call left of an API a look is paced on
+// (lookAPIs).
 func (p *period) looking() int {
 	if slices.ContainsFunc(lookAPIs, func(api budget.API) bool { return p.budget.Remaining(api) <= 0 }) {
 		return 0
 	}
-	return len(p.due(false))
+	return len(p.due())
 }
 
 // lookAPIs are the APIs whose remaining budget is spread over the looks
@@ -131,7 +132,7 @@ func (t *Tuner) Look(ctx context.Context, now time.Time) Report {
 	for _, api := range lookAPIs {
 		share[api] = (p.budget.Remaining(api) + left - 1) / left
 	}
-	for _, pl := range p.due(true) {
+	for _, pl := range p.due() {
 		urgent := p.runs[pl.run.ARN].look
 		if work.Err() != nil {
 			if urgent {

@@ -127,9 +127,9 @@ func TestLooksWatchConvergedRun(t *testing.T) {
 	}
 	tu := e.tuner(t, Config{})
 	runSteps(t, tu, []step{
-		{at: 0, decided: 1, describes: 1},
-		{at: 10 * time.Second, look: true, decided: 1, describes: 1},
-		{at: 30 * time.Second, look: true, decided: 1, describes: 1},
+		{at: 0, decided: 1, looking: 1, describes: 1},
+		{at: 10 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
+		{at: 30 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
 	})
 	if got := decidedAt(t, tu, runARN); !got.Equal(now.Add(30 * time.Second)) {
 		t.Fatalf("last decision at %s, want the last look's", got)

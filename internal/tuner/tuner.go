@@ -204,8 +204,9 @@ type Report struct {
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Looks is the number of looks made after the full pass (Tuner.Look).
 	Looks int `json:"looks,omitempty"`
-	// Looking is the number of runs that still need looks this period, 0
-	// once the period's budget cannot pay for a look.
+	// Looking is the number of runs that still need looks this period,
+	// or are watched by them (converged runs that run), 0 once the
+	// period's budget cannot pay for a look.
 	Looking int `json:"looking,omitempty"`
 	// Decisions are the decisions made, in order. The Handler's report
 	// lists the first few updates only (see LeftOut).
