@@ -38,7 +38,8 @@ func collapse(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	if to >= eff {
 		return 0, "", false
 	}
-	st.ThrottledAt, st.CutAt, st.Phase, st.Probes = at, at, PhaseBracket, 0
+	st.throttled(at)
+	st.CutAt, st.Phase, st.Probes = at, PhaseBracket, 0
 	if st.Hi == 0 || eff < st.Hi {
 		st.Hi, st.HiAt = eff, at
 	}
