@@ -268,6 +268,10 @@ type State struct {
 	Owed int32 `json:"owed,omitempty"`
 	// CutAt is when the limit was last lowered for throttling.
 	CutAt time.Time `json:"cutAt,omitzero"`
+	// CollapseAt is when the limit was last lowered for congestion
+	// collapse: throttling measured before it was answered by it, even
+	// once the run has returned to its clean limit. Zero before any.
+	CollapseAt time.Time `json:"collapseAt,omitzero"`
 	// Probes counts the clean growth steps since the last throttling.
 	Probes int `json:"probes,omitempty"`
 	// Misses counts the probes in a row that ended throttled; each doubles
@@ -331,11 +335,14 @@ const (
 	ReasonOverride      Reason = "Override"
 	ReasonHint          Reason = "CapacityHint"
 	ReasonCollapse      Reason = "Collapse"
-	ReasonClamped       Reason = "Clamped"
-	ReasonFailFast      Reason = "FailFast"
-	ReasonBaseline      Reason = "Baseline"
-	ReasonRecovered     Reason = "Recovered"
-	ReasonEnded         Reason = "Ended"
+	// ReasonKnee is a raise the live counts show past the knee: children
+	// hold their place longer and the throughput did not follow.
+	ReasonKnee      Reason = "Knee"
+	ReasonClamped   Reason = "Clamped"
+	ReasonFailFast  Reason = "FailFast"
+	ReasonBaseline  Reason = "Baseline"
+	ReasonRecovered Reason = "Recovered"
+	ReasonEnded     Reason = "Ended"
 	// ReasonPaused is an operator's pause: the run is observed, never updated.
 	ReasonPaused Reason = "Paused"
 	// ReasonPinned is an operator's pin: maxConcurrency is driven to the
