@@ -63,3 +63,18 @@ func collapse(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	}
 	return to, fmt.Sprintf("collapse: %d of the %d items finished in the last minutes failed, throttled: lowering %d to %d;%s", failed, done, eff, to, back), true
 }
+
+// drained holds the limit a collapse cut set while more children run than
+// it allows: the children of the higher limits, still retrying, which
+// would throttle the children of the return. ok is false once they have
+// drained, when the return to the clean limit may start, or when the run
+// is not coming out of a collapse.
+func drained(st *State, obs Observation) (int32, string, bool) {
+	cur := obs.Run.Settings.MaxConcurrency
+	eff, last := effective(cur), st.History[len(st.History)-1]
+	running := obs.Run.Children().Running
+	if st.CollapseAt.IsZero() || !st.CutAt.Equal(st.CollapseAt) || !last.From.Equal(st.CollapseAt) || eff >= st.Lo || running <= int64(eff) {
+		return 0, "", false
+	}
+	return cur, fmt.Sprintf("collapse: %d children still run under a limit of %d: holding until they drain, then back to %d.", running, eff, st.Lo), true
+}

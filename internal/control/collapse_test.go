@@ -41,7 +41,8 @@ func TestCollapse(t *testing.T) {
 }
 
 // A step script at fixed instants: after a collapse the run returns to the
-// clean limit of before as soon as nothing fails, a late throttled minute
+// clean limit of before as soon as nothing fails and the children of the
+// higher limits have drained, a late throttled minute
 // of the collapse does not cut it again, and a second collapse there
 // lowers what it returns to.
 func TestCollapseReturn(t *testing.T) {
@@ -61,11 +62,14 @@ func TestCollapseReturn(t *testing.T) {
 		at          time.Time
 		limit       int32
 		done, fail  int64
+		running     int64   // children running; the limit when zero
 		late        float64 // a throttled datapoint for the minute from at(1)
 		reason      Reason
 		want, clean int32
 	}{
 		{at: at(2), limit: 180, done: 1065, fail: 60, reason: ReasonCollapse, want: 90, clean: 180},
+		// Nothing new fails, but the children of 180 still retry: held.
+		{at: at(2).Add(30 * time.Second), limit: 90, running: 150, done: 1165, fail: 60, reason: ReasonCollapse, want: 90, clean: 180},
 		// Nothing fails any more: back to 180 at once, not step by step.
 		{at: at(2).Add(time.Minute), limit: 90, done: 1265, fail: 60, reason: ReasonReturn, want: 180, clean: 180},
 		// The minute of the collapse comes in late, throttled: answered.
@@ -75,6 +79,9 @@ func TestCollapseReturn(t *testing.T) {
 	}
 	for i, s := range steps {
 		o := obs(s.at, s.limit, s.done, s.fail)
+		if s.running > 0 {
+			o.Run.Items.Running = s.running
+		}
 		o.Failures = FailureSample{Sampled: 10, Throttle: 10}
 		if s.late > 0 {
 			o.Throttles = append(o.Throttles, Datapoint{Minute: at(1), Value: s.late})

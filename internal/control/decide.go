@@ -276,6 +276,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if limit, msg, ok := collapse(cfg, st, obs); ok {
 		return limit, ReasonCollapse, msg
 	}
+	if limit, msg, ok := drained(st, obs); ok {
+		return limit, ReasonCollapse, msg
+	}
 	if limit, msg, ok := kneeCut(cfg, st, obs); ok {
 		return limit, ReasonKnee, msg
 	}

@@ -335,14 +335,11 @@ const (
 	ReasonOverride      Reason = "Override"
 	ReasonHint          Reason = "CapacityHint"
 	ReasonCollapse      Reason = "Collapse"
-	// ReasonKnee is a raise the live counts show past the knee: children
-	// hold their place longer and the throughput did not follow.
-	ReasonKnee      Reason = "Knee"
-	ReasonClamped   Reason = "Clamped"
-	ReasonFailFast  Reason = "FailFast"
-	ReasonBaseline  Reason = "Baseline"
-	ReasonRecovered Reason = "Recovered"
-	ReasonEnded     Reason = "Ended"
+	ReasonClamped       Reason = "Clamped"
+	ReasonFailFast      Reason = "FailFast"
+	ReasonBaseline      Reason = "Baseline"
+	ReasonRecovered     Reason = "Recovered"
+	ReasonEnded         Reason = "Ended"
 	// ReasonPaused is an operator's pause: the run is observed, never updated.
 	ReasonPaused Reason = "Paused"
 	// ReasonPinned is an operator's pin: maxConcurrency is driven to the
@@ -351,6 +348,9 @@ const (
 	// ReasonRollback is an operator's rollback to the settings the run
 	// started with.
 	ReasonRollback Reason = "Rollback"
+	// ReasonKnee is a raise the live counts show past the knee: children
+	// hold their place longer and the throughput did not follow.
+	ReasonKnee Reason = "Knee"
 )
 
 // Signals are the values a decision was based on, for the decision log.
