@@ -163,7 +163,7 @@ func Unapplied(prev State, d Decision) State {
 	if d.New.MaxConcurrency != d.Old.MaxConcurrency && len(st.History) > 0 {
 		st.History = st.History[:len(st.History)-1]
 	}
-	st.CutAt, st.Owed, st.Probes, st.Misses = prev.CutAt, prev.Owed, prev.Probes, prev.Misses
+	st.CutAt, st.CollapseAt, st.Owed, st.Probes, st.Misses = prev.CutAt, prev.CollapseAt, prev.Owed, prev.Probes, prev.Misses
 	st.Raised, st.FailedFast = prev.Raised, prev.FailedFast
 	return st
 }
@@ -286,6 +286,12 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if limit, msg, ok := collapse(cfg, st, obs); ok {
 		return limit, ReasonCollapse, msg
 	}
+	if limit, msg, ok := drained(st, obs); ok {
+		return limit, ReasonCollapse, msg
+	}
+	if limit, msg, ok := kneeCut(cfg, st, obs); ok {
+		return limit, ReasonKnee, msg
+	}
 
 	// Failed children classified as throttled: charge them to the highest
 	// limit of the last few minutes (they failed after their retries).
@@ -323,13 +329,17 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		}
 	}
 	live := liveConfirm(st, obs, newFailures)
+	counts := !live && kneeConfirm(st, obs, newFailures)
 	confirmByThroughput(st, obs)
 	if st.Hi > 0 && at.Sub(st.HiAt) >= cfg.RecoveryTime*time.Duration(1<<min(st.Misses, 3)) {
 		st.Expired, st.Hi, st.Phase, st.Probes = st.Hi, 0, PhaseProbe, 0
 	}
-	limit, reason, msg := grow(cfg, st, obs, sig, live)
-	if live && limit != cur {
+	limit, reason, msg := grow(cfg, st, obs, sig, live || counts)
+	switch {
+	case live && limit != cur:
 		msg = fmt.Sprintf("live signal: %d sampled running children, none throttled since %s; %s", obs.Live.Sampled, obs.Live.Since.UTC().Format(time.TimeOnly), msg)
+	case counts && limit != cur:
+		msg = fmt.Sprintf("live counts: children hold their place at %d as long as below it; %s", effective(cur), msg)
 	}
 	return limit, reason, msg
 }

@@ -72,9 +72,10 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		default:
 			next, reason = min(float64(st.Lo)+float64(st.Hi-st.Lo)/2, float64(st.Lo)*(1+approachStep)), ReasonBisect
 		}
-	case st.Phase == PhaseProbe && st.Expired > 0 && float64(cur) >= float64(st.Expired)*(1+escapeProbe) && cur <= st.Lo:
+	case st.Phase == PhaseProbe && st.Expired > 0 && float64(cur) >= float64(st.Expired)*(1+escapeProbe) && cur <= st.Lo && st.CollapseAt.IsZero():
 		// Clean well past the old bound: the capacity rose (a neighbour
-		// left), and small probes would take an hour to find it.
+		// left), and small probes would take an hour to find it. Not
+		// after a collapse: a slow-start step into it costs another.
 		st.Phase = PhaseSlowStart
 		next, reason = float64(cur)*slowStartFactor(cfg, st, cur), ReasonSlowStart
 	case st.Phase == PhaseSlowStart:

@@ -99,9 +99,14 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 
 // answered reports whether throttling charged to limit then, seen from
 // since on, was already answered: a cut at or after since lowered the limit
-// below then. Late metrics and failures of the children of a limit that a
-// live cut already left do not cut again.
+// below then, or a collapse cut was made at or after since. Late metrics
+// and failures of the children of a limit that a live cut already left do
+// not cut again.
 func answered(st *State, then int32, since time.Time) bool {
+	if !st.CollapseAt.IsZero() && !st.CollapseAt.Before(since) {
+		// A collapse cut answered it, whatever the run returned to since.
+		return true
+	}
 	cur := effective(st.History[len(st.History)-1].MaxConcurrency)
 	return !st.CutAt.IsZero() && !st.CutAt.Before(since) && cur < then
 }

@@ -289,6 +289,10 @@ type State struct {
 	Owed int32 `json:"owed,omitempty"`
 	// CutAt is when the limit was last lowered for throttling.
 	CutAt time.Time `json:"cutAt,omitzero"`
+	// CollapseAt is when the limit was last lowered for congestion
+	// collapse: throttling measured before it was answered by it, even
+	// once the run has returned to its clean limit. Zero before any.
+	CollapseAt time.Time `json:"collapseAt,omitzero"`
 	// Probes counts the clean growth steps since the last throttling.
 	Probes int `json:"probes,omitempty"`
 	// Misses counts the probes in a row that ended throttled; each doubles
@@ -371,6 +375,9 @@ const (
 	// ReasonRollback is an operator's rollback to the settings the run
 	// started with.
 	ReasonRollback Reason = "Rollback"
+	// ReasonKnee is a raise the live counts show past the knee: children
+	// hold their place longer and the throughput did not follow.
+	ReasonKnee Reason = "Knee"
 )
 
 // Signals are the values a decision was based on, for the decision log.
