@@ -31,8 +31,9 @@ type period struct {
 	throttles  map[string][]control.Datapoint
 	// sharing tells of the open runs that share a downstream.
 	sharing *sharing
-	// runs are the runs this period decided on, by ARN.
-	runs map[string]*held
+	// runs are the runs this period decided on, by ARN; last those the
+	// period before decided on, in this process.
+	runs, last map[string]*held
 }
 
 // held is what a period knows of a run it decided on.
@@ -48,10 +49,14 @@ type held struct {
 	look, watch bool
 }
 
-// mine reports whether run, as stored, is as this period's last decision
-// left it.
+// mine reports whether run, as stored, is as this process's last decision
+// left it, this period or the one before: a run its own looks decided
+// seconds before this period began is not someone else's.
 func (p *period) mine(run registry.Run) bool {
 	h := p.runs[run.ARN]
+	if h == nil {
+		h = p.last[run.ARN]
+	}
 	return h != nil && run.Version == h.version
 }
 

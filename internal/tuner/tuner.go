@@ -287,6 +287,12 @@ type tick struct {
 // the Looks that follow until the next Tick.
 func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
+	// The runs the looks of the period before decided are this process's
+	// own, even seconds ago (see period.mine).
+	var last map[string]*held
+	if t.cur != nil && t.looks() {
+		last = t.cur.runs
+	}
 	t.cur = nil
 	b, err := budget.New(budget.Config{Region: t.cfg.Region, Fraction: t.cfg.BudgetFraction, Period: t.cfg.Period})
 	if err != nil {
@@ -295,7 +301,7 @@ func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	work, finish, cancel := phases(ctx, t.cfg.SaveReserve)
 	defer cancel()
 	obs := &observe.Observer{SFN: t.deps.SFN, Metrics: t.deps.CloudWatch, Budget: b}
-	p := &period{start: now, end: now.Add(t.cfg.Period), budget: b, obs: obs, app: &actuate.Applier{SFN: t.deps.SFN, Budget: b}, runs: map[string]*held{}}
+	p := &period{start: now, end: now.Add(t.cfg.Period), budget: b, obs: obs, app: &actuate.Applier{SFN: t.deps.SFN, Budget: b}, runs: map[string]*held{}, last: last}
 	tc := &tick{work: work, finish: finish, now: now, obs: obs, app: p.app, rep: &rep, p: p}
 
 	runs, err := t.activeRuns(work, &rep)
