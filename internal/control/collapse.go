@@ -50,8 +50,7 @@ func collapse(cfg Config, st *State, obs Observation) (int32, string, bool) {
 		// allowance, spent, had made it look clean): the run returns lower.
 		st.Lo = max(int32(math.Floor(cfg.Backoff*float64(st.Lo))), cfg.MinConcurrency)
 	}
-	st.throttled(at)
-	st.CutAt, st.CollapseAt, st.Phase, st.Probes = at, at, PhaseBracket, 0
+	st.ThrottledAt, st.CutAt, st.CollapseAt, st.Phase, st.Probes = at, at, at, PhaseBracket, 0
 	// The bound stands just above the clean limit, not at the halved one
 	// (below it, it would read as a capacity that rose and let probes
 	// climb from the bottom), nor at the limit the collapse came under,

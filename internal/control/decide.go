@@ -297,14 +297,14 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	// limit of the last few minutes (they failed after their retries).
 	newFailures := obs.Run.Items.Failures() - st.Prev.Failures()
 	if !st.PrevAt.IsZero() && newFailures > 0 && obs.Failures.Sampled > 0 && obs.Failures.ThrottleShare() >= 0.5 {
-		st.throttled(at)
+		st.ThrottledAt = at
 		then := limitDuring(st.History, at.Add(-cfg.StaleAfter), at)
 		sig.LimitThen = then
 		why := fmt.Sprintf("%d new failed items, %d of %d sampled failures throttled, limit up to %d recently", newFailures, obs.Failures.Throttle, obs.Failures.Sampled, then)
 		if answered(st, then, at.Add(-2*minute)) {
 			return cur, ReasonThrottleFails, why + fmt.Sprintf(": answered by the cut at %s, holding %d.", st.CutAt.UTC().Format(time.TimeOnly), cur)
 		}
-		est := spellEstimate(st, at)
+		est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 		sig.Capacity = est.value
 		t := throttledAt(cfg, st, obs, then, est, false)
 		if st.Lo > 0 {

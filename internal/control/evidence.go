@@ -20,7 +20,7 @@ func judgeMinute(cfg Config, st *State, obs Observation, p Datapoint, sig *Signa
 	from, to := p.Minute.Add(-settle), p.Minute.Add(minute)
 	whole := !at.Before(to.Add(settled))
 	if p.Value > cfg.ThrottleThreshold {
-		st.throttled(at)
+		st.ThrottledAt = at
 		then := limitDuring(st.History, from, to)
 		if answered(st, then, p.Minute) {
 			return true // a cut since the minute began, seen live, lowered the limit below then
@@ -102,18 +102,13 @@ type capacity struct {
 	// the limit was steady, larger right after a change, when the children
 	// of the old limit are still finishing or failing.
 	margin float64
-	// upper is true when the minute may have begun before the throttling
-	// did: value is then at most the capacity's, and a cut goes at least
-	// as low as Backoff says.
-	upper bool
 }
 
-// estimate is the capacity that the goodput of the minute from m
-// suggests, its rate times ItemTime (children that failed fast, throttled
-// past their retries, held no place for long), with the limits of [from, to) telling
+// estimate is the capacity that the throughput of the minute from m
+// suggests, its rate times ItemTime, with the limits of [from, to) telling
 // how far to trust it.
 func estimate(st *State, m, from, to time.Time) capacity {
-	rate, running, ok := goodput(st.Ticks, m)
+	rate, running, ok := minuteRate(st.Ticks, m)
 	if !ok || st.ItemTime <= 0 {
 		return capacity{}
 	}
@@ -167,9 +162,6 @@ func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacit
 		t = small
 	case est.known:
 		t = min(int32(math.Floor(est.value*(1-cfg.Band))), small)
-		if est.upper {
-			t = min(t, int32(math.Floor(cfg.Backoff*float64(then))))
-		}
 	}
 	t = max(t, st.Lo, cfg.MinConcurrency)
 	if fair > 0 && t > fair {
@@ -195,39 +187,4 @@ func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Rea
 	}
 	st.Phase, st.CutAt, st.Probes = PhaseBracket, at, 0
 	return to, reason, fmt.Sprintf("%s: lowering %d to %d.", why, eff, to)
-}
-
-// spellGap is how long after the last cut throttling seen begins a new
-// spell of it (State.ThrottledSince): the cuts of one spell follow each
-// other within seconds, while throttling seen long after the last cut (a
-// drop of the capacity, a probe) is new.
-const spellGap = 2 * minute
-
-// throttled records that throttling was seen at instant at.
-func (st *State) throttled(at time.Time) {
-	if st.ThrottledSince.IsZero() || st.CutAt.IsZero() || at.Sub(st.CutAt) >= spellGap {
-		st.ThrottledSince = at
-	}
-	st.ThrottledAt = at
-}
-
-// spellEstimate is the capacity the goodput of the last minute before at
-// suggests, when the children have been throttled through all of it: the
-// pace the downstream served them at. The minute a drop of the capacity
-// began in still runs at the old pace (the children it had admitted
-// finish), so there is no estimate until the spell has lasted a minute,
-// and a cut falls back to Backoff; unless the run was not observed in
-// that minute (looked at once a minute, PrevAt): the throttling began in
-// it, at an instant unknown, and the estimate is an upper bound.
-func spellEstimate(st *State, at time.Time) capacity {
-	m := at.Add(-minute)
-	if !st.ThrottledSince.After(m) {
-		return estimate(st, m, m.Add(-settle), at)
-	}
-	if st.PrevAt.IsZero() || st.PrevAt.After(m) {
-		return capacity{}
-	}
-	c := estimate(st, m, m.Add(-settle), at)
-	c.upper = true
-	return c
 }

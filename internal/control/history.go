@@ -71,51 +71,20 @@ func used(ticks []Tick, m time.Time, limit int32) bool {
 }
 
 // minuteRate returns the throughput, in items per second, and the mean
-// number running, between the two observations nearest to the start and
-// the end of the minute from m, one on each side of its middle: the minute
-// itself when the run is looked at every few seconds, the interval that
-// best covers it when once a minute. ok is false when the observations do
-// not cover it.
+// number running, of the interval between two observations that best covers
+// the minute from m; ok is false when the observations do not cover it.
 func minuteRate(ticks []Tick, m time.Time) (rate, running float64, ok bool) {
-	a, b, ok := covering(ticks, m)
-	if !ok {
-		return 0, 0, false
-	}
-	return float64(b.Done-a.Done) / b.At.Sub(a.At).Seconds(), float64(a.Running+b.Running) / 2, true
-}
-
-// goodput is minuteRate's throughput of the children that succeeded: the
-// pace the downstream served, without the children that failed fast.
-func goodput(ticks []Tick, m time.Time) (rate, running float64, ok bool) {
-	a, b, ok := covering(ticks, m)
-	if !ok {
-		return 0, 0, false
-	}
-	return float64(max(0, (b.Done-b.Failed)-(a.Done-a.Failed))) / b.At.Sub(a.At).Seconds(), float64(a.Running+b.Running) / 2, true
-}
-
-// covering returns the observations nearest to the start and the end of
-// the minute from m, at or before its middle and after it; ok is false
-// when there are none, or they span less than half a minute or more than
-// two, or the counts went back.
-func covering(ticks []Tick, m time.Time) (a, b Tick, ok bool) {
-	mid, end := m.Add(minute/2), m.Add(minute)
-	var haveA, haveB bool
-	for _, t := range ticks {
-		if !t.At.After(mid) {
-			if !haveA || t.At.Sub(m).Abs() <= a.At.Sub(m).Abs() {
-				a, haveA = t, true
-			}
-		} else if !haveB || t.At.Sub(end).Abs() < b.At.Sub(end).Abs() {
-			b, haveB = t, true
+	mid := m.Add(minute / 2)
+	for i := 1; i < len(ticks); i++ {
+		a, b := ticks[i-1], ticks[i]
+		if a.At.After(mid) || !b.At.After(mid) {
+			continue
 		}
+		span := b.At.Sub(a.At)
+		if span < minute/2 || span > 2*minute || b.Done < a.Done {
+			return 0, 0, false
+		}
+		return float64(b.Done-a.Done) / span.Seconds(), float64(a.Running+b.Running) / 2, true
 	}
-	if !haveA || !haveB {
-		return a, b, false
-	}
-	span := b.At.Sub(a.At)
-	if span < minute/2 || span > 2*minute || b.Done < a.Done {
-		return a, b, false
-	}
-	return a, b, true
+	return 0, 0, false
 }

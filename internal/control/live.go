@@ -46,7 +46,7 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 	if !live.throttled() {
 		return failingCut(cfg, st, obs, sig)
 	}
-	st.throttled(at)
+	st.ThrottledAt = at
 	from := live.StartedAt
 	if from.IsZero() {
 		from = live.Since
@@ -58,7 +58,7 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 	if answered(st, then, from) {
 		return cur, ReasonLiveThrottled, fmt.Sprintf("%s, answered by the cut at %s: holding %d.", why, st.CutAt.UTC().Format(time.TimeOnly), cur), true
 	}
-	est := spellEstimate(st, at)
+	est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
 	sig.Capacity = est.value
 	t := throttledAt(cfg, st, obs, then, est, 3*live.Throttled <= live.Sampled)
 	if eff := effective(cur); t < eff {

@@ -266,10 +266,6 @@ type State struct {
 	// ThrottledAt is when throttling was last seen, in the metrics or in the
 	// failures; zero before any.
 	ThrottledAt time.Time `json:"throttledAt,omitzero"`
-	// ThrottledSince is when the spell of throttling last seen began: the
-	// first instant throttling was seen spellGap or more after the last
-	// cut; zero before any.
-	ThrottledSince time.Time `json:"throttledSince,omitzero"`
 	// OverrideAt is when maxConcurrency was last found changed by someone
 	// else than maptuner; the controller leaves it alone for a while.
 	OverrideAt time.Time `json:"overrideAt,omitzero"`

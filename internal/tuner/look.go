@@ -41,12 +41,10 @@ type held struct {
 	// at is the instant of the run's last decision this period, and
 	// version the run's stored version after it: while it is stored, no
 	// one else has written the run since. look is whether the run needs
-	// looks (needsLook) after it; watch whether it runs, settled, and is
-	// looked at with what the budget leaves (a drop of the capacity fails
-	// its items within seconds).
-	at          time.Time
-	version     int64
-	look, watch bool
+	// looks (needsLook) after it.
+	at      time.Time
+	version int64
+	look    bool
 }
 
 // mine reports whether run, as stored, is as this process's last decision
@@ -61,30 +59,22 @@ func (p *period) mine(run registry.Run) bool {
 }
 
 // due are the plans of the runs that need a look, the least recently
-// decided first, then those of the settled runs that are watched, in the
-// same order.
+// decided first.
 func (p *period) due() []plan {
-	var out, settled []plan
+	var out []plan
 	for _, pl := range p.plans {
-		switch h := p.runs[pl.run.ARN]; {
-		case h == nil:
-		case h.look:
+		if h := p.runs[pl.run.ARN]; h != nil && h.look {
 			out = append(out, pl)
-		case h.watch:
-			settled = append(settled, pl)
 		}
 	}
-	order := func(a, b plan) int {
+	slices.SortFunc(out, func(a, b plan) int {
 		return cmp.Or(p.runs[a.run.ARN].at.Compare(p.runs[b.run.ARN].at), cmp.Compare(a.run.ARN, b.run.ARN))
-	}
-	slices.SortFunc(out, order)
-	slices.SortFunc(settled, order)
-	return append(out, settled...)
+	})
+	return out
 }
 
-// looking is the number of runs that need a look or are watched, 0 once
-// the period's budget has no call left of an API a look is paced on
-// (lookAPIs).
+// looking is the number of runs that need a look, 0 once the period's
+// budget has no call left of an API a look is paced on (lookAPIs).
 func (p *period) looking() int {
 	if slices.ContainsFunc(lookAPIs, func(api budget.API) bool { return p.budget.Remaining(api) <= 0 }) {
 		return 0
@@ -101,12 +91,9 @@ var lookAPIs = []budget.API{budget.DescribeMapRun, budget.GetExecutionHistory}
 // slow start or probing, above the limit they confirmed, or just cut
 // (needsLook). A look is a pass over those runs, the least recently decided
 // first: claim, DescribeMapRun, live sample, decide, apply, save, with the
-// throttle datapoints the full pass read (no metric read). Then, with the
-// share of the budget they left, it looks at the converged runs that run:
-// a DescribeMapRun, and the failures sampled if items failed, so that a
-// drop of the capacity that fails items is cut within seconds rather than
-// at the next Tick. A run that another invocation decided on since this
-// one did is left to it (skipped as "taken").
+// throttle datapoints the full pass read (no metric read). A converged run
+// is decided once a period, by Tick. A run that another invocation decided
+// on since this one did is left to it (skipped as "taken").
 //
 // Looks spend from the period's budget, built by Tick: each look may spend
 // its share of what is left (what is left divided by the looks left until
@@ -137,18 +124,13 @@ func (t *Tuner) Look(ctx context.Context, now time.Time) Report {
 		share[api] = (p.budget.Remaining(api) + left - 1) / left
 	}
 	for _, pl := range p.due() {
-		urgent := p.runs[pl.run.ARN].look
 		if work.Err() != nil {
-			if urgent {
-				rep.skip("deadline")
-			}
+			rep.skip("deadline")
 			continue
 		}
 		spent := p.budget.Spent()
 		if slices.ContainsFunc(lookAPIs, func(api budget.API) bool { return spent[api]-before[api] >= share[api] }) {
-			if urgent {
-				rep.skip("budget") // a settled run waits for the next Tick as before
-			}
+			rep.skip("budget")
 			continue
 		}
 		t.tune(tc, pl, p.throttles[pl.run.ARN])

@@ -111,10 +111,9 @@ func TestLooksRedecideHotRun(t *testing.T) {
 	}
 }
 
-// TestLooksWatchConvergedRun: a run converged at its confirmed limit, with
-// the throttle metric clean, is described at each look (a drop of the
-// capacity fails items within seconds) but not sampled live: it holds.
-func TestLooksWatchConvergedRun(t *testing.T) {
+// TestLooksLeaveConvergedRun: a run converged at its confirmed limit, with
+// the throttle metric clean, is decided once a period, by the full pass.
+func TestLooksLeaveConvergedRun(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.acct.addRun(execARN, runARN, 200, 200, 1000)
@@ -127,18 +126,12 @@ func TestLooksWatchConvergedRun(t *testing.T) {
 	}
 	tu := e.tuner(t, Config{})
 	runSteps(t, tu, []step{
-		{at: 0, decided: 1, looking: 1, describes: 1},
-		{at: 10 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
-		{at: 30 * time.Second, look: true, decided: 1, looking: 1, describes: 1},
+		{at: 0, decided: 1, describes: 1},
+		{at: 10 * time.Second, look: true},
+		{at: 30 * time.Second, look: true},
 	})
-	if got := decidedAt(t, tu, runARN); !got.Equal(now.Add(30 * time.Second)) {
-		t.Fatalf("last decision at %s, want the last look's", got)
-	}
-	if n := e.acct.childListCalls; n != 0 {
-		t.Fatalf("%d listings of the running children, want none: a settled run is not sampled live", n)
-	}
-	if len(e.acct.updates) != 0 {
-		t.Fatalf("updates %v, want none", e.acct.updates)
+	if got := decidedAt(t, tu, runARN); !got.Equal(now) {
+		t.Fatalf("last decision at %s, want the full pass's", got)
 	}
 }
 

@@ -210,9 +210,8 @@ type Report struct {
 	Late int `json:"late,omitempty"`
 	// Looks is the number of looks made after the full pass (Tuner.Look).
 	Looks int `json:"looks,omitempty"`
-	// Looking is the number of runs that still need looks this period,
-	// or are watched by them (converged runs that run), 0 once the
-	// period's budget cannot pay for a look.
+	// Looking is the number of runs that still need looks this period, 0
+	// once the period's budget cannot pay for a look.
 	Looking int `json:"looking,omitempty"`
 	// Decisions are the decisions made, in order. The Handler's report
 	// lists the first few updates only (see LeftOut).
@@ -468,8 +467,7 @@ func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o cont
 		return true
 	}
 	if k := t.known[arn]; k != nil {
-		look := t.looks() && needsLook(state, snap, tc.now)
-		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: look, watch: t.looks() && !look && running(snap)}
+		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: t.looks() && needsLook(state, snap, tc.now)}
 	}
 	if !logIt {
 		return true
