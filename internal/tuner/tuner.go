@@ -457,7 +457,15 @@ func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o cont
 		state.Taught = st.Taught // not handed on: the next decision hands it on
 	}
 	logIt := logged(run.LastDecision, d, steered)
-	run.State, run.LastDecision, run.Failures = state, &d, 0
+	run.State, run.Failures = state, 0
+	if o.Estimated && !d.Update {
+		// A hold from late counts changes nothing to record: the last
+		// decision stays the last live one, and the decision log and the
+		// run item are not written for it (its line is in the log).
+		logIt = false
+	} else {
+		run.LastDecision = &d
+	}
 	if snap.Status.Ended() {
 		run.Ended, run.EndedAt, run.EndReason = true, tc.now, string(snap.Status)
 		rep.Ended++
