@@ -88,6 +88,10 @@ type Document struct {
 	// Tick is the saved output of TickCommand (see TickFile), shown in a
 	// section of its own; empty: the section says how to make it.
 	Tick string
+	// EmulatorTick is the saved output of EmulatorTickCommand (see
+	// EmulatorTickFile), shown after Tick; empty: the section says how to
+	// make it.
+	EmulatorTick string
 }
 
 // TickFile is the file, in the plot directory, where the output of
@@ -98,6 +102,15 @@ const TickFile = "tick-open-runs.txt"
 // TickCommand measures one tuner tick at 1,000 open Map Runs
 // (BenchmarkTickOpenRuns) and saves its output to TickFile.
 const TickCommand = "go test ./internal/lab/bench -run '^$' -bench TickOpenRuns -benchtime 10x | tee docs/bench/" + TickFile
+
+// EmulatorTickFile is the file, in the plot directory, where
+// EmulatorTickCommand writes the ticks of the tune bootstrap under the
+// Lambda runtime emulator at 1,000 open runs.
+const EmulatorTickFile = "tick-rie.txt"
+
+// EmulatorTickCommand measures ticks of the real tune bootstrap under the
+// Lambda runtime emulator against the local account.
+const EmulatorTickCommand = "make bench-tick DYNAMODB=dynalite"
 
 // WriteMarkdown writes the report as the BENCHMARKS.md document: a header
 // that says how it was made and how to read it, the summary, the targets,
@@ -153,6 +166,7 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 	}
 
 	writeTick(ew, doc.Tick)
+	writeEmulatorTick(ew, doc.EmulatorTick)
 	ew.printf("## Scenarios\n")
 	for _, sr := range rep.Scenarios {
 		ew.printf("\n### %s\n\n", sr.Name)
@@ -270,6 +284,19 @@ func writeTick(ew *errWriter, out string) {
 	ew.printf("One `tuner.Tick` of the scenario thousand-runs (seed 1) from minute 16 on, one a minute, measured by\n\n```sh\n%s\n```\n\n", TickCommand)
 	ew.printf("cpu-ms/op is the process's CPU time per tick, heap-MB the live heap before a tick (simulator, registry and tuner), B/op what a tick allocates on top of it; ")
 	ew.printf("the simulated APIs answer in the same process, so both count their work too. They vary by machine, so the command is run apart from this suite and its saved output shown here.\n\n")
+	if strings.TrimSpace(out) == "" {
+		ew.printf("Not measured yet: run the command above, then this suite.\n\n")
+		return
+	}
+	ew.printf("```\n%s\n```\n\n", strings.TrimRight(out, "\n"))
+}
+
+// writeEmulatorTick writes the section of the ticks of the real bootstrap
+// under the Lambda runtime emulator, from its saved output out.
+func writeEmulatorTick(ew *errWriter, out string) {
+	ew.printf("## A tick of the tune function at 1,000 open runs\n\n")
+	ew.printf("The real tune `bootstrap` under the Lambda runtime emulator, against the simulated account over HTTP and a local DynamoDB, measured by\n\n```sh\n%s\n```\n\n", EmulatorTickCommand)
+	ew.printf("It varies by machine and load, so it is run apart from this suite and its saved output shown here.\n\n")
 	if strings.TrimSpace(out) == "" {
 		ew.printf("Not measured yet: run the command above, then this suite.\n\n")
 		return

@@ -45,12 +45,16 @@ func WriteFiles(rep Report, f Files) error {
 	if err := os.WriteFile(filepath.Join(f.PlotDir, SummaryPlot), summaryPlot(rep), 0o644); err != nil {
 		return fmt.Errorf("bench: write files: %w", err)
 	}
-	tick, err := os.ReadFile(filepath.Join(f.PlotDir, TickFile))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("bench: write files: %w", err)
+	saved := map[string]string{}
+	for _, name := range []string{TickFile, EmulatorTickFile} {
+		out, err := os.ReadFile(filepath.Join(f.PlotDir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("bench: write files: %w", err)
+		}
+		saved[name] = string(out)
 	}
 	var md bytes.Buffer
-	if err := WriteMarkdown(&md, rep, Document{Command: f.Command, PlotDir: filepath.ToSlash(rel), Tick: string(tick)}); err != nil {
+	if err := WriteMarkdown(&md, rep, Document{Command: f.Command, PlotDir: filepath.ToSlash(rel), Tick: saved[TickFile], EmulatorTick: saved[EmulatorTickFile]}); err != nil {
 		return err
 	}
 	if err := os.WriteFile(f.Markdown, md.Bytes(), 0o644); err != nil {
