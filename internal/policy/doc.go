@@ -41,7 +41,8 @@
 //	maxStepDown         number   0.5    new >= old * maxStepDown, in (0, 1]
 //	band                number   0.02   a raise by less than band x the limit is not sent (cuts are), in [0, 1)
 //	recoveryTime        duration 10m    how long a throttled limit bounds growth, > 0
-//	throttleThreshold   number   0      throttles per minute tolerated, >= 0
+//	throttleThreshold   number   0      throttles per minute tolerated, >= 0;
+//	                             2 when throttleSignals is not written
 //	staleAfter          duration 5m     age of the newest datapoint before holding, >= 1m
 //	dryRun              bool     false  decide and log, never call UpdateMapRun
 //	failureSample       integer  10     failed children sampled per tick, in [0, 100]

@@ -215,7 +215,7 @@ func Default() *Set { return defaultSet() }
 
 var defaultSet = sync.OnceValue(func() *Set {
 	return &Set{policies: map[string]compiled{
-		DefaultPolicy: {base: builtin.resolved(DefaultPolicy, ""), labels: map[string]Resolved{}},
+		DefaultPolicy: {base: new((&spec{}).resolve()).resolved(DefaultPolicy, ""), labels: map[string]Resolved{}},
 	}}
 })
 

@@ -27,7 +27,7 @@ func builtinResolved(policy, label string) Resolved {
 			MaxStepDown:        0.5,
 			Band:               0.02,
 			RecoveryTime:       10 * time.Minute,
-			ThrottleThreshold:  0,
+			ThrottleThreshold:  DefaultSignalThreshold,
 			StaleAfter:         5 * time.Minute,
 			Tolerance: control.Tolerance{
 				CeilingPercent:   10,
@@ -88,7 +88,9 @@ func TestEveryFieldWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := builtinResolved("default", ""); !reflect.DeepEqual(def, want) {
+	want := builtinResolved("default", "")
+	want.Control.ThrottleThreshold = 0 // written out, as every field
+	if !reflect.DeepEqual(def, want) {
 		t.Errorf("default, written out in full, =\n%+v\nwant the built-in\n%+v", def, want)
 	}
 	etl := Resolved{
@@ -166,9 +168,10 @@ func TestLabelOverrides(t *testing.T) {
 		{"raising unset tolerances is opted into by a policy", "tolerance: {raiseUnset: true}", "", func(r *Resolved) { r.Control.Tolerance.RaiseUnset = true }},
 		{"and out of by a label", "tolerance: {raiseUnset: true}\nlabels:\n  A:\n    tolerance: {raiseUnset: false}", "A", func(*Resolved) {}},
 		{"label replaces the signal list", "throttleSignals:\n  - {namespace: A, metric: M, stat: Sum}\n  - {namespace: B, metric: M, stat: Sum}\nlabels:\n  A:\n    throttleSignals: [{namespace: C, metric: M, stat: Maximum}]", "A", func(r *Resolved) {
-			r.Signals = []Signal{{Namespace: "C", Metric: "M", Stat: "Maximum"}}
+			r.Signals, r.Control.ThrottleThreshold = []Signal{{Namespace: "C", Metric: "M", Stat: "Maximum"}}, 0
 		}},
-		{"label watches no metric", "labels:\n  A: {throttleSignals: []}", "A", func(r *Resolved) { r.Signals = []Signal{} }},
+		{"label watches no metric", "labels:\n  A: {throttleSignals: []}", "A", func(r *Resolved) { r.Signals, r.Control.ThrottleThreshold = []Signal{}, 0 }},
+		{"the built-in signal tolerates a few a minute, unless a threshold is written", "throttleThreshold: 0", "", func(r *Resolved) { r.Control.ThrottleThreshold = 0 }},
 		{"group", "group: process-item", "", func(r *Resolved) { r.Group = "process-item" }},
 		{"label joins another group", "group: process-item\nlabels:\n  A: {group: 'orders:db'}", "A", func(r *Resolved) { r.Group = "orders:db" }},
 		{"label leaves the group", "group: process-item\nlabels:\n  A: {group: ''}", "A", func(*Resolved) {}},
@@ -196,6 +199,7 @@ func TestLabelOverrides(t *testing.T) {
 		}},
 		{"dimension values of any scalar", "throttleSignals:\n  - {namespace: N, metric: M, stat: Sum, dimensions: {Port: 443, On: true}}", "", func(r *Resolved) {
 			r.Signals = []Signal{{Namespace: "N", Metric: "M", Stat: "Sum", Dimensions: map[string]string{"Port": "443", "On": "true"}}}
+			r.Control.ThrottleThreshold = 0
 		}},
 		{"anchored scalar", "maxConcurrency: &m 300\nlabels:\n  A: {initialConcurrency: *m}", "A", func(r *Resolved) {
 			r.Control.MaxConcurrency, r.Control.InitialConcurrency = 300, 300
@@ -231,15 +235,18 @@ func TestParseFormats(t *testing.T) {
 		{"testdata/policies.json", "api", "", func(r *Resolved) {
 			r.Control.MaxConcurrency = 50
 			r.Signals = []Signal{{Namespace: "AWS/ApiGateway", Metric: "4XXError", Stat: "Sum", Dimensions: map[string]string{"ApiName": "partner"}}}
+			r.Control.ThrottleThreshold = 0
 		}},
 		{"testdata/policies.json", "api", "Fetch", func(r *Resolved) {
 			r.Control.MaxConcurrency, r.Control.InitialConcurrency = 20, 10
 			r.Signals = []Signal{{Namespace: "AWS/ApiGateway", Metric: "4XXError", Stat: "Sum", Dimensions: map[string]string{"ApiName": "partner"}}}
+			r.Control.ThrottleThreshold = 0
 		}},
 		{"testdata/merge.yaml", "strict", "", func(r *Resolved) {
 			r.Control.MaxConcurrency = 100
 			r.Control.Tolerance.CeilingPercent, r.Control.Tolerance.FailFast = 10, true
 			r.Signals = []Signal{{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": "worker"}}}
+			r.Control.ThrottleThreshold = 0
 		}},
 		{"testdata/merge.yaml", "shared", "", func(r *Resolved) {
 			r.Control.Backoff, r.Control.MaxStepDown = 0.5, 0.25
@@ -248,6 +255,7 @@ func TestParseFormats(t *testing.T) {
 			r.Control.MaxConcurrency = 400
 			r.Control.Tolerance.CeilingPercent = 10
 			r.Signals = []Signal{{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": "worker"}}}
+			r.Control.ThrottleThreshold = 0
 		}},
 	}
 	for _, tt := range tests {

@@ -63,6 +63,11 @@ type toleranceSpec struct {
 	FailFastMinItems *int64
 }
 
+// DefaultSignalThreshold is the throttleThreshold of a policy that names
+// no throttleSignals and no throttleThreshold: the built-in signal,
+// ExecutionThrottled, counts only Step Functions' own throttling.
+const DefaultSignalThreshold = 2.0
+
 // builtin holds the built-in defaults; every field is set. It is the single
 // source of the default values: docs/policies.md is checked against it.
 var builtin = spec{
@@ -222,6 +227,14 @@ func (s *spec) over(base *spec) spec {
 // the baselines.
 func (s *spec) resolve() spec {
 	out := s.over(&builtin)
+	if s.ThrottleSignals == nil && s.ThrottleThreshold == nil {
+		// The built-in signal is Step Functions' own ExecutionThrottled: a
+		// transition or start the service delayed and retries itself. A
+		// few a minute say nothing of the downstream, and stepping back
+		// for each would ratchet the limit down run after run.
+		v := DefaultSignalThreshold
+		out.ThrottleThreshold = &v
+	}
 	if s.InitialConcurrency == nil && *out.MinConcurrency <= *out.MaxConcurrency {
 		v := min(max(*out.InitialConcurrency, *out.MinConcurrency), *out.MaxConcurrency)
 		out.InitialConcurrency = &v
