@@ -3,6 +3,7 @@ package control
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 const (
@@ -14,13 +15,21 @@ const (
 	// collapseItems is the fewest items finished in the last minutes for
 	// that share to mean anything.
 	collapseItems = 25
+	// collapseGap is the shortest time between two collapse cuts: once
+	// the children of the limit before have drained to the cut, half a
+	// minute of items still failing, throttled, is enough to cut again.
+	// Every minute at a limit that keeps the collapse costs about a
+	// retry's worth of throttled calls per child, and the return to the
+	// clean limit waits for the retries to stop whatever the limit.
+	collapseGap = 30 * time.Second
 )
 
 // collapse answers congestion collapse: a run that ran clean at some limit
 // now has its children running while almost every item they finish fails,
 // and the failures are throttling. Holding a limit that was clean before
 // the collapse keeps the retries coming, so the limit is cut by
-// MaxStepDown, once a minute while it lasts. The clean limit of before,
+// MaxStepDown, every collapseGap while it lasts once the children of the
+// limit before have drained to the cut. The clean limit of before,
 // the goodput seen before the collapse, is kept and stands just under the
 // bound: once the lower limit runs clean, the run climbs back to it at
 // once (ReasonReturn) instead of trusting an estimate taken during the
@@ -34,7 +43,7 @@ func collapse(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	if st.Lo == 0 || done < collapseItems || float64(failed) < collapseShare*float64(done) || otherShare(cfg, *st, at, 1) > 1-collapseShare {
 		return 0, "", false
 	}
-	if float64(obs.Run.Children().Running) < utilized*float64(eff) || !st.CutAt.IsZero() && at.Sub(st.CutAt) < minute {
+	if float64(obs.Run.Children().Running) < utilized*float64(eff) || !st.CutAt.IsZero() && at.Sub(st.CutAt) < collapseGap {
 		return 0, "", false
 	}
 	to := max(int32(math.Ceil(float64(eff)*cfg.MaxStepDown)), cfg.MinConcurrency)

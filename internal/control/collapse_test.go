@@ -28,10 +28,20 @@ func TestCollapse(t *testing.T) {
 	if d.State.Lo != 180 {
 		t.Errorf("clean limit %d after the collapse cut, want 180 kept to return to", d.State.Lo)
 	}
-	// Half a minute later it still collapses: the cut is given its minute.
+	// Twenty seconds later it still collapses: the cut is given its half
+	// minute.
+	d = Decide(cfg, d.State, obs(at(2).Add(20*time.Second), 90, 1110, 100))
+	if d.Reason == ReasonCollapse && d.New.MaxConcurrency < 90 {
+		t.Fatalf("%s %d twenty seconds after a collapse cut, want no second cut yet: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+	}
+	// Half a minute after the cut, the children drained to it and items
+	// still failing: cut again, not a minute of retries later.
 	d = Decide(cfg, d.State, obs(at(2).Add(30*time.Second), 90, 1130, 120))
-	if d.Reason == ReasonCollapse || d.New.MaxConcurrency < 90 {
-		t.Fatalf("%s %d half a minute after a collapse cut, want no second cut yet: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+	if d.Reason != ReasonCollapse || d.New.MaxConcurrency != 45 {
+		t.Fatalf("%s %d half a minute after a collapse cut, want Collapse 45: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+	}
+	if d.State.Lo != 180 {
+		t.Errorf("clean limit %d after the second collapse cut, want 180 kept to return to", d.State.Lo)
 	}
 	// A run that never ran clean is not collapsing: its first throttling is.
 	st.Lo = 0
