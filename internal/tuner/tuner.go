@@ -287,10 +287,16 @@ type tick struct {
 func (t *Tuner) Tick(ctx context.Context, now time.Time) (Report, error) {
 	var rep Report
 	// The runs the looks of the period before decided are this process's
-	// own, even seconds ago (see period.mine).
-	var last map[string]*held
+	// own, even seconds ago (see period.mine); one its full pass decided is
+	// not: a second invocation for the same tick (an at-least-once retry)
+	// finds it fresh and acts on nothing.
+	last := map[string]*held{}
 	if t.cur != nil && t.looks() {
-		last = t.cur.runs
+		for arn, h := range t.cur.runs {
+			if h.at.After(t.cur.start) {
+				last[arn] = h
+			}
+		}
 	}
 	t.cur = nil
 	b, err := budget.New(budget.Config{Region: t.cfg.Region, Fraction: t.cfg.BudgetFraction, Period: t.cfg.Period})
