@@ -58,12 +58,7 @@ const (
 // call fails or the budget runs out, the map holds the queries of the calls
 // already complete and the error says why; the rest get no entry.
 func (o *Observer) Series(ctx context.Context, queries []MetricQuery, start, end time.Time) (map[string][]control.Datapoint, error) {
-	start = start.UTC().Truncate(time.Minute)
-	if t := end.UTC().Truncate(time.Minute); t.Before(end) {
-		end = t.Add(time.Minute)
-	} else {
-		end = t
-	}
+	start, end = start.UTC().Truncate(time.Minute), ceilMinute(end)
 	if start.IsZero() || !end.After(start) {
 		return nil, fmt.Errorf("observe: get metric data: %w: window [%s, %s) is empty", ErrInvalidInput, start, end)
 	}
@@ -83,6 +78,15 @@ func (o *Observer) Series(ctx context.Context, queries []MetricQuery, start, end
 		return out, fmt.Errorf("observe: get metric data: %w: %s", ErrIncomplete, strings.Join(incomplete, "; "))
 	}
 	return out, nil
+}
+
+// ceilMinute is t rounded up to a whole minute, in UTC.
+func ceilMinute(t time.Time) time.Time {
+	m := t.UTC().Truncate(time.Minute)
+	if m.Before(t) {
+		return m.Add(time.Minute)
+	}
+	return m
 }
 
 // validateQueries checks what CloudWatch would reject, before any call.

@@ -49,7 +49,7 @@ func (o *Observer) Finished(ctx context.Context, queries map[string]FinishedQuer
 		}
 		for i, m := range finishedMetrics {
 			metrics = append(metrics, MetricQuery{
-				ID: fmt.Sprintf("%s#%d", key, i), Namespace: "AWS/States", Metric: m, Stat: "Sum",
+				ID: finishedID(key, i), Namespace: "AWS/States", Metric: m, Stat: "Sum",
 				Dimensions: map[string]string{"StateMachineArn": q.StateMachineARN},
 			})
 		}
@@ -61,13 +61,10 @@ func (o *Observer) Finished(ctx context.Context, queries map[string]FinishedQuer
 	series, err := o.Series(ctx, metrics, start, end)
 keys:
 	for key, q := range queries {
-		since := q.Since.UTC().Truncate(time.Minute)
-		if since.Before(q.Since) {
-			since = since.Add(time.Minute)
-		}
+		since := ceilMinute(q.Since)
 		var sums [len(finishedMetrics)]int64
 		for i := range finishedMetrics {
-			points, ok := series[fmt.Sprintf("%s#%d", key, i)]
+			points, ok := series[finishedID(key, i)]
 			if !ok {
 				continue keys
 			}
@@ -81,3 +78,6 @@ keys:
 	}
 	return out, err
 }
+
+// finishedID is the MetricQuery ID of the i-th of finishedMetrics for key.
+func finishedID(key string, i int) string { return fmt.Sprintf("%s#%d", key, i) }
