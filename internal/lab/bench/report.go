@@ -165,8 +165,8 @@ func WriteMarkdown(w io.Writer, rep Report, doc Document) error {
 		writeTargets(ew, rep, totalPass, totalJudged)
 	}
 
-	writeTick(ew, doc.Tick)
-	writeEmulatorTick(ew, doc.EmulatorTick)
+	writeSaved(ew, tickSection, doc.Tick)
+	writeSaved(ew, emulatorTickSection, doc.EmulatorTick)
 	ew.printf("## Scenarios\n")
 	for _, sr := range rep.Scenarios {
 		ew.printf("\n### %s\n\n", sr.Name)
@@ -278,25 +278,36 @@ func statusCell(status string) string {
 	return status
 }
 
-// writeTick writes the section of one tick at 1,000 open runs.
-func writeTick(ew *errWriter, out string) {
-	ew.printf("## A tick at 1,000 open runs\n\n")
-	ew.printf("One `tuner.Tick` of the scenario thousand-runs (seed 1) from minute 16 on, one a minute, measured by\n\n```sh\n%s\n```\n\n", TickCommand)
-	ew.printf("cpu-ms/op is the process's CPU time per tick, heap-MB the live heap before a tick (simulator, registry and tuner), B/op what a tick allocates on top of it; ")
-	ew.printf("the simulated APIs answer in the same process, so both count their work too. They vary by machine, so the command is run apart from this suite and its saved output shown here.\n\n")
-	if strings.TrimSpace(out) == "" {
-		ew.printf("Not measured yet: run the command above, then this suite.\n\n")
-		return
-	}
-	ew.printf("```\n%s\n```\n\n", strings.TrimRight(out, "\n"))
+// A saved measurement shown in a section of its own: its title, the
+// sentence that leads to the command, the command, and what to know of
+// its figures.
+type savedSection struct {
+	title, what, command, notes string
 }
 
-// writeEmulatorTick writes the section of the ticks of the real bootstrap
-// under the Lambda runtime emulator, from its saved output out.
-func writeEmulatorTick(ew *errWriter, out string) {
-	ew.printf("## A tick of the tune function at 1,000 open runs\n\n")
-	ew.printf("The real tune `bootstrap` under the Lambda runtime emulator, against the simulated account over HTTP and a local DynamoDB, measured by\n\n```sh\n%s\n```\n\n", EmulatorTickCommand)
-	ew.printf("It varies by machine and load, so it is run apart from this suite and its saved output shown here.\n\n")
+var (
+	// tickSection is BenchmarkTickOpenRuns's (TickCommand, TickFile).
+	tickSection = savedSection{
+		title:   "A tick at 1,000 open runs",
+		what:    "One `tuner.Tick` of the scenario thousand-runs (seed 1) from minute 16 on, one a minute, measured by",
+		command: TickCommand,
+		notes: "cpu-ms/op is the process's CPU time per tick, heap-MB the live heap before a tick (simulator, registry and tuner), B/op what a tick allocates on top of it; " +
+			"the simulated APIs answer in the same process, so both count their work too. They vary by machine, so the command is run apart from this suite and its saved output shown here.",
+	}
+	// emulatorTickSection is the tune bootstrap's under the emulator
+	// (EmulatorTickCommand, EmulatorTickFile).
+	emulatorTickSection = savedSection{
+		title:   "A tick of the tune function at 1,000 open runs",
+		what:    "The real tune `bootstrap` under the Lambda runtime emulator, against the simulated account over HTTP and a local DynamoDB, measured by",
+		command: EmulatorTickCommand,
+		notes:   "It varies by machine and load, so it is run apart from this suite and its saved output shown here.",
+	}
+)
+
+// writeSaved writes section sec with out, the command's saved output; an
+// empty out says how to make it.
+func writeSaved(ew *errWriter, sec savedSection, out string) {
+	ew.printf("## %s\n\n%s\n\n```sh\n%s\n```\n\n%s\n\n", sec.title, sec.what, sec.command, sec.notes)
 	if strings.TrimSpace(out) == "" {
 		ew.printf("Not measured yet: run the command above, then this suite.\n\n")
 		return
