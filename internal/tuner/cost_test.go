@@ -3,6 +3,7 @@ package tuner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -127,22 +128,14 @@ func customMetrics(t *testing.T, text string) int {
 	t.Helper()
 	seen := map[string]bool{}
 	for line := range strings.Lines(text) {
+		// The metric definitions as health_test reads them, and the
+		// dimension values by name.
+		var def emfLine
 		var doc map[string]any
-		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+		if err := errors.Join(json.Unmarshal([]byte(line), &def), json.Unmarshal([]byte(line), &doc)); err != nil {
 			t.Fatalf("metric line %q: %v", line, err)
 		}
-		var aws struct {
-			CloudWatchMetrics []struct {
-				Namespace  string
-				Dimensions [][]string
-				Metrics    []struct{ Name string }
-			}
-		}
-		raw, _ := json.Marshal(doc["_aws"])
-		if err := json.Unmarshal(raw, &aws); err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		for _, cw := range aws.CloudWatchMetrics {
+		for _, cw := range def.AWS.CloudWatchMetrics {
 			for _, set := range cw.Dimensions {
 				key := cw.Namespace
 				for _, d := range set {

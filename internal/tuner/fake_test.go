@@ -26,7 +26,7 @@ type fakeAccount struct {
 	updates   []sfn.UpdateMapRunInput
 	updateErr error
 	// throttles answers every metric query but those of finished children
-	// (AWS/States Executions*, but ExecutionThrottled) with these minute
+	// (AWS/States Executions*, which ExecutionThrottled is not) with these minute
 	// values; finished answers those, by metric name, with one datapoint
 	// at finishedAt.
 	throttles  map[time.Time]float64
@@ -226,7 +226,7 @@ func (f *fakeAccount) GetMetricData(_ context.Context, in *cloudwatch.GetMetricD
 	f.metricQueries += len(in.MetricDataQueries)
 	for _, q := range in.MetricDataQueries {
 		r := cwtypes.MetricDataResult{Id: q.Id, StatusCode: cwtypes.StatusCodeComplete}
-		if m := q.MetricStat.Metric; aws.ToString(m.Namespace) == "AWS/States" && strings.HasPrefix(aws.ToString(m.MetricName), "Executions") && aws.ToString(m.MetricName) != "ExecutionThrottled" {
+		if m := q.MetricStat.Metric; aws.ToString(m.Namespace) == "AWS/States" && strings.HasPrefix(aws.ToString(m.MetricName), "Executions") {
 			if v, ok := f.finished[aws.ToString(m.MetricName)]; ok {
 				r.Timestamps, r.Values = []time.Time{f.finishedAt}, []float64{v}
 			}
