@@ -2,7 +2,6 @@ package simserver
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/maptuner/maptuner/internal/lab/sim"
 )
 
 // The request kinds of FuzzServeAPI.
@@ -61,18 +58,7 @@ func captureRequests(t testing.TB) []captured {
 		srv.ServeHTTP(w, r)
 	})
 	f := serveWith(t, srv, h)
-	twin := sim.New(sc, 1)
-	twin.Start()
-	twin.Advance(0)
-	srv.Start()
-	for _, st := range session(twin) {
-		if st.advance > 0 {
-			if _, err := srv.Advance(st.advance); err != nil {
-				t.Fatal(err)
-			}
-		}
-		_, _ = st.call(context.Background(), f.sfn, f.cw[st.protocol])
-	}
+	f.replay(t, sc)
 	return out
 }
 

@@ -73,6 +73,24 @@ type fixture struct {
 	lambda *lambda.Client
 }
 
+// replay starts the fixture's server and plays the scripted session of
+// scenario sc (session) through its clients, whatever each call answers.
+func (f *fixture) replay(t testing.TB, sc sim.Scenario) {
+	t.Helper()
+	twin := sim.New(sc, 1)
+	twin.Start()
+	twin.Advance(0)
+	f.srv.Start()
+	for _, st := range session(twin) {
+		if st.advance > 0 {
+			if _, err := f.srv.Advance(st.advance); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, _ = st.call(context.Background(), f.sfn, f.cw[st.protocol])
+	}
+}
+
 // serve starts a Server with rate 0 (a manual clock) on loopback. The SDK
 // clients are built by awsapi.Load, as the functions build them, from an
 // environment that points them at the server, with one attempt per call.

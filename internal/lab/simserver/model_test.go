@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/maptuner/maptuner/internal/awsapi"
-	"github.com/maptuner/maptuner/internal/lab/sim"
 )
 
 // apiModel is the part of a botocore service model the validation reads.
@@ -281,18 +280,7 @@ func TestResponsesMatchTheModels(t *testing.T) {
 	}
 	rec.h = srv
 	f := serveWith(t, srv, rec)
-	twin := sim.New(sc, 1)
-	twin.Start()
-	twin.Advance(0)
-	srv.Start()
-	for _, st := range session(twin) {
-		if st.advance > 0 {
-			if _, err := srv.Advance(st.advance); err != nil {
-				t.Fatal(err)
-			}
-		}
-		_, _ = st.call(ctx, f.sfn, f.cw[st.protocol])
-	}
+	f.replay(t, sc)
 	for _, arn := range []string{"arn:aws:states:us-east-1:123456789012:stateMachine:etl", "arn:aws:states:us-east-1:123456789012:stateMachine:etl/Items",
 		"arn:aws:states:us-east-1:123456789012:stateMachine:absent", "arn:aws:states:us-east-1:123456789012:mapRun:etl"} {
 		_, _ = f.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
