@@ -242,6 +242,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if limit, msg, ok := shareChanged(cfg, st, obs); ok {
 		return limit, ReasonShared, msg
 	}
+	if limit, msg, ok := boundChanged(cfg, st, obs); ok {
+		return limit, ReasonBound, msg
+	}
 
 	// Throttle datapoints not acted on yet, each charged to the limits in
 	// effect while it was measured.
@@ -252,6 +255,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 		i, seen := slices.BinarySearchFunc(st.Seen, p, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
 		if seen && (p.Value <= cfg.ThrottleThreshold || st.Seen[i].Value > cfg.ThrottleThreshold) {
 			continue // judged for good; one judged clean is judged again if it turns out throttled
+		}
+		if p.Minute.Before(st.BoundAt) {
+			continue // measured under the bound before its change: answered by it
 		}
 		if !judgeMinute(cfg, st, obs, p, sig, &target) {
 			continue // not settled yet: judged again each time it is read

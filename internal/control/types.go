@@ -161,7 +161,9 @@ type Observation struct {
 	// nothing was. Only the run's first decision reads it.
 	Prior *Prior `json:"prior,omitempty"`
 	// Bound is an upper bound on the run's capacity, in children, from the
-	// downstream's configuration; 0 when none is known.
+	// downstream's configuration, as read now; 0 when none was read, which
+	// keeps the bound known before (State.Bound). A bound that changes
+	// during the run moves the limit with it (see ReasonBound).
 	Bound int32 `json:"bound,omitempty"`
 	// Shared tells of the other open runs that share this run's
 	// downstream; nil when none does.
@@ -321,9 +323,13 @@ type State struct {
 	// the last decision (Observation.Shared); zero when the run was alone.
 	SharedBy int `json:"sharedBy,omitempty"`
 	// Bound is the upper bound on the capacity the downstream's
-	// configuration gave (Observation.Bound) at the first decision; zero
-	// when none.
+	// configuration gave (Observation.Bound) when last read; zero when
+	// none.
 	Bound int32 `json:"bound,omitempty"`
+	// BoundAt is when Bound was last seen to change during the run: the
+	// throttle datapoints of minutes begun before it tell of the old bound
+	// and are answered by the change. Zero before any change.
+	BoundAt time.Time `json:"boundAt,omitzero"`
 	// Taught is the limit last handed on in Decision.Learn; zero before any.
 	Taught int32 `json:"taught,omitempty"`
 }
@@ -351,6 +357,10 @@ const (
 	ReasonFailing       Reason = "Failing"
 	ReasonOverride      Reason = "Override"
 	ReasonHint          Reason = "CapacityHint"
+	// ReasonBound follows a change of the upper bound the downstream's
+	// configuration gives (Observation.Bound) during the run: a cut to a
+	// bound that fell, a raise toward one that rose.
+	ReasonBound Reason = "BoundChanged"
 	ReasonCollapse      Reason = "Collapse"
 	// ReasonShared is a cut to the run's share of a downstream that more
 	// runs share than before.

@@ -9,23 +9,35 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/maptuner/maptuner/internal/budget"
+	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/observe"
 )
 
 // Capacity hints: when the item processor of a run's Map state invokes one
 // Lambda function, that function's reserved concurrency bounds the run's
 // capacity, in children, and is a first guess for a run with no memory
-// (control.Observation.Bound). A run's first decision reads it: one
-// DescribeStateMachine of the labelled state machine and one
-// GetFunctionConcurrency, kept for hintTTL per labelled state machine, so
-// that the runs of one Map state, and a run retried at once, share them.
+// (control.Observation.Bound). Every decision gets it, and follows it when
+// an operator changes it during the run (control.ReasonBound). It is read
+// with one DescribeStateMachine of the labelled state machine and one
+// GetFunctionConcurrency, kept per labelled state machine, so that the runs
+// of one Map state, and a run retried at once, share them: for hintTTL, or
+// boundEvery for a run whose limit sits at or near its share of the bound
+// (control.NearBound), which a raised bound would let grow at once.
+// GetFunctionConcurrency is one of the Lambda control plane APIs, whose
+// quota is 15 requests per second for all of them together, per account
+// and Region, and cannot be raised: the tick's budget (budget.Budget) takes
+// its share of it, and a read it cannot pay for keeps the bound known.
 // Hints are off when Deps.Lambda is nil, and while the role may not make
 // the calls: the first refusal is a warning, later ones are silent.
 
 // hintTTL is how long a hint read for a labelled state machine is reused:
 // long enough to serve the runs a tick discovers together, short enough to
-// see a reserved concurrency changed between runs.
+// see a reserved concurrency changed between runs or during one.
 const hintTTL = 3 * time.Minute
+
+// boundEvery is how long a hint is reused for a run held at or near its
+// bound: one read a period.
+const boundEvery = time.Minute
 
 // hintCache holds the hints read, by labelled state machine ARN. The zero
 // value is empty and ready.
@@ -40,30 +52,34 @@ type cachedHint struct {
 	hint observe.Hint
 }
 
-// get returns the hint of arn read less than hintTTL before now.
-func (c *hintCache) get(arn string, now time.Time) (observe.Hint, bool) {
+// get returns the hint of arn read less than maxAge (at most hintTTL)
+// before now.
+func (c *hintCache) get(arn string, now time.Time, maxAge time.Duration) (observe.Hint, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h, ok := c.byARN[arn]
-	if !ok || now.Sub(h.at) >= hintTTL || now.Before(h.at) {
+	if !ok || now.Sub(h.at) >= min(maxAge, hintTTL) || now.Before(h.at) {
 		return observe.Hint{}, false
 	}
 	return h.hint, true
 }
 
-// put keeps the hint of arn read at now, and forgets the expired ones.
-func (c *hintCache) put(arn string, now time.Time, h observe.Hint) {
+// put keeps the hint of arn read at now, and forgets the expired ones. It
+// reports whether the hint is news: none was kept for arn, or another.
+func (c *hintCache) put(arn string, now time.Time, h observe.Hint) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byARN == nil {
 		c.byARN = map[string]cachedHint{}
 	}
+	was, ok := c.byARN[arn]
 	for k, v := range c.byARN {
 		if now.Sub(v.at) >= hintTTL {
 			delete(c.byARN, k)
 		}
 	}
 	c.byARN[arn] = cachedHint{at: now, hint: h}
+	return !ok || was.hint != h
 }
 
 // firstDenial reports whether this is the first refusal the cache sees.
@@ -75,14 +91,19 @@ func (c *hintCache) firstDenial() bool {
 	return first
 }
 
-// hint is the capacity hint of plan p's run for its first decision; 0
-// when none is known, hints are off, or it cannot be read now.
-func (t *Tuner) hint(tc *tick, p plan) int32 {
+// hint is the capacity hint of plan p's run, whose state is st and limit
+// cur, for its decision now; 0 when none is known, hints are off, or it
+// cannot be read now.
+func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 	if t.deps.Lambda == nil {
 		return 0
 	}
 	key := p.arn.LabelledStateMachineARN()
-	if h, ok := t.hints.get(key, tc.now); ok {
+	maxAge := hintTTL
+	if control.NearBound(st, cur) {
+		maxAge = boundEvery
+	}
+	if h, ok := t.hints.get(key, tc.now, maxAge); ok {
 		return h.Bound
 	}
 	r := observe.Hints{SFN: t.deps.SFN, Lambda: timedLambda{t.deps.Lambda, t.cfg.CallTimeout}, Budget: tc.obs.Budget}
@@ -104,7 +125,9 @@ func (t *Tuner) hint(tc *tick, p plan) int32 {
 		t.fail(tc.rep, "read the capacity hint of "+p.run.ARN, err)
 		return 0
 	}
-	t.hints.put(key, tc.now, h)
+	if !t.hints.put(key, tc.now, h) {
+		return h.Bound
+	}
 	t.deps.Log.Info("capacity hint", "run", p.run.ARN, "stateMachine", key, "function", h.Function, "bound", h.Bound, "why", h.Why)
 	return h.Bound
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/maptuner/maptuner/internal/control"
 	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
@@ -115,7 +116,7 @@ func TestHint(t *testing.T) {
 			e.acct.definitions, e.acct.reserved, e.acct.lambdaErr = tt.definitions, tt.reserved, tt.lambdaErr
 			tu := e.hintTuner(t)
 			tc, p := hintTick(t, tu)
-			if got := tu.hint(tc, p); got != tt.want {
+			if got := tu.hint(tc, p, control.State{}, 0); got != tt.want {
 				t.Errorf("hint = %d, want %d", got, tt.want)
 			}
 			if len(tc.rep.Warnings) != tt.warnings || len(tc.rep.Errors) != tt.errors {

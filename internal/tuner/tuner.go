@@ -407,7 +407,9 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.sharing.of(arn)}
 	if !steered && st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
-		o.Bound = t.hint(tc, p)
+	}
+	if !steered {
+		o.Bound = t.hint(tc, p, st, snap.Settings.MaxConcurrency)
 	}
 	if n := p.policy.FailureSample; !steered && n > 0 && snap.Items.Failures() > st.Prev.Failures() && snap.Status == maprun.StatusRunning {
 		if o.Failures, err = tc.obs.SampleFailures(tc.work, arn, n); err != nil && !errors.Is(err, budget.ErrExhausted) {

@@ -1,0 +1,79 @@
+package control
+
+// This file follows the upper bound the downstream's configuration gives
+// (Observation.Bound, the reserved concurrency of the function the
+// children invoke) while the run goes on: an operator who changes it says
+// at once what the throttling would tell only minutes later.
+
+import (
+	"fmt"
+	"math"
+)
+
+// nearBound is how close below its share of the bound, relative to it, a
+// limit sits when the bound is taken for what holds it (NearBound).
+const nearBound = 0.1
+
+// NearBound reports whether a run whose state is st holds a limit of cur
+// at or near its share of the bound its downstream's configuration gives
+// (State.Bound divided among State.SharedBy runs): within nearBound below
+// it, or above it. False when no bound is known; an unlimited limit (0)
+// is above any bound.
+func NearBound(st State, cur int32) bool {
+	if st.Bound <= 0 {
+		return false
+	}
+	share := max(st.Bound/int32(max(st.SharedBy, 1)), 1)
+	return float64(effective(cur)) >= (1-nearBound)*float64(share)
+}
+
+// boundChanged takes in a bound (Observation.Bound) that differs from the
+// one the run knew (State.Bound). A bound that falls below the limit cuts
+// it to the run's share of the new bound at once, which then stands as
+// the bound of the bracket. A bound that rises, when the run held at or
+// near its share of the old one (the bound was what held it), scales the
+// limit by new/old, up to its share of the new bound and the room the
+// other runs sharing it leave, within MaxStepUp, and slow start climbs
+// the rest. Either way the throttle datapoints of the minutes begun before
+// the change are answered by it (State.BoundAt). It reports ok false, with the new bound kept, when nothing
+// is to be done now; a zero Observation.Bound (none read) keeps the old.
+func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) {
+	old, nu := st.Bound, obs.Bound
+	if nu <= 0 || nu == old {
+		return 0, "", false
+	}
+	cur := obs.Run.Settings.MaxConcurrency
+	eff := effective(cur)
+	near := NearBound(*st, cur)
+	st.Bound = nu
+	if old <= 0 {
+		return 0, "", false // the first bound read: nothing it changed
+	}
+	st.BoundAt = obs.At
+	share := boundShare(st, obs)
+	if nu < old {
+		st.Lo = min(st.Lo, share)
+		if st.Hi == 0 || st.Hi > share {
+			st.Hi, st.HiAt = share+max(1, int32(math.Ceil(cfg.Band*float64(share)))), obs.At
+		}
+		if eff <= share {
+			return 0, "", false
+		}
+		why := fmt.Sprintf("the downstream's reserved concurrency fell from %d to %d, %d for this run", old, nu, share)
+		to, _, msg := applyCut(cfg, st, obs.At, eff, share, ReasonBound, why)
+		return to, msg, true
+	}
+	if !near || cur == 0 {
+		return 0, "", false // something else held the run: the bound told nothing of it
+	}
+	// The old bound held the run: the capacity it knew was the old
+	// bound's, and grows with it.
+	st.Hi, st.Expired, st.Owed, st.Probes, st.Misses = 0, 0, 0, 0, 0
+	st.Phase = PhaseSlowStart
+	scaled := math.Ceil(float64(eff) * float64(nu) / float64(old))
+	to := int32(min(scaled, float64(share), float64(max(room(nu, obs), cur)), float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency)))
+	if to <= cur {
+		return 0, "", false
+	}
+	return to, fmt.Sprintf("the downstream's reserved concurrency rose from %d to %d, %d for this run, and held it at %d: raising %d to %d.", old, nu, share, eff, cur, to), true
+}
