@@ -360,8 +360,8 @@ const (
 	// ReasonBound follows a change of the upper bound the downstream's
 	// configuration gives (Observation.Bound) during the run: a cut to a
 	// bound that fell, a raise toward one that rose.
-	ReasonBound Reason = "BoundChanged"
-	ReasonCollapse      Reason = "Collapse"
+	ReasonBound    Reason = "BoundChanged"
+	ReasonCollapse Reason = "Collapse"
 	// ReasonShared is a cut to the run's share of a downstream that more
 	// runs share than before.
 	ReasonShared    Reason = "Shared"
