@@ -110,7 +110,7 @@ func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 	h, err := r.Read(tc.work, p.run.ARN)
 	switch {
 	case errors.Is(err, budget.ErrExhausted):
-		return 0 // read by a later run's first decision
+		return 0 // read by a later decision; the bound known stands
 	case denied(err):
 		t.hints.put(key, tc.now, observe.Hint{Why: "access denied"})
 		if t.hints.firstDenial() {

@@ -54,8 +54,8 @@ func (e *env) track(t *testing.T, arns ...string) {
 
 // TestCapacityHintIsReadOncePerMapState: the first decisions of two runs
 // of one Map state read the hint with one DescribeStateMachine and one
-// GetFunctionConcurrency; later decisions read nothing; a run that starts
-// once the hint has aged reads it again.
+// GetFunctionConcurrency; later decisions within hintTTL read nothing; a
+// run that starts once the hint has aged reads it again.
 func TestCapacityHintIsReadOncePerMapState(t *testing.T) {
 	e := newEnv(t)
 	e.acct.definitions = map[string]string{labelledARN: processItems}
@@ -78,7 +78,7 @@ func TestCapacityHintIsReadOncePerMapState(t *testing.T) {
 		t.Fatal(err)
 	}
 	if e.acct.smCalls != 1 {
-		t.Errorf("%d DescribeStateMachine calls after the second tick: only first decisions read the hint", e.acct.smCalls)
+		t.Errorf("%d DescribeStateMachine calls after the second tick: the hint is reused for %s", e.acct.smCalls, hintTTL)
 	}
 	e.track(t, runARN+"g")
 	if _, err := tu.Tick(ctx, now.Add(hintTTL)); err != nil {
@@ -86,6 +86,61 @@ func TestCapacityHintIsReadOncePerMapState(t *testing.T) {
 	}
 	if e.acct.smCalls != 2 || e.acct.concurrencyCalls != 2 {
 		t.Errorf("%d DescribeStateMachine and %d GetFunctionConcurrency calls, want the aged hint read again", e.acct.smCalls, e.acct.concurrencyCalls)
+	}
+}
+
+// TestBoundIsReadAgain: every decision gets the bound, read again once it
+// has aged: after hintTTL for a run well below its bound, after boundEvery
+// for one held at it, which a raised bound lifts at once.
+func TestBoundIsReadAgain(t *testing.T) {
+	tests := []struct {
+		name          string
+		reserved, now int32
+		// quiet are the instants of ticks that reuse the hint; readAt the
+		// one that reads it again, and reason its decision.
+		quiet  []time.Duration
+		readAt time.Duration
+		reason control.Reason
+	}{
+		{name: "well below its bound", reserved: 200, now: 800, quiet: []time.Duration{time.Minute, 2 * time.Minute}, readAt: hintTTL},
+		{name: "held at its bound", reserved: 10, now: 40, readAt: boundEvery, reason: control.ReasonBound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.acct.definitions = map[string]string{labelledARN: processItems}
+			e.acct.reserved = map[string]int32{"process-item": tt.reserved}
+			e.track(t, runARN)
+			tu := e.hintTuner(t)
+			ctx := context.Background()
+			bound := func(when time.Duration) int32 {
+				t.Helper()
+				rep, err := tu.Tick(ctx, now.Add(when))
+				if err != nil || len(rep.Errors) != 0 || rep.Decided != 1 {
+					t.Fatalf("tick at +%s: %+v, %v", when, rep, err)
+				}
+				if tt.reason != "" && when == tt.readAt && rep.Decisions[0].Decision.Reason != tt.reason {
+					t.Errorf("decision at +%s: %s, want %s: %s", when, rep.Decisions[0].Decision.Reason, tt.reason, rep.Decisions[0].Decision.Message)
+				}
+				r, err := e.store.GetRun(ctx, runARN)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r.State.Bound
+			}
+			if got := bound(0); got != tt.reserved {
+				t.Fatalf("bound %d after the first decision, want %d", got, tt.reserved)
+			}
+			e.acct.reserved["process-item"] = tt.now
+			for _, q := range tt.quiet {
+				if got := bound(q); got != tt.reserved || e.acct.concurrencyCalls != 1 {
+					t.Errorf("at +%s: bound %d after %d GetFunctionConcurrency calls, want %d from the one call", q, got, e.acct.concurrencyCalls, tt.reserved)
+				}
+			}
+			if got := bound(tt.readAt); got != tt.now || e.acct.concurrencyCalls != 2 {
+				t.Errorf("at +%s: bound %d after %d GetFunctionConcurrency calls, want %d read again", tt.readAt, got, e.acct.concurrencyCalls, tt.now)
+			}
+		})
 	}
 }
 
