@@ -30,13 +30,15 @@ func NearBound(st State, cur int32) bool {
 // boundChanged takes in a bound (Observation.Bound) that differs from the
 // one the run knew (State.Bound). A bound that falls below the limit cuts
 // it to the run's share of the new bound at once, which then stands as
-// the bound of the bracket. A bound that rises, when the run held at or
-// near its share of the old one (the bound was what held it), scales the
-// limit by new/old, up to its share of the new bound and the room the
-// other runs sharing it leave, within MaxStepUp, and slow start climbs
-// the rest. Either way the throttle datapoints of the minutes begun before
-// the change are answered by it (State.BoundAt). It reports ok false, with the new bound kept, when nothing
-// is to be done now; a zero Observation.Bound (none read) keeps the old.
+// the bound of the bracket; a run below its new share goes on as it was.
+// A bound that rises, when the run held at or near its share of the old
+// one (the bound was what held it), scales the limit by new/old, up to
+// its share of the new bound and the room the other runs sharing it
+// leave, within MaxStepUp, and slow start climbs the rest. Either way the
+// throttle datapoints of the minutes begun before the change are answered
+// by it (State.BoundAt). It reports ok false, with the new bound kept,
+// when nothing is to be done now; a zero Observation.Bound (none read)
+// keeps the old.
 func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	old, nu := st.Bound, obs.Bound
 	if nu <= 0 || nu == old {
@@ -52,12 +54,17 @@ func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) 
 	st.BoundAt = obs.At
 	share := boundShare(st, obs)
 	if nu < old {
+		// The new share, and the band above it, bound the bracket.
+		standing := share + max(1, int32(math.Ceil(cfg.Band*float64(share))))
 		st.Lo = min(st.Lo, share)
-		if st.Hi == 0 || st.Hi > share {
-			st.Hi, st.HiAt = share+max(1, int32(math.Ceil(cfg.Band*float64(share)))), obs.At
-		}
 		if eff <= share {
+			if st.Hi > standing {
+				st.Hi, st.HiAt = standing, obs.At
+			}
 			return 0, "", false
+		}
+		if st.Hi == 0 || st.Hi > standing {
+			st.Hi, st.HiAt = standing, obs.At
 		}
 		why := fmt.Sprintf("the downstream's reserved concurrency fell from %d to %d, %d for this run", old, nu, share)
 		to, _, msg := applyCut(cfg, st, obs.At, eff, share, ReasonBound, why)

@@ -69,6 +69,15 @@ func TestBoundChanges(t *testing.T) {
 			t.Errorf("clean %d, bound %d; want 120 and 126 (the new bound and the band)", st.Lo, st.Hi)
 		}
 	})
+	t.Run("a bound that falls above a run in slow start lets it climb to it", func(t *testing.T) {
+		st := runLive(t, []liveStep{
+			{at: sec(0, 30), limit: 10, running: 1, bound: 400, reason: ReasonHint, want: 200},
+			{at: sec(1, 30), limit: 200, running: 200, live: clean(0), bound: 300, reason: ReasonSlowStart, want: 300},
+		})
+		if st.Bound != 300 || st.Hi != 0 {
+			t.Errorf("bound %d, bracket bound %d; want 300 and none", st.Bound, st.Hi)
+		}
+	})
 	t.Run("a fall past maxStepDown is reached on the next decision", func(t *testing.T) {
 		runLive(t, append(alone[:len(alone):len(alone)],
 			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), bound: 60, reason: ReasonBound, want: 100},
