@@ -49,20 +49,23 @@ func judgeMinute(cfg Config, st *State, obs Observation, p Datapoint, sig *Signa
 		// A late clean minute from before a cut does not undo the cut.
 		st.Lo, st.LoAt = l, p.Minute
 	}
-	learnItemTime(st, p.Minute)
+	st.learnHold(minuteRate(st.Ticks, p.Minute))
 	return true
 }
 
-// learnItemTime applies Little's law to the clean, busy minute from m: how
-// long a child holds its place is the number running over the throughput.
-func learnItemTime(st *State, m time.Time) {
-	if rate, running, ok := minuteRate(st.Ticks, m); ok && rate > 0 {
-		d := running / rate
-		if st.ItemTime == 0 {
-			st.ItemTime = d
-		} else {
-			st.ItemTime = 0.7*st.ItemTime + 0.3*d
-		}
+// learnHold applies Little's law to a clean, busy span whose throughput
+// (items per second) and mean running children are given: how long a child
+// holds its place is the number running over the throughput. ok false, or
+// no throughput, learns nothing.
+func (st *State) learnHold(rate, running float64, ok bool) {
+	if !ok || rate <= 0 {
+		return
+	}
+	d := running / rate
+	if st.ItemTime == 0 {
+		st.ItemTime = d
+	} else {
+		st.ItemTime = 0.7*st.ItemTime + 0.3*d
 	}
 }
 
@@ -109,6 +112,12 @@ type capacity struct {
 // how far to trust it.
 func estimate(st *State, m, from, to time.Time) capacity {
 	rate, running, ok := minuteRate(st.Ticks, m)
+	return estimateFrom(st, rate, running, ok, from, to)
+}
+
+// estimateFrom is estimate from a throughput (items per second) and the
+// mean number running it was measured with; ok false is no estimate.
+func estimateFrom(st *State, rate, running float64, ok bool, from, to time.Time) capacity {
 	if !ok || st.ItemTime <= 0 {
 		return capacity{}
 	}

@@ -58,7 +58,10 @@ func liveCut(cfg Config, st *State, obs Observation, sig *Signals) (limit int32,
 	if answered(st, then, from) {
 		return cur, ReasonLiveThrottled, fmt.Sprintf("%s, answered by the cut at %s: holding %d.", why, st.CutAt.UTC().Format(time.TimeOnly), cur), true
 	}
-	est := estimate(st, at.Add(-minute), at.Add(-minute-settle), at)
+	if because, ok := transient(st, obs); ok {
+		return cur, ReasonLiveThrottled, fmt.Sprintf("%s, %s: holding %d for the next look.", why, because, cur), true
+	}
+	est := liveEstimate(cfg, st, at, then)
 	sig.Capacity = est.value
 	t := throttledAt(cfg, st, obs, then, est, 3*live.Throttled <= live.Sampled)
 	if eff := effective(cur); t < eff {
@@ -80,6 +83,11 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 	if !live.clean() || newFailures > 0 || live.Since.IsZero() {
 		return false
 	}
+	if l, ok := steadyDuring(st.History, obs.At.Add(-minute), obs.At); ok && float64(obs.Run.Children().Running) >= utilized*float64(l) {
+		// A busy minute with no child seen throttled: how long a child
+		// holds its place, for the estimate a cut falls to.
+		st.learnHold(lastMinute(st.Ticks, obs.At))
+	}
 	l, ok := steadyDuring(st.History, live.Since, obs.At)
 	if !ok || l <= st.Lo || float64(obs.Run.Children().Running) < utilized*float64(l) {
 		return false
@@ -91,9 +99,6 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 		return false
 	}
 	st.Lo, st.LoAt = l, obs.At
-	if _, steady := steadyDuring(st.History, obs.At.Add(-2*minute), obs.At); steady {
-		learnItemTime(st, obs.At.Add(-minute))
-	}
 	return true
 }
 
@@ -151,4 +156,82 @@ func turnedOver(st *State, obs Observation) bool {
 		return true
 	}
 	return st.ItemTime > 0 && obs.At.Sub(from).Seconds() >= st.ItemTime
+}
+
+// burstLook is how soon after a raise a live sample may show the burst of
+// its new children (transient).
+const burstLook = 30 * time.Second
+
+// transient reports whether the throttling a light live sample shows (at
+// most a third of the sampled children) may pass by itself, and why:
+//   - the burst of the last raise in slow start: the children it started
+//     all call at once, and a downstream with a small burst allowance
+//     refuses a few of them for a moment, as judgeMinute allows for in the
+//     metrics. The limit was raised at most burstLook ago and the sample's
+//     window began at the raise, so no earlier look has seen throttling
+//     since.
+//   - the retries of the children of an overshoot, a raise cut within a
+//     minute, which still drain the downstream and get the new children
+//     refused, for about as long as a child holds its place after the cut
+//     (ItemTime, or burstLook before it is known). A limit held for long
+//     and cut (the capacity fell) has no such excuse: its new children are
+//     refused because the capacity is lower.
+//
+// The next look judges the limit: throttling that lasts is seen again there.
+func transient(st *State, obs Observation) (string, bool) {
+	live, n := obs.Live, len(st.History)
+	if n < 2 || 3*live.Throttled > live.Sampled {
+		return "", false
+	}
+	last, prev := st.History[n-1], effective(st.History[n-2].MaxConcurrency)
+	since := obs.At.Sub(last.From)
+	switch {
+	case effective(last.MaxConcurrency) > prev && st.Phase == PhaseSlowStart && since <= burstLook && !live.Since.After(last.From):
+		return fmt.Sprintf("the first look since the raise from %d, whose new children called at once", prev), true
+	case effective(last.MaxConcurrency) < prev && last.From.Equal(st.CutAt) && since.Seconds() <= max(st.ItemTime, burstLook.Seconds()) &&
+		n >= 3 && prev > effective(st.History[n-3].MaxConcurrency) && last.From.Sub(st.History[n-2].From) <= settle:
+		return fmt.Sprintf("%s after the cut from %d, whose children still retry", since.Round(time.Second), prev), true
+	}
+	return "", false
+}
+
+// lastMinute is the throughput, in items per second, and the mean number
+// running over the minute before at: from the looks of that minute when the
+// run is looked at every few seconds, else from the two observations that
+// best cover it (minuteRate).
+func lastMinute(ticks []Tick, at time.Time) (rate, running float64, ok bool) {
+	if rate, running, ok = countsOver(ticks, at.Add(-minute), at); ok {
+		return rate, running, true
+	}
+	return minuteRate(ticks, at.Add(-minute))
+}
+
+// liveEstimate is the capacity the throughput of the minute before at
+// suggests (estimate), read from the looks of that minute: a live sample
+// comes with a look every few seconds, which no pair of them covers. It
+// stands for the throttling of a limit then that only live samples found
+// clean: near the capacity of a downstream that refuses calls at random
+// (a token bucket with a small burst), a clean sample is weak evidence,
+// and the throughput tells how far off the capacity is. A limit the
+// metrics found clean for a whole minute (metricClean) and throttled now
+// has lost capacity, which the throughput of a minute mostly from before
+// does not show: there is no estimate (Backoff), nor within a minute of a
+// cut, whose throttling outlasted it.
+func liveEstimate(cfg Config, st *State, at time.Time, then int32) capacity {
+	if !st.CutAt.IsZero() && at.Sub(st.CutAt) < minute || metricClean(cfg, st, then) {
+		return capacity{}
+	}
+	rate, running, ok := lastMinute(st.Ticks, at)
+	return estimateFrom(st, rate, running, ok, at.Add(-minute-settle), at)
+}
+
+// metricClean reports whether a settled throttle datapoint judged clean
+// covers a minute held at limit or above.
+func metricClean(cfg Config, st *State, limit int32) bool {
+	for _, p := range st.Seen {
+		if l, ok := steadyDuring(st.History, p.Minute, p.Minute.Add(minute)); ok && l >= limit && p.Value <= cfg.ThrottleThreshold {
+			return true
+		}
+	}
+	return false
 }
