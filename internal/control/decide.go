@@ -285,6 +285,9 @@ func decideLimit(cfg Config, st *State, obs Observation, sig *Signals) (int32, R
 	if obs.Estimated {
 		return cur, ReasonLateCounts, fmt.Sprintf("from late counts (%d items failed): nothing to cut in the throttle datapoints, holding %d until the next live read.", obs.Run.Items.Failures(), cur)
 	}
+	if limit, msg, ok := headroomCut(cfg, st, obs); ok {
+		return limit, ReasonHeadroom, msg
+	}
 	if limit, reason, msg, ok := liveCut(cfg, st, obs, sig); ok {
 		return limit, reason, msg
 	}

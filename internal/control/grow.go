@@ -41,6 +41,9 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		return cur, ReasonAtCeiling, fmt.Sprintf("at the policy's maximum %d.", cfg.MaxConcurrency)
 	}
 
+	if to, msg, ok := headroomRaise(cfg, st, obs); ok {
+		return to, ReasonHeadroom, msg
+	}
 	bound := boundShare(st, obs)
 	if st.Phase == PhaseSlowStart && bound > 0 && cur >= bound {
 		// At what the downstream's configuration allows: it stands as a
@@ -104,6 +107,10 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		}
 	}
 	next = min(next, float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency))
+	next, msg, held := capRaise(cfg, st, obs, cur, next)
+	if held {
+		return cur, ReasonHeadroom, msg
+	}
 	if bound > 0 && reason == ReasonSlowStart && cur < bound {
 		// Slow start stops at what the downstream allows this run, and
 		// waits for the others to leave it the room.

@@ -23,6 +23,9 @@ import (
 func shareChanged(cfg Config, st *State, obs Observation) (limit int32, msg string, ok bool) {
 	n, was := obs.Shared.runs(), st.SharedBy
 	st.SharedBy = n
+	if n <= 1 && was > 1 {
+		st.AloneAt = obs.At
+	}
 	k := max(was, 1)
 	switch {
 	case n < was && st.Hi > 0:

@@ -168,6 +168,11 @@ type Observation struct {
 	// Shared tells of the other open runs that share this run's
 	// downstream; nil when none does.
 	Shared *Share `json:"shared,omitempty"`
+	// Concurrent is the per-minute Maximum of the ConcurrentExecutions
+	// metric of the Lambda function the run's children invoke, whose
+	// reserved concurrency is State.Bound: every caller's executions,
+	// this run's included, any order; nil when not read.
+	Concurrent []Datapoint `json:"concurrent,omitempty"`
 }
 
 // Share is what the tuner knows of the other open runs whose policies name
@@ -332,6 +337,15 @@ type State struct {
 	BoundAt time.Time `json:"boundAt,omitzero"`
 	// Taught is the limit last handed on in Decision.Learn; zero before any.
 	Taught int32 `json:"taught,omitempty"`
+	// OthersAt is the newest minute the function's concurrency showed
+	// other callers holding a share of it (Observation.Concurrent); zero
+	// when never. While it is recent, the headroom keeps its margin free
+	// for their return.
+	OthersAt time.Time `json:"othersAt,omitzero"`
+	// AloneAt is when the other open runs that shared the downstream
+	// were last found gone (SharedBy fell to 1 or 0): the function's
+	// concurrency before then counts their executions. Zero when never.
+	AloneAt time.Time `json:"aloneAt,omitzero"`
 }
 
 // Reason is the code of a decision.
@@ -384,6 +398,9 @@ const (
 	// ReasonKnee is a raise the live counts show past the knee: children
 	// hold their place longer and the throughput did not follow.
 	ReasonKnee Reason = "Knee"
+	// ReasonHeadroom is a cut, a hold or a raise to the room the
+	// function's other callers leave the run (Observation.Concurrent).
+	ReasonHeadroom Reason = "Headroom"
 )
 
 // Signals are the values a decision was based on, for the decision log.

@@ -24,6 +24,9 @@ type plan struct {
 	signals []observe.MetricQuery
 	// sparse tells, for each signal, whether a minute without a datapoint counts as 0.
 	sparse []bool
+	// concurrent are the datapoints of the invoked function's
+	// ConcurrentExecutions (headroom.go); nil when not read.
+	concurrent []control.Datapoint
 }
 
 // plan resolves each run's policy and metric queries; runs whose ARN or
@@ -59,11 +62,14 @@ func (t *Tuner) plan(tc *tick, runs []registry.Run) []plan {
 
 // throttles reads every run's throttle signals in one batched GetMetricData
 // and sums them per run and minute. A run whose query failed gets no entry.
+// The same call reads the concurrency of the functions the runs invoke
+// into the plans (headroom.go).
 func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []plan, now time.Time, rep *Report) map[string][]control.Datapoint {
 	var queries []observe.MetricQuery
 	for _, p := range plans {
 		queries = append(queries, p.signals...)
 	}
+	queries = append(queries, concurrencyQueries(plans)...)
 	out := map[string][]control.Datapoint{}
 	if len(queries) == 0 {
 		return out
@@ -85,6 +91,7 @@ func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []pl
 	if err != nil {
 		t.fail(rep, "read throttle metrics", err)
 	}
+	setConcurrent(plans, series)
 runs:
 	for _, p := range plans {
 		sum := map[time.Time]float64{}

@@ -404,7 +404,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
 	// An operator's control decides instead of the controller (controls.go).
 	d, steered := t.steer(tc, p, st, snap)
-	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.sharing.of(arn)}
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.sharing.of(arn), Concurrent: p.concurrent}
 	if !steered && st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
 	}
@@ -416,7 +416,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 			t.fail(rep, "sample failures of "+arn, err)
 		}
 	}
-	if !steered && needsLive(st, snap, len(p.signals) > 0, tc.now) {
+	if !steered && (needsLive(st, snap, len(p.signals) > 0, tc.now) || running(snap) && crowded(p, st)) {
 		if o.Live, err = tc.obs.SampleRunning(tc.work, arn, liveSince(st, tc.now, t.cfg.Period)); err != nil && !errors.Is(err, budget.ErrExhausted) && !errors.Is(err, observe.ErrUnsupported) {
 			t.fail(rep, "sample running children of "+arn, err)
 		}
@@ -483,7 +483,7 @@ func (t *Tuner) act(tc *tick, p plan, run registry.Run, st control.State, o cont
 		return true
 	}
 	if k := t.known[arn]; k != nil {
-		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: t.looks() && needsLook(state, snap, tc.now)}
+		tc.p.runs[arn] = &held{at: tc.now, version: k.run.Version, look: t.looks() && (needsLook(state, snap, tc.now) || running(snap) && crowded(p, state))}
 	}
 	if !logIt {
 		return true

@@ -296,3 +296,57 @@ func TestGetMetricDataValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentExecutions checks the function's ConcurrentExecutions as
+// Lambda publishes it: per function, every tenant's calls in flight, the
+// neighbour's included, with the delay of the other metrics.
+func TestConcurrentExecutions(t *testing.T) {
+	const fn = `
+downstreams: [{name: fn, concurrency: 100, neighbour: {share: 0.5, period: 20m}}]
+cloudwatch: {delay: {min: 2m, max: 2m}}
+`
+	conc := query("c", "AWS/Lambda", "ConcurrentExecutions", map[string]string{"FunctionName": "fn"}, 60, "Maximum")
+	t.Run("saturated", func(t *testing.T) {
+		// A run that asks for more than the function has: together with
+		// the neighbour it fills the reserved concurrency every minute.
+		w := started(t, fn+"runs: [{stateMachine: sm, label: L, downstream: fn, items: 100000, maxConcurrency: 200, toleratedFailurePercentage: 100, duration: {dist: fixed, value: 10s}}]\n", 1)
+		w.Advance(20 * time.Minute)
+		got := visible(t, w, conc)
+		if len(got) != 18 {
+			t.Fatalf("%d minutes visible at 20m with a 2-minute delay, want 18: %v", len(got), got)
+		}
+		for m, v := range got {
+			if v != 100 {
+				t.Errorf("minute %d: Maximum %v, want the reserved concurrency 100", m, v)
+			}
+		}
+	})
+	t.Run("light", func(t *testing.T) {
+		// A run of 10 children far below the capacity: the metric is its
+		// 10 plus what the neighbour runs, which the capacity left shows.
+		w := started(t, fn+"runs: [{stateMachine: sm, label: L, downstream: fn, items: 100000, maxConcurrency: 10, duration: {dist: fixed, value: 10s}}]\n", 1)
+		arn := w.MapRunARNs()[0]
+		var neighbour []float64 // at each minute's start
+		for range 21 {
+			c, err := w.Capacity(arn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			neighbour = append(neighbour, 100-c)
+			w.Advance(time.Minute)
+		}
+		got := visible(t, w, conc)
+		if len(got) < 18 {
+			t.Fatalf("%d minutes visible, want 18 or more: %v", len(got), got)
+		}
+		for m := 1; m < 18; m++ {
+			lo, hi := min(neighbour[m], neighbour[m+1]), max(neighbour[m], neighbour[m+1])
+			if v := got[m] - 10; v < lo || v > hi {
+				t.Errorf("minute %d: Maximum %v less the run's 10 is %v, want the neighbour's, within [%v, %v]", m, got[m], v, lo, hi)
+			}
+		}
+		if got[10]-got[1] < 40 {
+			t.Errorf("Maximum %v at minute 1 and %v at 10: the neighbour's rise to half the function is not in it", got[1], got[10])
+		}
+	})
+}

@@ -18,6 +18,9 @@ type downstream struct {
 	tokens     float64
 	lastRefill time.Duration
 	throttles  *series
+	// concurrent is the function's AWS/Lambda ConcurrentExecutions: the
+	// calls in flight of every tenant, the neighbour's included.
+	concurrent *series
 	runs       []*run
 }
 
@@ -73,6 +76,27 @@ func (d *downstream) factor(t time.Duration) float64 {
 		f *= 1 - n.Share*(1-math.Cos(phase))/2
 	}
 	return f
+}
+
+// neighbourInFlight is how many calls the neighbour has in flight at t: the
+// part of the scheduled concurrency limit that its share takes, less what
+// the calls already in flight leave it (the function admits no more than
+// its reserved concurrency, a neighbour's calls included). Zero with no
+// neighbour or no concurrency limit.
+func (d *downstream) neighbourInFlight(t time.Duration) float64 {
+	if d.spec.Neighbour == nil || d.spec.Concurrency <= 0 {
+		return 0
+	}
+	reserved := math.Floor(d.spec.Concurrency * d.scheduled(t))
+	share := reserved - math.Floor(d.spec.Concurrency*d.factor(t))
+	return max(0, min(share, reserved-float64(d.inflight)))
+}
+
+// sampleConcurrency records the calls in flight at t, every tenant's, in
+// the ConcurrentExecutions series; its Maximum over a minute is the most
+// that were in flight at once, since every admission is sampled.
+func (d *downstream) sampleConcurrency(t time.Duration) {
+	d.concurrent.add(t, float64(d.inflight)+d.neighbourInFlight(t))
 }
 
 // scheduled is the schedule's capacity multiplier at t.

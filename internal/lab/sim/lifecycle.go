@@ -94,6 +94,7 @@ func (w *World) attempt(r *run, ci int32) {
 	}
 	r.recordCall(c, w.now)
 	ok, stretch := r.ds.admit(w.now)
+	r.ds.sampleConcurrency(w.now)
 	r.calls++
 	r.cur.calls++
 	if ok {
@@ -133,6 +134,7 @@ func (r *run) retryDelay(n int) time.Duration {
 
 func (w *World) callEnd(r *run, ci int32) {
 	r.ds.inflight--
+	r.ds.sampleConcurrency(w.now)
 	c := &r.children[ci]
 	if c.status != childRunning {
 		return

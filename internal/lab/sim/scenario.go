@@ -385,8 +385,8 @@ func (s Scenario) PolicyYAML() ([]byte, error) {
 }
 
 // Metrics lists every metric the simulated CloudWatch publishes for this
-// scenario: each downstream's throttle metric and, per labelled state
-// machine ARN, the AWS/States execution metrics. Sorted, no duplicates.
+// scenario: each downstream's throttle metric and ConcurrentExecutions
+// and, per labelled state machine ARN, the AWS/States execution metrics. Sorted, no duplicates.
 func (s Scenario) Metrics() []Metric {
 	seen := map[string]bool{}
 	var out []Metric
@@ -399,6 +399,7 @@ func (s Scenario) Metrics() []Metric {
 	}
 	for _, d := range s.Downstreams {
 		add(d.throttleMetric())
+		add(d.concurrencyMetric())
 	}
 	for _, r := range s.Runs {
 		arn := labelledARN(r.StateMachine, r.Label)
@@ -417,7 +418,8 @@ func (s Scenario) Metrics() []Metric {
 func (s Scenario) Publishes(m Metric) bool {
 	k := metricKey(m.Namespace, m.Name, m.Dimensions)
 	for _, d := range s.Downstreams {
-		if t := d.throttleMetric(); metricKey(t.Namespace, t.Name, t.Dimensions) == k {
+		t, c := d.throttleMetric(), d.concurrencyMetric()
+		if metricKey(t.Namespace, t.Name, t.Dimensions) == k || metricKey(c.Namespace, c.Name, c.Dimensions) == k {
 			return true
 		}
 	}
@@ -438,4 +440,12 @@ func (d Downstream) throttleMetric() Metric {
 		return *d.Metric
 	}
 	return Metric{Namespace: "AWS/Lambda", Name: "Throttles", Dimensions: map[string]string{"FunctionName": d.Name}}
+}
+
+// concurrencyMetric is the AWS/Lambda ConcurrentExecutions of the function
+// the downstream is, which Lambda publishes for every function: the calls
+// in flight of every tenant, the neighbour's included (read it with
+// Maximum).
+func (d Downstream) concurrencyMetric() Metric {
+	return Metric{Namespace: "AWS/Lambda", Name: "ConcurrentExecutions", Dimensions: map[string]string{"FunctionName": d.Name}}
 }

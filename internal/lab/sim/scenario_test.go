@@ -232,8 +232,8 @@ runs:
   - {stateMachine: sm, label: L, name: again, downstream: api, items: 5, duration: {dist: fixed, value: 1s}}
 `)
 	ms := sc.Metrics()
-	if len(ms) != 9 {
-		t.Fatalf("Metrics() has %d entries, want 2 downstream + 7 AWS/States (shared label): %+v", len(ms), ms)
+	if len(ms) != 11 {
+		t.Fatalf("Metrics() has %d entries, want 2 throttle + 2 ConcurrentExecutions + 7 AWS/States (shared label): %+v", len(ms), ms)
 	}
 	tests := []struct {
 		m    Metric
@@ -243,6 +243,9 @@ runs:
 		{Metric{Namespace: "Partner", Name: "Limited", Dimensions: map[string]string{"Api": "x"}}, true},
 		{Metric{Namespace: "AWS/States", Name: "ExecutionThrottled", Dimensions: map[string]string{"StateMachineArn": labelledARN("sm", "L")}}, true},
 		{Metric{Namespace: "AWS/Lambda", Name: "Throttles", Dimensions: map[string]string{"FunctionName": "api"}}, false},
+		{Metric{Namespace: "AWS/Lambda", Name: "ConcurrentExecutions", Dimensions: map[string]string{"FunctionName": "fn"}}, true},
+		{Metric{Namespace: "AWS/Lambda", Name: "ConcurrentExecutions", Dimensions: map[string]string{"FunctionName": "api"}}, true},
+		{Metric{Namespace: "AWS/Lambda", Name: "ConcurrentExecutions"}, false},
 		{Metric{Namespace: "AWS/Lambda", Name: "Throttles"}, false},
 		{Metric{Namespace: "AWS/States", Name: "ExecutionsStarted", Dimensions: map[string]string{"StateMachineArn": stateMachineARN("sm")}}, false},
 	}

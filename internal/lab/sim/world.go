@@ -236,8 +236,9 @@ func New(sc Scenario, seed uint64) *World {
 	w.faults.init(w.sc.Faults)
 	byName := map[string]*downstream{}
 	for _, spec := range sc.Downstreams {
-		m := spec.throttleMetric()
-		d := &downstream{spec: spec, tokens: spec.Burst, throttles: w.cw.series(m.Namespace, m.Name, m.Dimensions)}
+		m, c := spec.throttleMetric(), spec.concurrencyMetric()
+		d := &downstream{spec: spec, tokens: spec.Burst, throttles: w.cw.series(m.Namespace, m.Name, m.Dimensions),
+			concurrent: w.cw.series(c.Namespace, c.Name, c.Dimensions)}
 		w.downstreams = append(w.downstreams, d)
 		byName[spec.Name] = d
 	}
