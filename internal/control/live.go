@@ -83,9 +83,15 @@ func liveConfirm(st *State, obs Observation, newFailures int64) bool {
 	if !live.clean() || newFailures > 0 || live.Since.IsZero() {
 		return false
 	}
-	if l, ok := steadyDuring(st.History, obs.At.Add(-minute), obs.At); ok && float64(obs.Run.Children().Running) >= utilized*float64(l) {
+	if l, ok := steadyDuring(st.History, obs.At.Add(-minute), obs.At); ok && st.Bound == 0 && float64(obs.Run.Children().Running) >= utilized*float64(l) {
 		// A busy minute with no child seen throttled: how long a child
-		// holds its place, for the estimate a cut falls to.
+		// holds its place, for the estimate a cut falls to. Only for a run
+		// with no bound from its downstream's configuration (State.Bound),
+		// whose cuts have nothing else to fall to (a token bucket's, say):
+		// a run with one learns it from the metrics' clean minutes, as
+		// before looks. Learning it from looks too made a function shared
+		// with a neighbour throttle more (neighbour-sine: 7.8 % of calls
+		// against 6.5 %).
 		st.learnHold(lastMinute(st.Ticks, obs.At))
 	}
 	l, ok := steadyDuring(st.History, live.Since, obs.At)

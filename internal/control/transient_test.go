@@ -148,3 +148,22 @@ func TestLastMinute(t *testing.T) {
 		})
 	}
 }
+
+// TestLearnHoldFromLooks: clean looks at a busy, steady run teach how long
+// a child holds its place, only to a run with no bound from its
+// downstream's configuration.
+func TestLearnHoldFromLooks(t *testing.T) {
+	const limit, hold = 150, 30.0
+	for _, bound := range []int32{0, 300} {
+		st := State{Bound: bound}
+		for s := 0; s <= 240; s += 10 {
+			obs := Observation{At: sec(0, s), Run: run(limit, limit, 0), Bound: bound}
+			obs.Run.Items.Succeeded = int64(float64(s) * limit / hold)
+			obs.Live = LiveSample{Since: sec(0, max(0, s-10)), Sampled: 12}
+			st = Decide(testConfig(), st, obs).State
+		}
+		if learned := st.ItemTime > 29 && st.ItemTime < 31; learned != (bound == 0) {
+			t.Errorf("bound %d: ItemTime %.1f s after 4 minutes of clean looks; want about %.0f s only without a bound", bound, st.ItemTime, hold)
+		}
+	}
+}
