@@ -12,11 +12,13 @@ import (
 
 // concurrencyQuery is the ConcurrentExecutions query of the function the
 // run of plan p invokes: the function its policy's Lambda throttle signal
-// names, once the run's first decision has read its reserved concurrency
-// (State.Bound). Runs of one function share one query. ok is false when
-// there is none.
+// names, once the run's decisions have read its reserved concurrency
+// (State.Bound) and seen it throttled (State.ThrottledAt). Runs of one
+// function share one query. ok is false when there is none. A run never
+// throttled asks nothing of it: each function read costs a metric a
+// period (docs/cost.md), and a function that has room needs no headroom.
 func concurrencyQuery(p plan) (observe.MetricQuery, bool) {
-	if p.run.State.Bound <= 0 {
+	if st := p.run.State; st.Bound <= 0 || st.ThrottledAt.IsZero() {
 		return observe.MetricQuery{}, false
 	}
 	for _, s := range p.signals {

@@ -15,15 +15,19 @@ func TestConcurrencyQueries(t *testing.T) {
 	}
 	table := observe.MetricQuery{ID: "y", Namespace: "AWS/DynamoDB", Metric: "ThrottledRequests", Stat: "Sum", Dimensions: map[string]string{"TableName": "t"}}
 	alias := observe.MetricQuery{ID: "z", Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": "fn", "Resource": "fn:live"}}
+	throttled := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	withBound := func(bound int32, signals ...observe.MetricQuery) plan {
-		return plan{run: registry.Run{ARN: "arn", State: control.State{Bound: bound}}, signals: signals}
+		return plan{run: registry.Run{ARN: "arn", State: control.State{Bound: bound, ThrottledAt: throttled}}, signals: signals}
 	}
+	clean := withBound(300, lambda("fn"))
+	clean.run.State.ThrottledAt = time.Time{}
 	tests := []struct {
 		name  string
 		plans []plan
 		want  []string // query IDs
 	}{
 		{"no bound yet", []plan{withBound(0, lambda("fn"))}, nil},
+		{"never throttled", []plan{clean}, nil},
 		{"no Lambda signal", []plan{withBound(300, table)}, nil},
 		{"an alias's signal", []plan{withBound(300, alias)}, nil},
 		{"a Lambda signal", []plan{withBound(300, table, lambda("fn"))}, []string{"concurrent:fn"}},
