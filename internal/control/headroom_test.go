@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// slowStartAt is steadyOwn's run of 300 at limit, in slow start, clean
+// at it and throttled a minute before: what the headroom may cap.
+func slowStartAt(limit int32) func() State {
+	return func() State {
+		s := steadyOwn(limit, int64(limit), 300, 10)
+		s.Phase, s.Lo, s.ThrottledAt = PhaseSlowStart, limit, at(9)
+		return s
+	}
+}
+
 // steadyOwn is the state of a run that held limit, with running children
 // of 30 s each, from minute 0 on, with a tick every 10 s up to minute to,
 // under a function of reserved concurrency bound.
@@ -114,21 +124,13 @@ func TestHeadroomDecisions(t *testing.T) {
 		{
 			// Slow start would double 100 to 200; the others leave 138.
 			name: "raise capped", limit: 100,
-			st: func() State {
-				s := steadyOwn(100, 100, 300, 10)
-				s.Phase, s.Lo, s.ThrottledAt = PhaseSlowStart, 100, at(9)
-				return s
-			},
+			st:   slowStartAt(100),
 			conc: map[int]float64{6: 250, 7: 250, 8: 250}, want: 138, reason: ReasonSlowStart,
 		},
 		{
 			// The headroom leaves no more than the limit: hold.
 			name: "no room", limit: 140,
-			st: func() State {
-				s := steadyOwn(140, 140, 300, 10)
-				s.Phase, s.Lo, s.ThrottledAt = PhaseSlowStart, 140, at(9)
-				return s
-			},
+			st:   slowStartAt(140),
 			conc: map[int]float64{6: 290, 7: 290, 8: 290}, want: 140, reason: ReasonHeadroom, says: "no room above 140",
 		},
 		{
@@ -136,11 +138,7 @@ func TestHeadroomDecisions(t *testing.T) {
 			// 50 of 300 but may want more; no raise (and 238 is within
 			// the band of 250: no cut).
 			name: "full function", limit: 250,
-			st: func() State {
-				s := steadyOwn(250, 250, 300, 10)
-				s.Phase, s.Lo, s.ThrottledAt = PhaseSlowStart, 250, at(9)
-				return s
-			},
+			st:   slowStartAt(250),
 			conc: map[int]float64{6: 300, 7: 300, 8: 300}, want: 250, reason: ReasonHeadroom, says: "full in that minute",
 		},
 		{
@@ -148,11 +146,7 @@ func TestHeadroomDecisions(t *testing.T) {
 			// run: the sharing decides (the room the other leaves), not
 			// the headroom.
 			name: "shared", limit: 140,
-			st: func() State {
-				s := steadyOwn(140, 140, 300, 10)
-				s.Phase, s.Lo, s.ThrottledAt = PhaseSlowStart, 140, at(9)
-				return s
-			},
+			st:   slowStartAt(140),
 			conc: map[int]float64{6: 290, 7: 290, 8: 290}, want: 150, reason: ReasonSlowStart,
 		},
 	}
