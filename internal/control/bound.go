@@ -30,15 +30,17 @@ func NearBound(st State, cur int32) bool {
 // boundChanged takes in a bound (Observation.Bound) that differs from the
 // one the run knew (State.Bound). A bound that falls below the limit cuts
 // it to the run's share of the new bound at once, which then stands as
-// the bound of the bracket; a run below its new share goes on as it was.
-// A bound that rises, when the run held at or near its share of the old
-// one (the bound was what held it), scales the limit by new/old, up to
-// its share of the new bound and the room the other runs sharing it
-// leave, within MaxStepUp, and slow start climbs the rest. Either way the
-// throttle datapoints of the minutes begun before the change are answered
-// by it (State.BoundAt). It reports ok false, with the new bound kept,
-// when nothing is to be done now; a zero Observation.Bound (none read)
-// keeps the old.
+// the bound of the bracket; a run at or below its new share keeps its
+// limit, with its bracket capped by the share. A bound that rises, when
+// the run held at or near its share of the old one (the bound was what
+// held it), scales the limit by new/old, up to its share of the new bound
+// and the room the other runs sharing it leave, within MaxStepUp, and slow
+// start climbs the rest. When it cuts or raises, the throttle datapoints
+// of the minutes begun before the change are answered by it
+// (State.BoundAt); otherwise they stand, and the state changes only by the
+// new bound (and a fall's cap on the bracket). It reports ok false when
+// nothing is to be done now; a zero Observation.Bound (none read) keeps
+// the old.
 func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	old, nu := st.Bound, obs.Bound
 	if nu <= 0 || nu == old {
@@ -51,21 +53,18 @@ func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) 
 	if old <= 0 {
 		return 0, "", false // the first bound read: nothing it changed
 	}
-	st.BoundAt = obs.At
 	share := boundShare(st, obs)
 	if nu < old {
 		// The new share, and the band above it, bound the bracket.
 		standing := share + max(1, int32(math.Ceil(cfg.Band*float64(share))))
 		st.Lo = min(st.Lo, share)
-		if eff <= share {
-			if st.Hi > standing {
-				st.Hi, st.HiAt = standing, obs.At
-			}
-			return 0, "", false
-		}
-		if st.Hi == 0 || st.Hi > standing {
+		if st.Hi == 0 && eff > share || st.Hi > standing {
 			st.Hi, st.HiAt = standing, obs.At
 		}
+		if eff <= share {
+			return 0, "", false
+		}
+		st.BoundAt = obs.At
 		why := fmt.Sprintf("the downstream's reserved concurrency fell from %d to %d, %d for this run", old, nu, share)
 		to, _, msg := applyCut(cfg, st, obs.At, eff, share, ReasonBound, why)
 		return to, msg, true
@@ -75,12 +74,13 @@ func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) 
 	}
 	// The old bound held the run: the capacity it knew was the old
 	// bound's, and grows with it.
-	st.Hi, st.Expired, st.Owed, st.Probes, st.Misses = 0, 0, 0, 0, 0
-	st.Phase = PhaseSlowStart
 	scaled := math.Ceil(float64(eff) * float64(nu) / float64(old))
 	to := int32(min(scaled, float64(share), float64(max(room(nu, obs), cur)), float64(cur)*cfg.MaxStepUp, float64(cfg.MaxConcurrency)))
 	if to <= cur {
 		return 0, "", false
 	}
+	st.BoundAt = obs.At
+	st.Hi, st.Expired, st.Owed, st.Probes, st.Misses = 0, 0, 0, 0, 0
+	st.Phase = PhaseSlowStart
 	return to, fmt.Sprintf("the downstream's reserved concurrency rose from %d to %d, %d for this run, and held it at %d: raising %d to %d.", old, nu, share, eff, cur, to), true
 }

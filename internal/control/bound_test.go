@@ -93,6 +93,39 @@ func TestBoundChanges(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a bound cut not applied is taken in again", func(t *testing.T) {
+		st := runLive(t, alone)
+		d := Decide(testConfig(), st, Observation{At: sec(3, 30), Run: run(200, 200, 50000), Live: clean(2), Bound: 60})
+		if d.Reason != ReasonBound || d.New.MaxConcurrency != 100 {
+			t.Fatalf("%s %d, want BoundChanged 100: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+		}
+		// The update failed: the limit is still 200, the bound still 60.
+		d = Decide(testConfig(), Unapplied(st, d), Observation{At: sec(3, 40), Run: run(200, 200, 50000), Live: clean(2), Bound: 60})
+		if d.Reason != ReasonBound || d.New.MaxConcurrency != 100 {
+			t.Errorf("after the cut failed: %s %d, want BoundChanged 100 again: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+		}
+	})
+	t.Run("a change of bound the run does not follow leaves its throttling standing", func(t *testing.T) {
+		// The run holds 200, well below a bound of 400 that rises to 800;
+		// the minute from 12:03, at 200, was throttled.
+		st := runLive(t, alone)
+		st.Bound = 400
+		d := Decide(testConfig(), st, Observation{At: sec(4, 30), Run: run(200, 200, 50000), MetricsWatched: true, Bound: 800,
+			Throttles: []Datapoint{{Minute: at(3), Value: 5000}}})
+		if d.Reason != ReasonThrottled || d.New.MaxConcurrency >= 200 || !d.State.BoundAt.IsZero() || d.State.Bound != 800 {
+			t.Errorf("%s %d, bound %d changed at %s; want the throttled minute cut, the new bound kept, the rise not followed: %s", d.Reason, d.New.MaxConcurrency, d.State.Bound, d.State.BoundAt, d.Message)
+		}
+	})
+	t.Run("a rise that cannot raise keeps a cut owed", func(t *testing.T) {
+		// The run at 200 sits above its bound of 180, with a cut to 150
+		// owed; the bound rises to 190, still below the limit.
+		st := runLive(t, alone)
+		st.Bound, st.Owed, st.Lo, st.Hi, st.Phase, st.CutAt = 180, 150, 140, 160, PhaseBracket, sec(2, 0)
+		d := Decide(testConfig(), st, Observation{At: sec(3, 30), Run: run(200, 200, 50000), Live: clean(2), Bound: 190})
+		if d.Reason != ReasonThrottled || d.New.MaxConcurrency != 150 {
+			t.Errorf("%s %d, want the owed cut to 150 to go on: %s", d.Reason, d.New.MaxConcurrency, d.Message)
+		}
+	})
 	t.Run("throttling measured under the old bound is answered by its rise", func(t *testing.T) {
 		st := runLive(t, append(alone[:len(alone):len(alone)],
 			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), reason: ReasonConverged, want: 200},

@@ -165,6 +165,11 @@ func Unapplied(prev State, d Decision) State {
 	}
 	st.CutAt, st.CollapseAt, st.Owed, st.Probes, st.Misses = prev.CutAt, prev.CollapseAt, prev.Owed, prev.Probes, prev.Misses
 	st.Raised, st.FailedFast = prev.Raised, prev.FailedFast
+	if d.Reason == ReasonBound {
+		// The change of bound was not acted on: the next decision takes
+		// it in again.
+		st.Bound, st.BoundAt = prev.Bound, prev.BoundAt
+	}
 	return st
 }
 

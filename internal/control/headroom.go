@@ -76,8 +76,8 @@ func headroom(cfg Config, st *State, obs Observation) (headroomEst, bool) {
 	}
 	for _, p := range points {
 		if p.Value > float64(bound) && !p.Minute.Before(newest.Minute.Add(-headroomWindow)) {
-			// More executions than the reserved concurrency read at the
-			// run's start: it was raised since, and the room is unknown.
+			// More executions than the reserved concurrency last read:
+			// it was raised since, and the room is unknown.
 			return headroomEst{}, false
 		}
 	}
@@ -161,10 +161,13 @@ func headroomRaise(cfg Config, st *State, obs Observation) (int32, string, bool)
 	if float64(r.limit-cur) < max(1, cfg.Band*float64(cur)) {
 		return 0, "", false
 	}
+	to := min(r.limit, int32(math.Floor(float64(cur)*cfg.MaxStepUp)), cfg.MaxConcurrency)
+	if to <= cur {
+		return 0, "", false
+	}
 	if st.Hi > 0 && st.Hi <= r.limit {
 		st.Expired, st.Hi, st.Misses = st.Hi, 0, 0
 	}
-	to := min(r.limit, int32(math.Floor(float64(cur)*cfg.MaxStepUp)), cfg.MaxConcurrency)
 	return to, r.say(st.Bound) + fmt.Sprintf(": raising %d to %d.", cur, to), true
 }
 

@@ -122,6 +122,10 @@ func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 	case errors.Is(err, observe.ErrNotFound):
 		return 0 // the run's describe ends its tracking
 	case err != nil:
+		// Kept as a read with no bound, so that the runs of the Map state
+		// do not each call again while the API fails: the bound known
+		// stands, and the read is tried again when it expires.
+		t.hints.put(key, tc.now, observe.Hint{Why: "read failed"})
 		t.fail(tc.rep, "read the capacity hint of "+p.run.ARN, err)
 		return 0
 	}

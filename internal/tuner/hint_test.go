@@ -177,6 +177,14 @@ func TestHint(t *testing.T) {
 			if len(tc.rep.Warnings) != tt.warnings || len(tc.rep.Errors) != tt.errors {
 				t.Errorf("warnings %q, errors %q; want %d and %d", tc.rep.Warnings, tc.rep.Errors, tt.warnings, tt.errors)
 			}
+			if tt.errors > 0 {
+				// A read that failed is not made again by the next run
+				// of the Map state until it expires.
+				calls := e.acct.smCalls
+				if got := tu.hint(tc, p, control.State{Bound: 90}, 0); got != 0 || e.acct.smCalls != calls || len(tc.rep.Errors) != tt.errors {
+					t.Errorf("read again: hint %d after %d more DescribeStateMachine calls, errors %q; want 0 (the bound known stands) from the failed read kept", got, e.acct.smCalls-calls, tc.rep.Errors)
+				}
+			}
 		})
 	}
 }
