@@ -64,8 +64,12 @@ func headroom(cfg Config, st *State, obs Observation) (headroomEst, bool) {
 	}
 	at := obs.At
 	// Minutes before the runs that shared the function left count their
-	// executions: the sharing's, not others'.
-	points := slices.DeleteFunc(slices.Clone(obs.Concurrent), func(p Datapoint) bool { return p.Minute.Before(st.AloneAt) })
+	// executions: the sharing's, not others'. Minutes that ended before
+	// the run started had none of its children, which ownDuring, reading
+	// the limits, would count.
+	points := slices.DeleteFunc(slices.Clone(obs.Concurrent), func(p Datapoint) bool {
+		return p.Minute.Before(st.AloneAt) || len(st.History) > 0 && !p.Minute.Add(minute).After(st.History[0].From)
+	})
 	if len(points) == 0 {
 		return headroomEst{}, false
 	}

@@ -47,6 +47,9 @@ func TestHeadroom(t *testing.T) {
 		{"stale datapoint", steadyOwn(100, 100, 300, 10), map[int]float64{3: 250}, at(10), false, 0, 0},
 		{"others too few to tell, never seen", steadyOwn(100, 100, 300, 10), map[int]float64{7: 105, 8: 105}, at(10), false, 0, 0},
 		{"only minutes from before the runs that shared it left", func() State { s := steadyOwn(100, 100, 300, 10); s.AloneAt = at(9); return s }(), map[int]float64{7: 250, 8: 250}, at(10), false, 0, 0},
+		// The run started at minute 7: the others held 150 in minutes 5
+		// and 6 too (the function's whole count), no trend.
+		{"minutes before the run started", func() State { s := steadyOwn(100, 100, 300, 10); s.History[0].From = at(7); return s }(), map[int]float64{5: 150, 6: 150, 7: 250, 8: 250}, at(10), true, 150, 138},
 		{"more than the bound: it was raised", steadyOwn(100, 100, 300, 10), map[int]float64{7: 250, 8: 320}, at(10), false, 0, 0},
 		// Level 150 at minute 8, no trend: 300 - 150 - 4 % of 300.
 		{"steady others", steadyOwn(100, 100, 300, 10), map[int]float64{6: 250, 7: 250, 8: 250}, at(10), true, 150, 138},
