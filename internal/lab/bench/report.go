@@ -62,7 +62,7 @@ func WriteText(w io.Writer, rep Report) error {
 		}
 	}
 	if len(rep.Cases) > 0 {
-		pass, judged := casesPassed(rep.Cases)
+		pass, judged := passed(rep.Cases)
 		ew.printf("\nissue 8 targets: %d of %d met\n", pass, judged)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, c := range rep.Cases {
@@ -228,7 +228,7 @@ func writeRuns(ew *errWriter, sr *ScenarioReport) {
 
 // writeCases writes issue 8's targets, one row per Case.
 func writeCases(ew *errWriter, cases []CaseResult) {
-	pass, judged := casesPassed(cases)
+	pass, judged := passed(cases)
 	ew.printf("## Issue 8 targets\n\n")
 	ew.printf("The tuner meets %d of %d judged", pass, judged)
 	if n := len(cases) - judged; n > 0 {
@@ -243,19 +243,6 @@ func writeCases(ew *errWriter, cases []CaseResult) {
 		ew.printf("| %s | %s | %s | %s | %s |\n", c.Case, judgedList(c.Figures), c.Want, c.Got, statusCell(c.Status))
 	}
 	ew.printf("\n")
-}
-
-// casesPassed counts the Cases met, and those judged.
-func casesPassed(cases []CaseResult) (pass, judged int) {
-	for _, c := range cases {
-		if c.Status != StatusNotRun {
-			judged++
-		}
-		if c.Status == StatusPass {
-			pass++
-		}
-	}
-	return pass, judged
 }
 
 // judgedList names the passes a Case judged; - when none was run.

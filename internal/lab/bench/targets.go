@@ -222,13 +222,19 @@ func failedItems(s StrategyReport) float64 {
 	return float64(statOf(v).Median)
 }
 
-// passed counts the targets met, and those judged.
-func passed(ts []Target) (pass, judged int) {
+// judgement is what passed counts: a Target or a CaseResult.
+type judgement interface{ status() string }
+
+func (t Target) status() string     { return t.Status }
+func (c CaseResult) status() string { return c.Status }
+
+// passed counts the targets or cases met, and those judged.
+func passed[T judgement](ts []T) (pass, judged int) {
 	for _, t := range ts {
-		if t.Status != StatusNotRun {
+		if t.status() != StatusNotRun {
 			judged++
 		}
-		if t.Status == StatusPass {
+		if t.status() == StatusPass {
 			pass++
 		}
 	}
