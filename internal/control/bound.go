@@ -23,7 +23,7 @@ func NearBound(st State, cur int32) bool {
 	if st.Bound <= 0 {
 		return false
 	}
-	share := max(st.Bound/int32(max(st.SharedBy, 1)), 1)
+	share := shareOf(st.Bound, st.SharedBy)
 	return float64(effective(cur)) >= (1-nearBound)*float64(share)
 }
 

@@ -186,10 +186,15 @@ func throttledAt(cfg Config, st *State, obs Observation, then int32, est capacit
 	return t
 }
 
+// stepDown is the limit a cut from eff toward target goes to: target, no
+// lower than MaxStepDown allows in one step, within the policy's bounds.
+func stepDown(cfg Config, eff, target int32) int32 {
+	return min(max(target, int32(math.Ceil(float64(eff)*cfg.MaxStepDown)), cfg.MinConcurrency), cfg.MaxConcurrency)
+}
+
 // applyCut lowers eff toward target, bounded by MaxStepDown.
 func applyCut(cfg Config, st *State, at time.Time, eff, target int32, reason Reason, why string) (int32, Reason, string) {
-	floor := int32(math.Ceil(float64(eff) * cfg.MaxStepDown))
-	to := min(max(target, floor, cfg.MinConcurrency), cfg.MaxConcurrency)
+	to := stepDown(cfg, eff, target)
 	st.Owed = 0
 	if to > target {
 		st.Owed = target

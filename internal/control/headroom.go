@@ -144,7 +144,7 @@ func headroomCut(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	if !ok || float64(eff-r.limit) <= max(1, cfg.Band*float64(eff)) {
 		return 0, "", false
 	}
-	to := min(max(r.limit, int32(math.Ceil(float64(eff)*cfg.MaxStepDown)), cfg.MinConcurrency), cfg.MaxConcurrency)
+	to := stepDown(cfg, eff, r.limit)
 	st.CutAt = obs.At
 	return to, r.say(st.Bound) + fmt.Sprintf(": lowering %d to %d, ahead of throttling.", eff, to), true
 }

@@ -75,7 +75,13 @@ func boundShare(st *State, obs Observation) int32 {
 	if st.Bound <= 0 {
 		return 0
 	}
-	return max(st.Bound/int32(max(obs.Shared.runs(), 1)), 1)
+	return shareOf(st.Bound, obs.Shared.runs())
+}
+
+// shareOf is one of runs even shares of bound, at least 1; runs below 1
+// count as 1.
+func shareOf(bound int32, runs int) int32 {
+	return max(bound/int32(max(runs, 1)), 1)
 }
 
 // othersThrottled answers throttling that another run sharing the
