@@ -94,11 +94,21 @@ type series struct {
 }
 
 func (s *series) add(t time.Duration, v float64) {
+	s.minute(t).add(v)
+}
+
+// addSamples adds n samples of value v at t; n > 0.
+func (s *series) addSamples(t time.Duration, v float64, n int64) {
+	s.minute(t).merge(agg{sum: v * float64(n), min: v, max: v, n: n})
+}
+
+// minute is the aggregate of the minute holding t, created as needed.
+func (s *series) minute(t time.Duration) *agg {
 	i := int(t / metricResolution)
 	for len(s.minutes) <= i {
 		s.minutes = append(s.minutes, agg{})
 	}
-	s.minutes[i].add(v)
+	return &s.minutes[i]
 }
 
 // metricStore holds every series and decides when each datapoint is

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -347,6 +349,197 @@ cloudwatch: {delay: {min: 2m, max: 2m}}
 		}
 		if got[10]-got[1] < 40 {
 			t.Errorf("Maximum %v at minute 1 and %v at 10: the neighbour's rise to half the function is not in it", got[1], got[10])
+		}
+	})
+}
+
+// TestDynamoDBCapacity checks what DynamoDB publishes about a provisioned
+// table a downstream with a rate and a WriteThrottleEvents or
+// ReadThrottleEvents metric stands for: the capacity consumed per minute
+// (one unit per admitted call, throttled calls none) and, every five
+// minutes, the capacity provisioned, under the throttle metric's
+// dimensions and with the delay of the other metrics.
+func TestDynamoDBCapacity(t *testing.T) {
+	const table = `
+downstreams: [{name: orders, rate: 6, burst: 300, metric: {namespace: AWS/DynamoDB, name: WriteThrottleEvents, dimensions: {TableName: orders}}}]
+cloudwatch: {delay: {min: 2m, max: 2m}}
+`
+	dims := map[string]string{"TableName": "orders"}
+	consumed := func(stat string) cwtypes.MetricDataQuery {
+		return query("c", "AWS/DynamoDB", "ConsumedWriteCapacityUnits", dims, 60, stat)
+	}
+	provisioned := func(period int32, stat string) cwtypes.MetricDataQuery {
+		return query("p", "AWS/DynamoDB", "ProvisionedWriteCapacityUnits", dims, period, stat)
+	}
+	// checkConsumed compares the consumed Sum and SampleCount of every
+	// minute visible with the calls the run's points say were admitted.
+	checkConsumed := func(t *testing.T, w *World, minutes int) (admitted, throttled []int64) {
+		t.Helper()
+		series := w.Result().Runs[0].Series
+		sum, count := visible(t, w, consumed("Sum")), visible(t, w, consumed("SampleCount"))
+		if len(sum) != minutes || len(count) != minutes {
+			t.Fatalf("%d and %d minutes of consumed Sum and SampleCount visible, want %d: %v", len(sum), len(count), minutes, sum)
+		}
+		for m := range minutes {
+			p := series[m]
+			if want := float64(p.Calls - p.Throttles); sum[m] != want || count[m] != want {
+				t.Errorf("minute %d: consumed Sum %v SampleCount %v, want the %v calls admitted (%d calls, %d throttled)", m, sum[m], count[m], want, p.Calls, p.Throttles)
+			}
+			admitted = append(admitted, p.Calls-p.Throttles)
+			throttled = append(throttled, p.Throttles)
+		}
+		return admitted, throttled
+	}
+	t.Run("consumed below capacity", func(t *testing.T) {
+		// 2 children of 1s each (and 200ms to their call): about 100
+		// calls a minute, far below the 360 the table takes.
+		w := started(t, table+"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 2, duration: {dist: fixed, value: 1s}}]\n", 1)
+		w.Advance(20 * time.Minute)
+		admitted, throttled := checkConsumed(t, w, 18)
+		for m, n := range admitted {
+			if n < 90 || n > 110 || throttled[m] != 0 {
+				t.Errorf("minute %d: %d calls admitted and %d throttled, want about 100 (2 running / 1.2s * 60) and none", m, n, throttled[m])
+			}
+		}
+	})
+	t.Run("consumed at capacity", func(t *testing.T) {
+		// 200 children of 10s each ask for about 20 calls a second: past
+		// the burst, the table admits its rate, 6 a second, and the
+		// throttled calls are not consumed.
+		w := started(t, table+"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 200, toleratedFailurePercentage: 100, duration: {dist: fixed, value: 10s}}]\n", 1)
+		w.Advance(20 * time.Minute)
+		admitted, throttled := checkConsumed(t, w, 18)
+		if admitted[0] < 600 {
+			t.Errorf("minute 0: %d units consumed, want the burst of 300 and a minute of the rate", admitted[0])
+		}
+		for m := 2; m < 18; m++ {
+			if admitted[m] < 359 || admitted[m] > 361 || throttled[m] < 100 {
+				t.Errorf("minute %d: %d units consumed and %d calls throttled, want the rate's 360 and many throttled", m, admitted[m], throttled[m])
+			}
+		}
+	})
+	t.Run("provisioned", func(t *testing.T) {
+		// Provisioned is published for minutes 0, 5, 10, ... only, at
+		// the rate times the schedule at the minute's start: 6 until
+		// the capacity halves at 12m, 3 from minute 15 on, then a ramp
+		// to 12 from 20m over 10 minutes, halfway at minute 25.
+		w := started(t, strings.Replace(table, "burst: 300,", "burst: 300, schedule: [{at: 12m, factor: 0.5}, {at: 20m, factor: 2, ramp: 10m}],", 1)+
+			"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 2, duration: {dist: fixed, value: 1s}}]\n", 1)
+		w.Advance(2*time.Minute + 59*time.Second)
+		if got := visible(t, w, provisioned(60, "Average")); len(got) != 0 {
+			t.Errorf("at 2m59s: provisioned %v, want nothing before minute 0 closes and its 2-minute delay passes", got)
+		}
+		w.Advance(time.Second)
+		if got := visible(t, w, provisioned(60, "Average")); fmt.Sprint(got) != "map[0:6]" {
+			t.Errorf("at 3m: provisioned %v, want minute 0 at 6", got)
+		}
+		w.Advance(27 * time.Minute)
+		want := "map[0:6 5:6 10:6 15:3 20:3 25:7.5]"
+		for _, stat := range []string{"Average", "Minimum", "Maximum"} {
+			if got := visible(t, w, provisioned(60, stat)); fmt.Sprint(got) != want {
+				t.Errorf("at 30m: provisioned %s %v, want %s", stat, got, want)
+			}
+		}
+		if got := visible(t, w, provisioned(300, "Average")); fmt.Sprint(got) != want {
+			t.Errorf("at 30m: provisioned over 5 minutes %v, want %s", got, want)
+		}
+	})
+	t.Run("read, index", func(t *testing.T) {
+		index := map[string]string{"TableName": "orders", "GlobalSecondaryIndexName": "byCustomer"}
+		w := started(t, `
+downstreams: [{name: orders, rate: 6, metric: {namespace: AWS/DynamoDB, name: ReadThrottleEvents, dimensions: {TableName: orders, GlobalSecondaryIndexName: byCustomer}}}]
+cloudwatch: {delay: {min: 2m, max: 2m}}
+runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 2, duration: {dist: fixed, value: 1s}}]
+`, 1)
+		w.Advance(10 * time.Minute)
+		series := w.Result().Runs[0].Series
+		sum := visible(t, w, query("c", "AWS/DynamoDB", "ConsumedReadCapacityUnits", index, 60, "Sum"))
+		if len(sum) != 8 {
+			t.Fatalf("%d minutes of ConsumedReadCapacityUnits, want 8: %v", len(sum), sum)
+		}
+		for m, v := range sum {
+			if p := series[m]; v != float64(p.Calls-p.Throttles) || v == 0 {
+				t.Errorf("minute %d: consumed %v, want the %d calls admitted", m, v, p.Calls-p.Throttles)
+			}
+		}
+		if got := visible(t, w, query("p", "AWS/DynamoDB", "ProvisionedReadCapacityUnits", index, 60, "Minimum")); fmt.Sprint(got) != "map[0:6 5:6]" {
+			t.Errorf("provisioned read %v, want minutes 0 and 5 at 6", got)
+		}
+		for _, q := range []cwtypes.MetricDataQuery{
+			query("w", "AWS/DynamoDB", "ConsumedWriteCapacityUnits", index, 60, "Sum"),
+			query("x", "AWS/DynamoDB", "ProvisionedWriteCapacityUnits", index, 60, "Average"),
+			query("t", "AWS/DynamoDB", "ConsumedReadCapacityUnits", map[string]string{"TableName": "orders"}, 60, "Sum"),
+		} {
+			if got := visible(t, w, q); len(got) != 0 {
+				t.Errorf("%s %v: %v, want nothing", *q.MetricStat.Metric.MetricName, q.MetricStat.Metric.Dimensions, got)
+			}
+		}
+	})
+	t.Run("neighbour", func(t *testing.T) {
+		// A neighbour taking up to half the rate on a 20-minute sine
+		// consumes Rate * share(t) units a second, published with the
+		// run's as requests of one unit each.
+		w := started(t, strings.Replace(table, "burst: 300,", "burst: 300, neighbour: {share: 0.5, period: 20m},", 1)+
+			"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 2, duration: {dist: fixed, value: 1s}}]\n", 1)
+		w.Advance(25 * time.Minute)
+		series := w.Result().Runs[0].Series
+		sum, count := visible(t, w, consumed("Sum")), visible(t, w, consumed("SampleCount"))
+		// neighbour is the units the neighbour consumes in the first m
+		// minutes: the integral of 6 * 0.5 * (1 - cos(2 pi t / P)) / 2.
+		neighbour := func(m int) float64 {
+			p := (20 * time.Minute).Seconds()
+			s := float64(m) * 60
+			return 6 * 0.5 / 2 * (s - p/(2*math.Pi)*math.Sin(2*math.Pi*s/p))
+		}
+		var total float64
+		for m := range 22 {
+			p := series[m]
+			if sum[m] != count[m] {
+				t.Errorf("minute %d: consumed Sum %v, SampleCount %v, want one unit a request", m, sum[m], count[m])
+			}
+			own := sum[m] - float64(p.Calls-p.Throttles)
+			total += own
+			if want := neighbour(m+1) - neighbour(m); math.Abs(own-want) > 1 {
+				t.Errorf("minute %d: consumed %v less the run's %d calls admitted is %v, want the neighbour's %.2f", m, sum[m], p.Calls-p.Throttles, own, want)
+			}
+		}
+		if want := neighbour(22); math.Abs(total-want) >= 1 {
+			t.Errorf("the neighbour consumed %v units in 22 minutes, want %.2f", total, want)
+		}
+		if got := visible(t, w, provisioned(60, "Maximum")); fmt.Sprint(got) != "map[0:6 5:6 10:6 15:6 20:6]" {
+			t.Errorf("provisioned %v, want 6 every five minutes whatever the neighbour takes", got)
+		}
+	})
+	t.Run("not a provisioned table", func(t *testing.T) {
+		// A rate under a Lambda throttle metric, a DynamoDB metric with no
+		// rate, and a DynamoDB metric of other throttling: no capacity
+		// metric at all.
+		for _, ds := range []string{
+			"{name: orders, rate: 6, burst: 300}",
+			"{name: orders, concurrency: 5, metric: {namespace: AWS/DynamoDB, name: WriteThrottleEvents, dimensions: {TableName: orders}}}",
+			"{name: orders, rate: 6, metric: {namespace: AWS/DynamoDB, name: ThrottledRequests, dimensions: {TableName: orders, Operation: PutItem}}}",
+		} {
+			sc := "downstreams: [" + ds + "]\ncloudwatch: {delay: {min: 2m, max: 2m}}\n" +
+				"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 2, duration: {dist: fixed, value: 1s}}]\n"
+			w := started(t, sc, 1)
+			w.Advance(10 * time.Minute)
+			for k := range w.cw.byKey {
+				if strings.Contains(k, "CapacityUnits") {
+					t.Errorf("%s: series %q, want no capacity metric", ds, strings.ReplaceAll(k, "\x00", " "))
+				}
+			}
+			for _, m := range parse(t, sc).Metrics() {
+				if strings.Contains(m.Name, "CapacityUnits") {
+					t.Errorf("%s: Metrics() lists %+v", ds, m)
+				}
+			}
+			for _, name := range []string{"ConsumedWriteCapacityUnits", "ProvisionedWriteCapacityUnits"} {
+				for _, d := range []map[string]string{{"TableName": "orders"}, {"FunctionName": "orders"}} {
+					if got := visible(t, w, query("q", "AWS/DynamoDB", name, d, 60, "Maximum")); len(got) != 0 {
+						t.Errorf("%s: %s %v: %v, want nothing", ds, name, d, got)
+					}
+				}
+			}
 		}
 	})
 }

@@ -21,7 +21,56 @@ type downstream struct {
 	// concurrent is the function's AWS/Lambda ConcurrentExecutions: the
 	// calls in flight of every tenant, the neighbour's included.
 	concurrent *series
-	runs       []*run
+	// consumed and provisioned are the consumed and provisioned capacity
+	// of a provisioned DynamoDB table or index (Downstream.capacityMetrics);
+	// nil for any other downstream.
+	consumed, provisioned *series
+	// neighbourUnits is the fraction of a unit the neighbour consumed in
+	// the minutes closed so far and not yet published in consumed.
+	neighbourUnits float64
+	runs           []*run
+}
+
+// provisionedEvery is how often DynamoDB publishes a table's provisioned
+// capacity, in minutes.
+const provisionedEvery = 5
+
+// closeCapacity records, for a provisioned table, what DynamoDB publishes
+// about the minute [b-1m, b) as the world's minute event at b closes it:
+// the units the neighbour consumed in it, as requests of one unit each
+// (the fraction of a unit left waits for the next minute), and in every
+// fifth minute from the world's start the provisioned units per second,
+// Rate times the schedule at the minute's start (the neighbour is another
+// tenant's consumption, not a change of provisioning). Nothing for any
+// other downstream.
+func (d *downstream) closeCapacity(b time.Duration) {
+	if d.consumed == nil {
+		return
+	}
+	from := b - time.Minute
+	if d.spec.Neighbour != nil {
+		d.neighbourUnits += d.neighbourConsumed(from, b)
+		if n := math.Floor(d.neighbourUnits); n >= 1 {
+			d.consumed.addSamples(from, 1, int64(n))
+			d.neighbourUnits -= n
+		}
+	}
+	if int(from/time.Minute)%provisionedEvery == 0 {
+		d.provisioned.add(from, d.spec.Rate*d.scheduled(from))
+	}
+}
+
+// neighbourConsumed is how many units the neighbour consumes in [from,
+// to): the rate its share takes, Rate * (scheduled - factor) units per
+// second, integrated over one-second steps by the midpoint rule.
+func (d *downstream) neighbourConsumed(from, to time.Duration) float64 {
+	var units float64
+	for t := from; t < to; t += time.Second {
+		step := min(time.Second, to-t)
+		mid := t + step/2
+		units += d.spec.Rate * (d.scheduled(mid) - d.factor(mid)) * step.Seconds()
+	}
+	return units
 }
 
 // Capacity is the true capacity of the downstream a Map Run calls, now, in

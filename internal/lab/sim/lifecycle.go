@@ -99,6 +99,10 @@ func (w *World) attempt(r *run, ci int32) {
 	r.cur.calls++
 	if ok {
 		r.ds.throttles.add(w.now, 0)
+		if r.ds.consumed != nil {
+			// One unit per admitted call; a throttled call consumes none.
+			r.ds.consumed.add(w.now, 1)
+		}
 		var d time.Duration
 		for _, v := range r.durations[c.first : c.first+int64(c.n)] {
 			d += v
@@ -260,8 +264,12 @@ func (r *run) touch(t time.Duration) {
 	}
 }
 
-// minute closes the minute ending at boundary b for every run active in it.
+// minute closes the minute ending at boundary b for every run active in
+// it, and for every provisioned table.
 func (w *World) minute(b time.Duration) {
+	for _, d := range w.downstreams {
+		d.closeCapacity(b)
+	}
 	open := false
 	for _, r := range w.runs {
 		if r.parentStatus == types.ExecutionStatusRunning {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -108,7 +109,9 @@ type Downstream struct {
 	// reserved concurrency); a call beyond it is throttled. Zero: no limit.
 	Concurrency float64 `yaml:"concurrency" json:"concurrency,omitempty"`
 	// Rate is the token-bucket refill in calls per second; a call finding
-	// the bucket empty is throttled. Zero: no rate limit.
+	// the bucket empty is throttled. Zero: no rate limit. For a
+	// provisioned DynamoDB table (see Metric) a call is one capacity unit,
+	// so Rate is the units per second provisioned.
 	Rate float64 `yaml:"rate" json:"rate,omitempty"`
 	// Burst is the bucket size in calls; zero means one second of Rate.
 	Burst float64 `yaml:"burst" json:"burst,omitempty"`
@@ -130,7 +133,10 @@ type Downstream struct {
 	ThrottleError string `yaml:"throttleError" json:"throttleError,omitempty"`
 	ThrottleCause string `yaml:"throttleCause" json:"throttleCause,omitempty"`
 	// Metric is the CloudWatch metric its throttled calls are counted in;
-	// default AWS/Lambda Throttles with FunctionName = Name.
+	// default AWS/Lambda Throttles with FunctionName = Name. With a Rate
+	// and an AWS/DynamoDB WriteThrottleEvents or ReadThrottleEvents metric
+	// the downstream is a provisioned table (or index), whose consumed and
+	// provisioned capacity are published too (see capacityMetrics).
 	Metric *Metric `yaml:"metric" json:"metric,omitempty"`
 }
 
@@ -385,8 +391,10 @@ func (s Scenario) PolicyYAML() ([]byte, error) {
 }
 
 // Metrics lists every metric the simulated CloudWatch publishes for this
-// scenario: each downstream's throttle metric and ConcurrentExecutions
-// and, per labelled state machine ARN, the AWS/States execution metrics. Sorted, no duplicates.
+// scenario: each downstream's throttle metric and ConcurrentExecutions, the
+// consumed and provisioned capacity of each provisioned DynamoDB table or
+// index (see Downstream.Metric) and, per labelled state machine ARN, the
+// AWS/States execution metrics. Sorted, no duplicates.
 func (s Scenario) Metrics() []Metric {
 	seen := map[string]bool{}
 	var out []Metric
@@ -398,8 +406,9 @@ func (s Scenario) Metrics() []Metric {
 		}
 	}
 	for _, d := range s.Downstreams {
-		add(d.throttleMetric())
-		add(d.concurrencyMetric())
+		for _, m := range d.metrics() {
+			add(m)
+		}
 	}
 	for _, r := range s.Runs {
 		arn := labelledARN(r.StateMachine, r.Label)
@@ -418,9 +427,10 @@ func (s Scenario) Metrics() []Metric {
 func (s Scenario) Publishes(m Metric) bool {
 	k := metricKey(m.Namespace, m.Name, m.Dimensions)
 	for _, d := range s.Downstreams {
-		t, c := d.throttleMetric(), d.concurrencyMetric()
-		if metricKey(t.Namespace, t.Name, t.Dimensions) == k || metricKey(c.Namespace, c.Name, c.Dimensions) == k {
-			return true
+		for _, p := range d.metrics() {
+			if metricKey(p.Namespace, p.Name, p.Dimensions) == k {
+				return true
+			}
 		}
 	}
 	arn, ok := m.Dimensions["StateMachineArn"]
@@ -433,6 +443,17 @@ func (s Scenario) Publishes(m Metric) bool {
 		}
 	}
 	return false
+}
+
+// metrics are the metrics published about the downstream: its throttle
+// metric, its ConcurrentExecutions and, for a provisioned DynamoDB table
+// or index, its consumed and provisioned capacity.
+func (d Downstream) metrics() []Metric {
+	out := []Metric{d.throttleMetric(), d.concurrencyMetric()}
+	if consumed, provisioned, ok := d.capacityMetrics(); ok {
+		out = append(out, consumed, provisioned)
+	}
+	return out
 }
 
 func (d Downstream) throttleMetric() Metric {
@@ -448,4 +469,33 @@ func (d Downstream) throttleMetric() Metric {
 // Maximum).
 func (d Downstream) concurrencyMetric() Metric {
 	return Metric{Namespace: "AWS/Lambda", Name: "ConcurrentExecutions", Dimensions: map[string]string{"FunctionName": d.Name}}
+}
+
+// capacityMetrics are the AWS/DynamoDB ConsumedWriteCapacityUnits and
+// ProvisionedWriteCapacityUnits (Read for ReadThrottleEvents), with the
+// dimensions of the throttle metric (TableName, and
+// GlobalSecondaryIndexName for an index), of a downstream that is a
+// provisioned table: one with a Rate whose throttle metric is AWS/DynamoDB
+// WriteThrottleEvents or ReadThrottleEvents. ok is false for any other.
+// Consumed has a sample of 1 unit per call admitted (and per unit the
+// neighbour consumes), so that Sum is units and SampleCount requests;
+// provisioned has a sample every five minutes of the units per second
+// provisioned, Rate times the schedule (see downstream.closeCapacity).
+func (d Downstream) capacityMetrics() (consumed, provisioned Metric, ok bool) {
+	t := d.throttleMetric()
+	if d.Rate <= 0 || t.Namespace != "AWS/DynamoDB" {
+		return Metric{}, Metric{}, false
+	}
+	var kind string
+	switch t.Name {
+	case "WriteThrottleEvents":
+		kind = "Write"
+	case "ReadThrottleEvents":
+		kind = "Read"
+	default:
+		return Metric{}, Metric{}, false
+	}
+	consumed = Metric{Namespace: t.Namespace, Name: "Consumed" + kind + "CapacityUnits", Dimensions: maps.Clone(t.Dimensions)}
+	provisioned = Metric{Namespace: t.Namespace, Name: "Provisioned" + kind + "CapacityUnits", Dimensions: maps.Clone(t.Dimensions)}
+	return consumed, provisioned, true
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,6 +253,56 @@ runs:
 	for _, tt := range tests {
 		if got := sc.Publishes(tt.m); got != tt.want {
 			t.Errorf("Publishes(%+v) = %v, want %v", tt.m, got, tt.want)
+		}
+	}
+}
+
+// TestScenarioMetricsDynamoDB checks that a provisioned DynamoDB table or
+// index lists and publishes its consumed and provisioned capacity under
+// exactly the dimensions of its throttle metric.
+func TestScenarioMetricsDynamoDB(t *testing.T) {
+	sc := parse(t, `
+downstreams:
+  - {name: orders, rate: 6, metric: {namespace: AWS/DynamoDB, name: WriteThrottleEvents, dimensions: {TableName: orders}}}
+  - {name: lookups, rate: 6, metric: {namespace: AWS/DynamoDB, name: ReadThrottleEvents, dimensions: {TableName: orders, GlobalSecondaryIndexName: byCustomer}}}
+  - {name: fn, rate: 6}
+runs:
+  - {stateMachine: sm, label: L, downstream: orders, items: 5, duration: {dist: fixed, value: 1s}}
+`)
+	table := map[string]string{"TableName": "orders"}
+	index := map[string]string{"TableName": "orders", "GlobalSecondaryIndexName": "byCustomer"}
+	var capacity []string
+	for _, m := range sc.Metrics() {
+		if strings.HasSuffix(m.Name, "CapacityUnits") {
+			capacity = append(capacity, fmt.Sprint(m.Name, m.Dimensions))
+		}
+	}
+	want := "[ConsumedReadCapacityUnitsmap[GlobalSecondaryIndexName:byCustomer TableName:orders] " +
+		"ConsumedWriteCapacityUnitsmap[TableName:orders] " +
+		"ProvisionedReadCapacityUnitsmap[GlobalSecondaryIndexName:byCustomer TableName:orders] " +
+		"ProvisionedWriteCapacityUnitsmap[TableName:orders]]"
+	if got := fmt.Sprint(capacity); got != want {
+		t.Errorf("capacity metrics listed: %s, want %s", got, want)
+	}
+	tests := []struct {
+		name string
+		dims map[string]string
+		want bool
+	}{
+		{"ConsumedWriteCapacityUnits", table, true},
+		{"ProvisionedWriteCapacityUnits", table, true},
+		{"ConsumedReadCapacityUnits", index, true},
+		{"ProvisionedReadCapacityUnits", index, true},
+		{"ConsumedReadCapacityUnits", table, false},
+		{"ConsumedWriteCapacityUnits", index, false},
+		{"ConsumedWriteCapacityUnits", map[string]string{"TableName": "orders", "Operation": "PutItem"}, false},
+		{"ConsumedWriteCapacityUnits", map[string]string{"TableName": "fn"}, false},
+		{"ProvisionedWriteCapacityUnits", map[string]string{"FunctionName": "fn"}, false},
+	}
+	for _, tt := range tests {
+		m := Metric{Namespace: "AWS/DynamoDB", Name: tt.name, Dimensions: tt.dims}
+		if got := sc.Publishes(m); got != tt.want {
+			t.Errorf("Publishes(%+v) = %v, want %v", m, got, tt.want)
 		}
 	}
 }

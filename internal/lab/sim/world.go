@@ -239,6 +239,10 @@ func New(sc Scenario, seed uint64) *World {
 		m, c := spec.throttleMetric(), spec.concurrencyMetric()
 		d := &downstream{spec: spec, tokens: spec.Burst, throttles: w.cw.series(m.Namespace, m.Name, m.Dimensions),
 			concurrent: w.cw.series(c.Namespace, c.Name, c.Dimensions)}
+		if consumed, provisioned, ok := spec.capacityMetrics(); ok {
+			d.consumed = w.cw.series(consumed.Namespace, consumed.Name, consumed.Dimensions)
+			d.provisioned = w.cw.series(provisioned.Namespace, provisioned.Name, provisioned.Dimensions)
+		}
 		w.downstreams = append(w.downstreams, d)
 		byName[spec.Name] = d
 	}
