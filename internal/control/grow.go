@@ -52,6 +52,7 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 	var next float64
 	var reason Reason
+	u, usage := usageOf(cfg, *st, obs)
 	switch {
 	case st.Hi > 0:
 		st.Phase = PhaseBracket
@@ -88,10 +89,18 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 		if start := st.History[0].MaxConcurrency; start >= cfg.MinConcurrency && start <= cfg.MaxConcurrency {
 			base = max(base, start) // the run's own setting is trusted as a start
 		}
+		if usage && usageRaise(*st, obs, u, cur) {
+			next, reason = u.target(), ReasonUsage
+			break
+		}
 		if float64(cur) > float64(base)*(1+cfg.Band) {
 			return cur, ReasonAwaitSignal, fmt.Sprintf("limit %d is not confirmed clean yet (highest confirmed %d): waiting for its metrics.", cur, st.Lo)
 		}
 		next, reason = float64(cur)*slowStartFactor(cfg, st, cur), ReasonSlowStart
+		if usage {
+			// Past the estimate's target, the rest is approached.
+			next = min(next, max(u.target(), float64(cur)*(1+approachStep)))
+		}
 	default:
 		// Probing past an expired bound, one confirmed step at a time.
 		st.Phase = PhaseProbe
@@ -111,7 +120,18 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if held {
 		return cur, ReasonHeadroom, msg
 	}
-	if bound > 0 && reason == ReasonSlowStart && cur < bound {
+	if usage && next > u.capacity {
+		// The table's own count tells its capacity: no raise goes past
+		// it. Reached, it stands as a bound, probed past after
+		// RecoveryTime (by then the table may have been given more).
+		if next = u.capacity; math.Ceil(next) <= float64(cur) {
+			if st.Hi == 0 {
+				st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+max(1, int32(math.Ceil(cfg.Band*float64(cur)))), at
+			}
+			return cur, ReasonUsage, fmt.Sprintf("%s: holding %d.", u, cur)
+		}
+	}
+	if bound > 0 && (reason == ReasonSlowStart || reason == ReasonUsage) && cur < bound {
 		// Slow start stops at what the downstream allows this run, and
 		// waits for the others to leave it the room.
 		r := room(st.Bound, obs)
@@ -127,6 +147,8 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	switch reason {
 	case ReasonSlowStart:
 		return to, reason, fmt.Sprintf("no throttling seen: growing %d to %d (x%.2g).", cur, to, slowStartFactor(cfg, st, cur))
+	case ReasonUsage:
+		return to, reason, fmt.Sprintf("%s: growing %d to %d.", u, cur, to)
 	case ReasonReturn:
 		return to, reason, fmt.Sprintf("back to %d, the highest limit confirmed clean.", to)
 	case ReasonLearned:

@@ -173,6 +173,25 @@ type Observation struct {
 	// reserved concurrency is State.Bound: every caller's executions,
 	// this run's included, any order; nil when not read.
 	Concurrent []Datapoint `json:"concurrent,omitempty"`
+	// Usage is what the provisioned tables the run's children call say of
+	// their capacity, one entry a table; nil when none was read.
+	Usage []Usage `json:"usage,omitempty"`
+}
+
+// Usage is what a provisioned DynamoDB table (or global secondary index)
+// publishes of its capacity: the units its callers consume each minute
+// and the units a second provisioned.
+type Usage struct {
+	// Name names the table (and index), for messages.
+	Name string `json:"name"`
+	// Consumed are the units consumed in each minute by every caller
+	// (ConsumedWriteCapacityUnits or ConsumedReadCapacityUnits, Sum), any
+	// order; a minute with no request has no datapoint.
+	Consumed []Datapoint `json:"consumed,omitempty"`
+	// Provisioned are the units a second provisioned
+	// (ProvisionedWriteCapacityUnits or ProvisionedReadCapacityUnits,
+	// Minimum), published every five minutes, any order.
+	Provisioned []Datapoint `json:"provisioned,omitempty"`
 }
 
 // Share is what the tuner knows of the other open runs whose policies name
@@ -401,6 +420,9 @@ const (
 	// ReasonHeadroom is a cut, a hold or a raise to the room the
 	// function's other callers leave the run (Observation.Concurrent).
 	ReasonHeadroom Reason = "Headroom"
+	// ReasonUsage is a slow-start raise toward the capacity a provisioned
+	// table's consumed and provisioned units tell (Observation.Usage).
+	ReasonUsage Reason = "ProvisionedUsage"
 )
 
 // Signals are the values a decision was based on, for the decision log.

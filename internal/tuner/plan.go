@@ -27,6 +27,9 @@ type plan struct {
 	// concurrent are the datapoints of the invoked function's
 	// ConcurrentExecutions (headroom.go); nil when not read.
 	concurrent []control.Datapoint
+	// usage is what the DynamoDB tables its policy watches publish of
+	// their capacity (usage.go); nil when not read.
+	usage []control.Usage
 }
 
 // plan resolves each run's policy and metric queries; runs whose ARN or
@@ -63,13 +66,15 @@ func (t *Tuner) plan(tc *tick, runs []registry.Run) []plan {
 // throttles reads every run's throttle signals in one batched GetMetricData
 // and sums them per run and minute. A run whose query failed gets no entry.
 // The same call reads the concurrency of the functions the runs invoke
-// into the plans (headroom.go).
+// (headroom.go) and the usage of the tables they write (usage.go) into the
+// plans.
 func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []plan, now time.Time, rep *Report) map[string][]control.Datapoint {
 	var queries []observe.MetricQuery
 	for _, p := range plans {
 		queries = append(queries, p.signals...)
 	}
 	queries = append(queries, concurrencyQueries(plans)...)
+	queries = append(queries, allUsageQueries(plans)...)
 	out := map[string][]control.Datapoint{}
 	if len(queries) == 0 {
 		return out
@@ -92,6 +97,7 @@ func (t *Tuner) throttles(ctx context.Context, obs *observe.Observer, plans []pl
 		t.fail(rep, "read throttle metrics", err)
 	}
 	setConcurrent(plans, series)
+	setUsage(plans, series)
 runs:
 	for _, p := range plans {
 		sum := map[time.Time]float64{}

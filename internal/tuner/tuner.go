@@ -404,7 +404,7 @@ func (t *Tuner) tune(tc *tick, p plan, points []control.Datapoint) {
 	st := adopt(run.State, snap.Settings.MaxConcurrency)
 	// An operator's control decides instead of the controller (controls.go).
 	d, steered := t.steer(tc, p, st, snap)
-	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.sharing.of(arn), Concurrent: p.concurrent}
+	o := control.Observation{At: tc.now, Run: snap, MetricsWatched: len(p.signals) > 0, Throttles: points, Shared: tc.p.sharing.of(arn), Concurrent: p.concurrent, Usage: p.usage}
 	if !steered && st.PrevAt.IsZero() {
 		o.Prior = t.prior(tc, p)
 	}
