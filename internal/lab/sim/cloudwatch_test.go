@@ -402,6 +402,25 @@ cloudwatch: {delay: {min: 2m, max: 2m}}
 			}
 		}
 	})
+	t.Run("throttle events are sparse", func(t *testing.T) {
+		// DynamoDB's throttle events have datapoints only for the minutes
+		// with throttled writes: none far below the capacity, each
+		// throttled minute's count above it.
+		events := query("e", "AWS/DynamoDB", "WriteThrottleEvents", dims, 60, "Sum")
+		w := started(t, table+"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 2, duration: {dist: fixed, value: 1s}}]\n", 1)
+		w.Advance(20 * time.Minute)
+		if got := visible(t, w, events); len(got) != 0 {
+			t.Errorf("throttle events %v with no call throttled, want no datapoint", got)
+		}
+		w = started(t, table+"runs: [{stateMachine: sm, label: L, downstream: orders, items: 100000, maxConcurrency: 200, toleratedFailurePercentage: 100, duration: {dist: fixed, value: 10s}}]\n", 1)
+		w.Advance(20 * time.Minute)
+		got, series := visible(t, w, events), w.Result().Runs[0].Series
+		for m := range 18 {
+			if want := series[m].Throttles; want > 0 && got[m] != float64(want) || want == 0 && got[m] != 0 {
+				t.Errorf("minute %d: %v throttle events, want the %d calls throttled", m, got[m], want)
+			}
+		}
+	})
 	t.Run("consumed at capacity", func(t *testing.T) {
 		// 200 children of 10s each ask for about 20 calls a second: past
 		// the burst, the table admits its rate, 6 a second, and the

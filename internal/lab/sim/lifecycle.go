@@ -98,7 +98,9 @@ func (w *World) attempt(r *run, ci int32) {
 	r.calls++
 	r.cur.calls++
 	if ok {
-		r.ds.throttles.add(w.now, 0)
+		if !r.ds.spec.sparseThrottles() {
+			r.ds.throttles.add(w.now, 0)
+		}
 		if r.ds.consumed != nil {
 			// One unit per admitted call; a throttled call consumes none.
 			r.ds.consumed.add(w.now, 1)

@@ -463,6 +463,14 @@ func (d Downstream) throttleMetric() Metric {
 	return Metric{Namespace: "AWS/Lambda", Name: "Throttles", Dimensions: map[string]string{"FunctionName": d.Name}}
 }
 
+// sparseThrottles reports whether the throttle metric has datapoints
+// only for the minutes with throttled calls, as DynamoDB's throttle
+// events do (a policy watching one marks it sparse); other throttle
+// metrics count every call, 0 when admitted.
+func (d Downstream) sparseThrottles() bool {
+	return d.throttleMetric().Namespace == "AWS/DynamoDB"
+}
+
 // concurrencyMetric is the AWS/Lambda ConcurrentExecutions of the function
 // the downstream is, which Lambda publishes for every function: the calls
 // in flight of every tenant, the neighbour's included (read it with
