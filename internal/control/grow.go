@@ -120,10 +120,13 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if held {
 		return cur, ReasonHeadroom, msg
 	}
-	if usage && next > u.capacity {
+	if usage && next > u.capacity && obs.Shared.runs() < 2 {
 		// The table's own count tells its capacity: no raise goes past
 		// it. Reached, it stands as a bound, probed past after
 		// RecoveryTime (by then the table may have been given more).
+		// Not for a run sharing the table with other open runs: its
+		// estimate is what their consumption leaves it now, and the
+		// sharing, not the first run's head start, divides the table.
 		if next = u.capacity; math.Ceil(next) <= float64(cur) {
 			if st.Hi == 0 {
 				st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+max(1, int32(math.Ceil(cfg.Band*float64(cur)))), at

@@ -135,3 +135,49 @@ func TestUsageSlowStart(t *testing.T) {
 		t.Errorf("limit %d after 30 minutes, want near the capacity 180: %v %v", limit, limits, reasons)
 	}
 }
+
+// TestUsageCap checks that no raise goes past a table's usage estimate
+// for a run alone, which, once there, holds with the estimate as its
+// bound; and that a run sharing the table climbs on.
+func TestUsageCap(t *testing.T) {
+	cfg := testConfig()
+	cfg.GrowthFactor, cfg.Band = 1.5, 0.02
+	// Each child consumes 3 units a minute of the 360 provisioned: the
+	// capacity is 120 children.
+	usage := func(limit int32) []Usage {
+		c := map[int]float64{}
+		for m := range 8 {
+			c[m] = 3 * float64(limit)
+		}
+		return []Usage{{Name: "orders", Consumed: points(c), Provisioned: points(map[int]float64{0: 6})}}
+	}
+	tests := []struct {
+		name   string
+		limit  int32
+		shared *Share
+		want   int32
+		reason Reason
+		phase  Phase
+	}{
+		// 1,350 units in five minutes: low end 120 * (1 - 2/sqrt(1350)),
+		// 113.5, and 95 % of it.
+		{"below the estimate's target: up to it", 90, nil, 108, ReasonUsage, PhaseSlowStart},
+		{"raise capped at the estimate", 115, nil, 120, ReasonSlowStart, PhaseSlowStart},
+		{"at the estimate: held, and it stands as a bound", 120, nil, 120, ReasonUsage, PhaseBracket},
+		{"sharing the table: slow start goes on", 120, &Share{Runs: 2, Others: 100, Held: 100}, 126, ReasonSlowStart, PhaseSlowStart},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := usageState(tt.limit, int64(tt.limit), 8)
+			st.SharedBy = tt.shared.runs()
+			obs := Observation{At: at(8), Run: run(tt.limit, int64(tt.limit), 50000), Usage: usage(tt.limit), Shared: tt.shared}
+			d := Decide(cfg, st, obs)
+			if d.New.MaxConcurrency != tt.want || d.Reason != tt.reason || d.State.Phase != tt.phase {
+				t.Fatalf("%s %d (%s), phase %s; want %s %d, phase %s", d.Reason, d.New.MaxConcurrency, d.Message, d.State.Phase, tt.reason, tt.want, tt.phase)
+			}
+			if tt.phase == PhaseBracket && d.State.Hi <= tt.limit {
+				t.Errorf("bound %d, want above the limit held %d", d.State.Hi, tt.limit)
+			}
+		})
+	}
+}
