@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,10 +32,10 @@ func TestCadence(t *testing.T) {
 		return r
 	}
 	var tk ticks
-	tk.record(at(1), decide("a"))
-	tk.record(at(2), decide("a"))
-	tk.record(at(3), decide("b"))
-	tk.record(at(4), decide("a", "b"))
+	tk.record(at(1), decide("a"), true)
+	tk.record(at(2), decide("a"), true)
+	tk.record(at(3), decide("b"), true)
+	tk.record(at(4), decide("a", "b"), true)
 	c := tk.cadence(res)
 	// first: a 1, b 1, c never; intervals: a 1, 2, tail 1; b 1, tail 0 (b
 	// stopped at 3.5 before its last decision at 4 counts 0).
@@ -49,5 +50,46 @@ func TestCadence(t *testing.T) {
 	s := summarizeCadence([]SeedFigures{{Cadence: c}, {Cadence: noCadence()}, {Cadence: c}})
 	if s.FirstMedian != 1 || s.EveryMax != 2 || len(s.TickCalls) != 1 || s.TickCalls[0].Max != 2 {
 		t.Errorf("summary = %+v, want the seeds' figures, the NaN seed left out", s)
+	}
+}
+
+// TestCadencePeriods scripts the reports of two periods: a full pass
+// reports what its period spent so far, each look only its own calls, and
+// a look before the first full pass belongs to no period.
+func TestCadencePeriods(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	calls := func(kv ...any) tuner.Report {
+		r := tuner.Report{Calls: map[budget.API]int{}}
+		for i := 0; i < len(kv); i += 2 {
+			r.Calls[kv[i].(budget.API)] = kv[i+1].(int)
+		}
+		return r
+	}
+	var tk ticks
+	tk.record(at(0), calls(budget.DescribeMapRun, 4), false)
+	tk.record(at(60), calls(budget.DescribeMapRun, 30, budget.GetExecutionHistory, 100), true)
+	tk.record(at(70), calls(budget.GetExecutionHistory, 50, budget.ListExecutions, 3), false)
+	tk.record(at(80), tuner.Report{}, false)
+	tk.record(at(90), calls(budget.GetExecutionHistory, 40), false)
+	tk.record(at(120), calls(budget.DescribeMapRun, 20), true)
+	tk.record(at(130), calls(budget.DescribeMapRun, 5), false)
+	c := tk.cadence(sim.Result{Start: t0})
+	want := []OpCalls{
+		{API: string(budget.DescribeMapRun), Median: 27.5, Max: 30},
+		{API: string(budget.GetExecutionHistory), Median: 95, Max: 190},
+		{API: string(budget.ListExecutions), Median: 1.5, Max: 3},
+	}
+	if !slices.Equal(c.PeriodCalls, want) {
+		t.Errorf("period calls = %+v, want %+v", c.PeriodCalls, want)
+	}
+	// Per tick the looks count alone: DescribeMapRun 4, 30, 0, 0, 0, 20, 5.
+	if i := slices.IndexFunc(c.TickCalls, func(o OpCalls) bool { return o.API == string(budget.DescribeMapRun) }); i < 0 || c.TickCalls[i].Median != 4 || c.TickCalls[i].Max != 30 {
+		t.Errorf("tick calls = %+v, want DescribeMapRun median 4, max 30", c.TickCalls)
+	}
+	other := Cadence{PeriodCalls: []OpCalls{{API: string(budget.DescribeMapRun), Median: 29.5, Max: 29}}}
+	s := summarizeCadence([]SeedFigures{{Cadence: c}, {Cadence: other}, {Cadence: noCadence()}})
+	if len(s.PeriodCalls) != 3 || s.PeriodCalls[0] != (OpCalls{API: string(budget.DescribeMapRun), Median: 28.5, Max: 30}) {
+		t.Errorf("summary period calls = %+v, want DescribeMapRun median of medians 28.5, most 30", s.PeriodCalls)
 	}
 }

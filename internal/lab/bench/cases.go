@@ -31,6 +31,10 @@ type Bound struct {
 	Throttled float64 `json:"throttledPercent,omitempty"`
 	// NoRunFailed wants no Map Run FAILED on any seed, whatever the cause.
 	NoRunFailed bool `json:"noRunFailed,omitempty"`
+	// Budget wants the tuner's calls of BudgetAPIs within its budget in
+	// every period of every seed, and no API call throttled on any seed
+	// (see Spend).
+	Budget bool `json:"budget,omitempty"`
 }
 
 // The bounds of the capacity classes, from issue 8's targets: a scenario
@@ -52,6 +56,9 @@ func (b Bound) want() string {
 	}
 	if b.NoRunFailed {
 		parts = append(parts, "no Map Run FAILED on any seed")
+	}
+	if b.Budget {
+		parts = append(parts, budgetWant())
 	}
 	return strings.Join(parts, ", ")
 }
@@ -138,12 +145,15 @@ var Cases = []Case{
 	{Name: "congestion collapse", Judged: each(PassTuner, "congestion-collapse"), Bound: Bound{Makespan: 1.5, Reference: RefOracle, NoRunFailed: true}},
 	{Name: "latency knee, Express children", Judged: each(PassTuner, "latency-knee"), Bound: Bound{Makespan: 1.15, Reference: RefOracle, Throttled: 5}},
 	{Name: "short job (10 minutes at best static)", Judged: each(PassTuner, "short-job"), Bound: Bound{Makespan: 1.3, Reference: RefOracle}},
+	{Name: "API budget, 30 runs open", Judged: each(PassTuner, "thirty-runs"), Bound: Bound{Budget: true}},
 }
 
 // boundOf is what a scenario's tuner pass is held to in its own targets:
-// its class's bound, with the makespan and failed-runs bounds of the Case
-// that judges it on PassTuner, and that Case's throttled bound where it
-// sets one. A class without a makespan target keeps none.
+// its class's bound (many open runs: their makespan bound, and the
+// budget), with what each Case that judges it on PassTuner sets: its
+// makespan and throttled bounds where it sets them, no run failed and the
+// budget when it wants them. A class without a makespan target keeps
+// none.
 func boundOf(name string, class Class) Bound {
 	b := fixedBound
 	switch class.Capacity {
@@ -154,14 +164,20 @@ func boundOf(name string, class Class) Bound {
 	}
 	if class.OpenRuns {
 		b.Makespan, b.Reference = OpenRunsMakespanTarget, RefOracle
+		b.Budget = true
 	}
 	for _, c := range Cases {
-		if slices.Contains(c.Judged, Judged{Scenario: name, Pass: PassTuner}) {
-			b.Makespan, b.Reference, b.NoRunFailed = c.Bound.Makespan, c.Bound.Reference, c.Bound.NoRunFailed
-			if c.Bound.Throttled > 0 {
-				b.Throttled = c.Bound.Throttled
-			}
+		if !slices.Contains(c.Judged, Judged{Scenario: name, Pass: PassTuner}) {
+			continue
 		}
+		if c.Bound.Makespan > 0 {
+			b.Makespan, b.Reference = c.Bound.Makespan, c.Bound.Reference
+		}
+		if c.Bound.Throttled > 0 {
+			b.Throttled = c.Bound.Throttled
+		}
+		b.NoRunFailed = b.NoRunFailed || c.Bound.NoRunFailed
+		b.Budget = b.Budget || c.Bound.Budget
 	}
 	if class.NoMakespan {
 		b.Makespan, b.Reference = 0, ""
@@ -180,6 +196,9 @@ type Measured struct {
 	// FailedRuns counts the Map Runs FAILED, of Runs, over seeds.
 	FailedRuns int `json:"failedRuns"`
 	Runs       int `json:"runs"`
+	// Spend is the tuner's spend of its budget, read only for a bound
+	// that judges it (Bound.Budget); nil otherwise.
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // measure reads what a Bound judges of a tuner's pass. follow is the
@@ -253,6 +272,12 @@ func judgeBound(b Bound, m Measured) string {
 	if b.NoRunFailed {
 		ok = ok && m.FailedRuns == 0
 	}
+	if b.Budget {
+		if m.Spend == nil {
+			return StatusNotRun
+		}
+		ok = ok && m.Spend.within()
+	}
 	return judge(ok)
 }
 
@@ -299,6 +324,10 @@ func judgeCases(rep Report) []CaseResult {
 			f := CaseFigure{Judged: j, Status: StatusNotRun, Measured: Measured{Makespan: Num(math.NaN()), Throttled: Num(math.NaN())}}
 			if tuner != nil {
 				f.Measured = measure(*tuner, sr.strategy(StrategyFollow), c.Bound.Reference, j.Pass == PassLastRun)
+				if c.Bound.Budget {
+					s := spendOf(*tuner)
+					f.Spend = &s
+				}
 				f.Status = judgeBound(c.Bound, f.Measured)
 			}
 			cr.Figures = append(cr.Figures, f)
@@ -356,6 +385,24 @@ func caseGot(b Bound, fs []CaseFigure) string {
 			failed, runs = failed+f.FailedRuns, runs+f.Runs
 		}
 		parts = append(parts, fmt.Sprintf("%d of %d runs FAILED", failed, runs))
+	}
+	if b.Budget {
+		// The most calls of each API over the passes judged.
+		var worst *Spend
+		for _, f := range fs {
+			if f.Spend != nil {
+				w := *f.Spend
+				if worst != nil {
+					w = worst.worse(w)
+				}
+				worst = &w
+			}
+		}
+		got := "most calls in a period -"
+		if worst != nil {
+			got = worst.String()
+		}
+		parts = append(parts, got)
 	}
 	return strings.Join(parts, ", ")
 }

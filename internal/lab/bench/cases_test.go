@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/maptuner/maptuner/internal/budget"
 )
 
 // fakeSeeds are three seeds of made-up figures: makespans of 40 x ratio
@@ -16,12 +20,22 @@ type fakeSeeds struct {
 	runs                     int
 	lastRatio, lastThrottled float64
 	failedSeeds              int
+	// periodMost are the most calls of a period, by API, on every seed;
+	// apiThrottled the API calls throttled on the first seed.
+	periodMost   map[budget.API]int
+	apiThrottled int64
 }
 
 func (f fakeSeeds) report(name string) StrategyReport {
 	s := StrategyReport{Strategy: name}
 	for seed := uint64(1); seed <= 3; seed++ {
-		sf := SeedFigures{Seed: seed, Makespan: 40 * f.ratio, Completed: true, MakespanRatio: Num(f.ratio), ThrottledPercent: f.throttled, Items: 1000, Outcomes: Outcomes{Succeeded: max(f.runs, 1)}}
+		sf := SeedFigures{Seed: seed, Makespan: 40 * f.ratio, Completed: true, MakespanRatio: Num(f.ratio), ThrottledPercent: f.throttled, Items: 1000, Outcomes: Outcomes{Succeeded: max(f.runs, 1)}, Cadence: noCadence()}
+		for _, api := range slices.Sorted(maps.Keys(f.periodMost)) {
+			sf.Cadence.PeriodCalls = append(sf.Cadence.PeriodCalls, OpCalls{API: string(api), Median: Num(f.periodMost[api]), Max: Num(f.periodMost[api])})
+		}
+		if seed == 1 {
+			sf.APIThrottled = f.apiThrottled
+		}
 		if int(seed) <= f.failedSeeds {
 			sf.Completed, sf.MakespanRatio = false, Num(math.Inf(1))
 			sf.Outcomes = Outcomes{Succeeded: max(f.runs, 1) - 1, Failed: 1}
@@ -49,7 +63,8 @@ func fakeScenario(name string, tuner, def fakeSeeds) ScenarioReport {
 
 // goodReport is a report of every scenario Cases judge, each meeting its
 // Case: the tuner at 1.0 x with 1 % throttled, 1.1 x and 4 % under the
-// default policy, nightly-repeat's last run at 1.01 x and 1 %.
+// default policy, nightly-repeat's last run at 1.01 x and 1 %,
+// thirty-runs at its budget (atBudget).
 func goodReport() Report {
 	var rep Report
 	seen := map[string]bool{}
@@ -60,13 +75,22 @@ func goodReport() Report {
 			}
 			seen[j.Scenario] = true
 			tuner := fakeSeeds{ratio: 1, throttled: 1}
-			if j.Scenario == "nightly-repeat" {
+			switch j.Scenario {
+			case "nightly-repeat":
 				tuner.runs, tuner.lastRatio, tuner.lastThrottled = 3, 1.01, 1
+			case "thirty-runs":
+				tuner.periodMost = atBudget(0, 0)
 			}
 			rep.Scenarios = append(rep.Scenarios, fakeScenario(j.Scenario, tuner, fakeSeeds{ratio: 1.1, throttled: 4}))
 		}
 	}
 	return rep
+}
+
+// atBudget are the most calls of a period of thirty-runs: DescribeMapRun
+// and GetExecutionHistory at their budgets plus over, ListExecutions at 59.
+func atBudget(dmrOver, gehOver int) map[budget.API]int {
+	return map[budget.API]int{budget.DescribeMapRun: 30 + dmrOver, budget.ListExecutions: 59, budget.GetExecutionHistory: 200 + gehOver, budget.DescribeStateMachine: 30}
 }
 
 // edit replaces one scenario's report in rep.
@@ -87,6 +111,7 @@ func TestJudgeCases(t *testing.T) {
 		collapse = "congestion collapse"
 		knee     = "latency knee, Express children"
 		short    = "short job (10 minutes at best static)"
+		spend    = "API budget, 30 runs open"
 	)
 	allPass := func() map[string]string {
 		m := map[string]string{}
@@ -182,9 +207,34 @@ func TestJudgeCases(t *testing.T) {
 			want: with(allPass(), short, StatusMiss), got: short, gotText: "makespan 1.31",
 		},
 		{
+			name: "30 runs at the budget",
+			rep:  goodReport(), want: allPass(),
+			got: spend, gotText: "most calls in a period vs budget: DescribeMapRun 30 vs 30, ListExecutions 59 vs 100, GetExecutionHistory 200 vs 200; API calls throttled 0",
+		},
+		{
+			name: "30 runs over the DescribeMapRun budget",
+			rep:  edit(goodReport(), "thirty-runs", fakeScenario("thirty-runs", fakeSeeds{ratio: 0.5, throttled: 1, periodMost: atBudget(1, 0)}, goodDefault)),
+			want: with(allPass(), spend, StatusMiss), got: spend, gotText: "DescribeMapRun 31 vs 30",
+		},
+		{
+			name: "30 runs over the GetExecutionHistory budget",
+			rep:  edit(goodReport(), "thirty-runs", fakeScenario("thirty-runs", fakeSeeds{ratio: 0.5, throttled: 1, periodMost: atBudget(0, 12)}, goodDefault)),
+			want: with(allPass(), spend, StatusMiss), got: spend, gotText: "GetExecutionHistory 212 vs 200",
+		},
+		{
+			name: "30 runs within the budget, one API call throttled",
+			rep:  edit(goodReport(), "thirty-runs", fakeScenario("thirty-runs", fakeSeeds{ratio: 0.5, throttled: 1, periodMost: atBudget(0, 0), apiThrottled: 1}, goodDefault)),
+			want: with(allPass(), spend, StatusMiss), got: spend, gotText: "; API calls throttled 1",
+		},
+		{
+			name: "30 runs, the makespan and throttling are not judged",
+			rep:  edit(goodReport(), "thirty-runs", fakeScenario("thirty-runs", fakeSeeds{ratio: 3, throttled: 20, periodMost: atBudget(0, 0)}, goodDefault)),
+			want: allPass(),
+		},
+		{
 			name: "only the short job run",
 			rep:  Report{Scenarios: []ScenarioReport{fakeScenario("short-job", good, goodDefault)}},
-			want: map[string]string{first: StatusNotRun, later: StatusNotRun, def: StatusNotRun, bucket: StatusNotRun, changing: StatusNotRun, shared: StatusNotRun, collapse: StatusNotRun, knee: StatusNotRun, short: StatusPass},
+			want: map[string]string{first: StatusNotRun, later: StatusNotRun, def: StatusNotRun, bucket: StatusNotRun, changing: StatusNotRun, shared: StatusNotRun, collapse: StatusNotRun, knee: StatusNotRun, short: StatusPass, spend: StatusNotRun},
 			got:  first, gotText: "-",
 		},
 		{
@@ -194,7 +244,7 @@ func TestJudgeCases(t *testing.T) {
 				sr.Strategies = sr.Strategies[:1]
 				return Report{Scenarios: []ScenarioReport{sr}}
 			}(),
-			want: map[string]string{first: StatusNotRun, later: StatusNotRun, def: StatusNotRun, bucket: StatusNotRun, changing: StatusNotRun, shared: StatusNotRun, collapse: StatusNotRun, knee: StatusNotRun, short: StatusNotRun},
+			want: map[string]string{first: StatusNotRun, later: StatusNotRun, def: StatusNotRun, bucket: StatusNotRun, changing: StatusNotRun, shared: StatusNotRun, collapse: StatusNotRun, knee: StatusNotRun, short: StatusNotRun, spend: StatusNotRun},
 			got:  changing, gotText: "makespan -, throttled 1.00 %",
 		},
 	}
@@ -221,7 +271,8 @@ func TestJudgeCases(t *testing.T) {
 
 // TestCasesAgreeWithTargets checks that a scenario judged by a Case on its
 // own policy is held to the same bounds in its own targets: a report that
-// misses a Case misses the scenario's makespan or throttled target too.
+// misses a Case misses the scenario's makespan, throttled or budget target
+// too. What a Case does not set (a makespan) the scenario's class sets.
 func TestCasesAgreeWithTargets(t *testing.T) {
 	for _, c := range Cases {
 		for _, j := range c.Judged {
@@ -229,8 +280,12 @@ func TestCasesAgreeWithTargets(t *testing.T) {
 				continue
 			}
 			b := boundOf(j.Scenario, Classes[j.Scenario])
-			if b.Makespan != c.Bound.Makespan || b.Reference != c.Bound.Reference || b.NoRunFailed != c.Bound.NoRunFailed || c.Bound.Throttled > 0 && b.Throttled != c.Bound.Throttled {
+			if c.Bound.Makespan > 0 && (b.Makespan != c.Bound.Makespan || b.Reference != c.Bound.Reference) || b.NoRunFailed != c.Bound.NoRunFailed ||
+				c.Bound.Throttled > 0 && b.Throttled != c.Bound.Throttled || c.Bound.Budget && !b.Budget {
 				t.Errorf("%s: bound %+v, want the case %q's %+v", j.Scenario, b, c.Name, c.Bound)
+			}
+			if c.Bound.Makespan == 0 && b.Makespan == 0 {
+				t.Errorf("%s: no makespan target: the case %q sets none, so its class's holds", j.Scenario, c.Name)
 			}
 			if c.Bound.Throttled == 0 && b.Throttled == 0 {
 				t.Errorf("%s: no throttled target: the case %q sets none, so its class's holds", j.Scenario, c.Name)
@@ -261,7 +316,8 @@ func TestBoundOf(t *testing.T) {
 		{"unlisted", Class{Capacity: CapacityFixed}, fixedBound},
 		{"unlisted", Class{Capacity: CapacityChanging}, changingBound},
 		{"unlisted", Class{Capacity: CapacityShared}, sharedBound},
-		{"thousand-runs", Classes["thousand-runs"], Bound{Makespan: OpenRunsMakespanTarget, Reference: RefOracle, Throttled: 5}},
+		{"thousand-runs", Classes["thousand-runs"], Bound{Makespan: OpenRunsMakespanTarget, Reference: RefOracle, Throttled: 5, Budget: true}},
+		{"thirty-runs", Classes["thirty-runs"], Bound{Makespan: OpenRunsMakespanTarget, Reference: RefOracle, Throttled: 5, Budget: true}},
 		{"broken-deployment", Classes["broken-deployment"], Bound{Throttled: 5}},
 		{"congestion-collapse", Classes["congestion-collapse"], Bound{Makespan: 1.5, Reference: RefOracle, Throttled: 5, NoRunFailed: true}},
 		{"short-job", Classes["short-job"], Bound{Makespan: 1.3, Reference: RefOracle, Throttled: 5}},
@@ -296,5 +352,19 @@ func TestMeasureLastRun(t *testing.T) {
 		if math.Abs(float64(m.Makespan)-tt.ratio) > 1e-9 || float64(m.Throttled) != tt.thr || m.Runs != tt.runs || m.FailedRuns != 0 {
 			t.Errorf("%s: %+v, want ratio %.2f, throttled %.1f, %d runs", tt.name, m, tt.ratio, tt.thr, tt.runs)
 		}
+	}
+}
+
+func TestSpendWorse(t *testing.T) {
+	spend := func(d, l, g int, throttled int64) Spend {
+		return Spend{Periods: []PeriodSpend{{"DescribeMapRun", d, 30}, {"ListExecutions", l, 100}, {"GetExecutionHistory", g, 200}}, APIThrottled: throttled}
+	}
+	a, b := spend(30, 12, 150, 0), spend(20, 80, 201, 2)
+	got := a.worse(b)
+	if want := spend(30, 80, 201, 2); !reflect.DeepEqual(got, want) {
+		t.Errorf("worse = %+v, want %+v", got, want)
+	}
+	if a.within() != true || b.within() != false || spend(31, 0, 0, 0).within() || spend(30, 100, 200, 1).within() || !spend(30, 100, 200, 0).within() {
+		t.Error("within: want true exactly when every API is at most its budget and nothing was throttled")
 	}
 }

@@ -42,7 +42,8 @@ type Class struct {
 	// OpenRuns holds the scenario to the targets of many open runs:
 	// makespan at most OpenRunsMakespanTarget x the oracle's instead of
 	// its capacity class's, every run first decided and re-decided (p95)
-	// within CadenceTarget, and no API call throttled.
+	// within CadenceTarget, no API call throttled, and the tuner's calls
+	// within its budget in every period (Bound.Budget).
 	OpenRuns bool `json:"openRuns,omitempty"`
 	// OracleGrid, when set, are the only static settings the oracle tries,
 	// in one pass, instead of SearchOracle's three: for a scenario too
@@ -84,6 +85,13 @@ var Classes = map[string]Class{
 	// the best static setting is 40, so the oracle tries 39 to 41 only;
 	// one seed takes minutes of CPU, so the scenario runs 3 seeds.
 	"thousand-runs": {Capacity: CapacityFixed, OpenRuns: true, OracleGrid: []int32{39, 40, 41}, MaxSeeds: 3},
+	// 30 runs, each alone on a function of reserved concurrency 40 to
+	// 120: one DescribeMapRun a run a minute is the tuner's whole
+	// DescribeMapRun budget. A seed of every strategy takes a few seconds
+	// of CPU, so it runs every seed and the oracle's full search (which
+	// finds 40, the smallest function's: one static setting cannot suit
+	// every run).
+	"thirty-runs": {Capacity: CapacityFixed, OpenRuns: true},
 }
 
 // ClassOf is the scenario's class: from Classes by name, else InferClass.

@@ -237,7 +237,7 @@ func writeCases(ew *errWriter, cases []CaseResult) {
 	ew.printf(". Each row is judged on the medians over seeds of every scenario pass it names, from the same runs as the rest of this report; ")
 	ew.printf("a row is met when every pass meets the target, and shows the worst figure, naming its pass. ")
 	ew.printf("A pass under the default policy is the tuner with the built-in policies and no metric named; a last run is the last Map Run of the scenario alone, over the same run with the oracle's setting. ")
-	ew.printf("Each scenario's own makespan and throttled targets below are the same bounds.\n\n")
+	ew.printf("Each scenario's own makespan, throttled and budget targets below are the same bounds.\n\n")
 	ew.printf("| case | judged on | target | figure | status |\n| --- | --- | --- | --- | --- |\n")
 	for _, c := range cases {
 		ew.printf("| %s | %s | %s | %s | %s |\n", c.Case, judgedList(c.Figures), c.Want, c.Got, statusCell(c.Status))
@@ -343,7 +343,8 @@ func writeDefinitions(ew *errWriter) {
 	ew.printf("Every scenario besides: no Map Run failing because of throttling on any seed; ")
 	ew.printf("a broken deployment failed within 2 %% of its items; a poison batch at most 10 %% slower than the same scenario without it; ")
 	ew.printf("makespan no longer than AIMD's, CUBIC's and unlimited's at a throttle rate no higher than theirs (in a scenario that must fail, no more failed items than theirs instead: there the work wasted counts, not the time). ")
-	ew.printf("With many open runs (1,000), the makespan at most %.2f x the oracle's, every run first decided within 2 min of its start and re-decided within 2 min (p95), and no API call throttled by the account's quotas. ", OpenRunsMakespanTarget)
+	ew.printf("With many open runs (30, 1,000), the makespan at most %.2f x the oracle's, every run first decided within 2 min of its start and re-decided within 2 min (p95), no API call throttled by the account's quotas, ", OpenRunsMakespanTarget)
+	ew.printf("and, on every seed, the tuner's calls of every period (a full pass and the looks up to the next one, which spend from one budget of `internal/budget`) within the period's budget, at most %s, with no API call throttled at all. ", budgetList())
 	ew.printf("Which scenario is held to which is a table in `internal/lab/bench` (`Classes`).\n\n")
 }
 

@@ -7,13 +7,16 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/maptuner/maptuner/internal/budget"
 	"github.com/maptuner/maptuner/internal/lab/sim"
 )
 
@@ -132,7 +135,7 @@ func TestWriteFiles(t *testing.T) {
 		"![Summary: makespan over the oracle's and throttled calls per scenario and strategy](docs/bench/summary.svg)",
 		"| [tiny](#tiny) | fixed capacity |",
 		"| scenario | class | tuner | tuner, default policy | aimd |",
-		"## Issue 8 targets\n\nThe tuner meets 0 of 0 judged (9 not run: ",
+		"## Issue 8 targets\n\nThe tuner meets 0 of 0 judged (10 not run: ",
 		"| case | judged on | target | figure | status |\n| --- | --- | --- | --- | --- |\n| fixed concurrency, first run, scenario's policy | - | makespan <= 1.10 x the oracle's, throttled calls <= 5 % | - | not run |\n",
 		"| short job (10 minutes at best static) | - | makespan <= 1.30 x the oracle's | - | not run |\n",
 		"## Targets\n",
@@ -297,6 +300,114 @@ func TestTargets(t *testing.T) {
 				if got[name] != want {
 					t.Errorf("target %s: %q, want %q (all: %v)", name, got[name], want, got)
 				}
+			}
+		})
+	}
+}
+
+// TestBudgetTarget judges the budget target of a scenario of many open
+// runs on made-up periods: three seeds, each with the most calls of one
+// period per API and its API calls throttled.
+func TestBudgetTarget(t *testing.T) {
+	dmr, le, geh := periodBudget[budget.DescribeMapRun], periodBudget[budget.ListExecutions], periodBudget[budget.GetExecutionHistory]
+	if dmr != 30 || le != 100 || geh != 200 {
+		t.Fatalf("period budget %d, %d, %d; want half a minute's refill in us-east-1, at most half the bucket: 30, 100, 200", dmr, le, geh)
+	}
+	// seed is one seed's most calls in a period, by API, and its API
+	// calls throttled.
+	type seed struct {
+		most      map[budget.API]int
+		throttled int64
+	}
+	at := func(d, l, g int) map[budget.API]int {
+		return map[budget.API]int{budget.DescribeMapRun: d, budget.ListExecutions: l, budget.GetExecutionHistory: g, budget.UpdateMapRun: 99}
+	}
+	report := func(seeds ...seed) StrategyReport {
+		s := StrategyReport{Strategy: StrategyTuner}
+		for i, sd := range seeds {
+			c := noCadence()
+			for _, api := range slices.Sorted(maps.Keys(sd.most)) {
+				c.PeriodCalls = append(c.PeriodCalls, OpCalls{API: string(api), Median: Num(sd.most[api] / 2), Max: Num(sd.most[api])})
+			}
+			s.Seeds = append(s.Seeds, SeedFigures{Seed: uint64(i + 1), Makespan: 40, MakespanRatio: 1, Completed: true, Items: 1000, Outcomes: Outcomes{Succeeded: 30}, APIThrottled: sd.throttled, Cadence: c})
+		}
+		s.Summary = summarize(s.Seeds)
+		return s
+	}
+	many := Class{Capacity: CapacityFixed, OpenRuns: true}
+	tests := []struct {
+		name  string
+		class Class
+		tuner StrategyReport
+		// want is the budget target's status, "" when there is none;
+		// got what its figure must contain.
+		want, got string
+		// apiThrottled is the api-throttled target's status (median).
+		apiThrottled string
+	}{
+		{
+			name: "at the budget", class: many,
+			tuner: report(seed{most: at(30, 59, 200)}, seed{most: at(30, 41, 198)}, seed{most: at(29, 60, 200)}),
+			want:  StatusPass, got: "most calls in a period vs budget: DescribeMapRun 30 vs 30, ListExecutions 60 vs 100, GetExecutionHistory 200 vs 200; API calls throttled 0", apiThrottled: StatusPass,
+		},
+		{
+			name: "one period of one seed over its DescribeMapRun budget", class: many,
+			tuner: report(seed{most: at(30, 59, 200)}, seed{most: at(31, 41, 198)}, seed{most: at(29, 60, 200)}),
+			want:  StatusMiss, got: "DescribeMapRun 31 vs 30", apiThrottled: StatusPass,
+		},
+		{
+			name: "over the ListExecutions budget", class: many,
+			tuner: report(seed{most: at(10, 101, 20)}, seed{most: at(10, 10, 20)}, seed{most: at(10, 10, 20)}),
+			want:  StatusMiss, got: "ListExecutions 101 vs 100", apiThrottled: StatusPass,
+		},
+		{
+			name: "over the GetExecutionHistory budget", class: many,
+			tuner: report(seed{most: at(30, 59, 201)}, seed{most: at(30, 41, 198)}, seed{most: at(29, 60, 200)}),
+			want:  StatusMiss, got: "GetExecutionHistory 201 vs 200", apiThrottled: StatusPass,
+		},
+		{
+			name: "within the budget, but one seed had a call throttled", class: many,
+			tuner: report(seed{most: at(30, 59, 200)}, seed{most: at(30, 41, 198), throttled: 1}, seed{most: at(29, 60, 200)}),
+			want:  StatusMiss, got: "; API calls throttled 1", apiThrottled: StatusPass,
+		},
+		{
+			name: "APIs never called", class: many,
+			tuner: report(seed{}, seed{most: map[budget.API]int{budget.DescribeMapRun: 3}}, seed{}),
+			want:  StatusPass, got: "DescribeMapRun 3 vs 30, ListExecutions 0 vs 100, GetExecutionHistory 0 vs 200", apiThrottled: StatusPass,
+		},
+		{
+			name: "not judged without many open runs", class: Class{Capacity: CapacityFixed},
+			tuner: report(seed{most: at(31, 101, 201), throttled: 5}, seed{most: at(31, 101, 201), throttled: 5}, seed{}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := targets(tt.class, boundOf("", tt.class), tt.tuner, map[string]StrategyReport{}, nil)
+			find := func(name string) *Target {
+				for i := range ts {
+					if ts[i].Name == name {
+						return &ts[i]
+					}
+				}
+				return nil
+			}
+			b := find(TargetBudget)
+			switch {
+			case tt.want == "" && b != nil:
+				t.Fatalf("budget target %+v, want none", *b)
+			case tt.want == "":
+				return
+			case b == nil:
+				t.Fatalf("no budget target in %+v", ts)
+			}
+			if b.Status != tt.want || !strings.Contains(b.Got, tt.got) {
+				t.Errorf("budget target %s (%s), want %s with %q", b.Status, b.Got, tt.want, tt.got)
+			}
+			if !strings.Contains(b.Want, "DescribeMapRun <= 30, ListExecutions <= 100, GetExecutionHistory <= 200") {
+				t.Errorf("budget target wants %q, want it to name each API's budget", b.Want)
+			}
+			if a := find(TargetAPIThrottled); a == nil || a.Status != tt.apiThrottled {
+				t.Errorf("api-throttled target %+v, want %s", a, tt.apiThrottled)
 			}
 		})
 	}

@@ -47,6 +47,10 @@ const (
 	// TargetAPIThrottled wants no API call of the tuner throttled, with
 	// many open runs.
 	TargetAPIThrottled = "api-throttled"
+	// TargetBudget wants the tuner's calls of BudgetAPIs within its
+	// budget in every period, and no API call throttled on any seed
+	// (Bound.Budget), with many open runs.
+	TargetBudget = "budget"
 	// TargetAheadPrefix starts the names of the targets of being ahead of
 	// another strategy: ahead-aimd, ahead-cubic, ahead-unlimited.
 	TargetAheadPrefix = "ahead-"
@@ -54,10 +58,10 @@ const (
 
 // targetRank orders target names as targets lists them.
 func targetRank(name string) int {
-	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetRunsFailed, TargetFailFast, TargetPoison, TargetCadence, TargetAPIThrottled}, name); i >= 0 {
+	if i := slices.Index([]string{TargetMakespan, TargetThrottled, TargetThrottleFailures, TargetRunsFailed, TargetFailFast, TargetPoison, TargetCadence, TargetAPIThrottled, TargetBudget}, name); i >= 0 {
 		return i
 	}
-	return 8
+	return 9
 }
 
 // AheadOf are the strategies the tuner must be ahead of, in every scenario.
@@ -180,6 +184,10 @@ func targets(class Class, bound Bound, tuner StrategyReport, others map[string]S
 			Got:    fmt.Sprintf("%s calls", formatCount(s.APIThrottled.Median)),
 			Status: judge(float64(s.APIThrottled.Median) == 0),
 		})
+	}
+	if bound.Budget {
+		b, sp := Bound{Budget: true}, spendOf(tuner)
+		out = append(out, Target{Name: TargetBudget, Want: b.want(), Got: sp.String(), Status: judgeBound(b, Measured{Spend: &sp})})
 	}
 	for _, name := range AheadOf {
 		t := Target{

@@ -63,6 +63,13 @@ func defaultPolicyTuner(period time.Duration) sim.NewStrategy {
 	}
 }
 
+// tunerConfig is the tuner's Config in the benchmark, with period its
+// period: the Region of the simulated account, the default budget
+// fraction.
+func tunerConfig(period time.Duration) tuner.Config {
+	return tuner.Config{Owner: "bench", Region: "us-east-1", Period: period}
+}
+
 // LookEvery is the tuner's tick in the simulator: the tune function's
 // looks within its period (tuner.DefaultLookEvery).
 const LookEvery = tuner.DefaultLookEvery
@@ -109,7 +116,7 @@ func (s *tunerStrategy) init(period time.Duration) error {
 	if s.store, err = registry.NewMemory(registry.Config{}); err != nil {
 		return err
 	}
-	s.tuner, err = tuner.New(tuner.Config{Owner: "bench", Region: "us-east-1", Period: period},
+	s.tuner, err = tuner.New(tunerConfig(period),
 		tuner.Deps{SFN: s.w.SFN(), CloudWatch: s.w.CloudWatch(), Lambda: s.lambda(), Store: s.store, Policies: pols})
 	return err
 }
@@ -153,7 +160,7 @@ func (s *tunerStrategy) Step(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	s.ticks.record(now, rep)
+	s.ticks.record(now, rep, what == "tick")
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("bench: %s at %s: %s", what, now.Format(time.TimeOnly), rep.Errors[0])
 	}

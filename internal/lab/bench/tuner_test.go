@@ -33,10 +33,12 @@ func TestTunerStrategy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			sc := loadScenario(t, name)
 			w := sim.New(sc, 1)
-			res := sim.Run(context.Background(), w, TunerStrategy(TickPeriod)(w), LookEvery)
+			s := TunerStrategy(TickPeriod)(w)
+			res := sim.Run(context.Background(), w, s, LookEvery)
 			if res.StrategyErrors != 0 {
 				t.Errorf("%d strategy errors, first: %s", res.StrategyErrors, res.StrategyError)
 			}
+			checkPeriods(t, s.(*tunerStrategy).ticks, res)
 			if res.API.TotalThrottled != 0 {
 				t.Errorf("%d API calls throttled: the tuner's budget should keep within the quotas", res.API.TotalThrottled)
 			}
@@ -74,6 +76,34 @@ func TestTunerStrategy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkPeriods checks the calls the bench counts per period from the
+// tuner's reports (a full pass's spent so far, each look's own) against
+// the calls the world served: every call of the tuner is budgeted, so
+// they sum to the same per API; and no period spent more than its budget
+// of BudgetAPIs.
+func checkPeriods(t *testing.T, tk ticks, res sim.Result) {
+	t.Helper()
+	if n, least := len(tk.periods), int(res.Elapsed/TickPeriod); n < least || n > least+1 {
+		t.Errorf("%d periods in %s, want one a minute", n, res.Elapsed)
+	}
+	sum := map[string]int64{}
+	for i, p := range tk.periods {
+		for api, n := range p {
+			sum[string(api)] += int64(n)
+		}
+		for _, api := range BudgetAPIs {
+			if p[api] > periodBudget[api] {
+				t.Errorf("period %d: %d %s calls, over the budget of %d", i, p[api], api, periodBudget[api])
+			}
+		}
+	}
+	for api, n := range res.API.Calls {
+		if sum[api] != n {
+			t.Errorf("%s: %d calls in the periods' reports, %d served by the world", api, sum[api], n)
+		}
 	}
 }
 

@@ -19,7 +19,7 @@ func TestScenarioHints(t *testing.T) {
 		"congestion-collapse": 0, "drain": 200, "fixed-concurrency": 200, "fixed-rate": 0,
 		"late-missing-metrics": 200, "lognormal": 200, "metric-outage": 200, "neighbour-sine": 300,
 		"nightly-repeat": 200, "pareto": 200, "poison-batch-baseline": 200, "poison-batch": 200, "shared-downstream": 200,
-		"shared-group": 200, "default-policy": 200, "latency-knee": 400, "short-job": 200, "thousand-runs": 40,
+		"shared-group": 200, "default-policy": 200, "latency-knee": 400, "short-job": 200, "thirty-runs": 40, "thousand-runs": 40,
 	}
 	files, err := filepath.Glob("../../../scenarios/*.yaml")
 	if err != nil || len(files) == 0 {

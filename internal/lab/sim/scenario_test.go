@@ -31,7 +31,7 @@ func TestShippedScenariosLoad(t *testing.T) {
 		"congestion-collapse", "default-policy", "drain", "fixed-concurrency", "fixed-rate",
 		"late-missing-metrics", "latency-knee", "lognormal", "metric-outage", "neighbour-sine",
 		"nightly-repeat", "pareto", "poison-batch-baseline", "poison-batch", "shared-downstream",
-		"shared-group", "short-job", "thousand-runs",
+		"shared-group", "short-job", "thirty-runs", "thousand-runs",
 	}
 	var got []string
 	for _, f := range shippedScenarios(t) {
