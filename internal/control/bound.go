@@ -56,7 +56,7 @@ func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) 
 	share := boundShare(st, obs)
 	if nu < old {
 		// The new share, and the band above it, bound the bracket.
-		standing := share + max(1, int32(math.Ceil(cfg.Band*float64(share))))
+		standing := share + bandOf(cfg, share)
 		st.Lo = min(st.Lo, share)
 		if st.Hi == 0 && eff > share || st.Hi > standing {
 			st.Hi, st.HiAt = standing, obs.At

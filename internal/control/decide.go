@@ -93,7 +93,14 @@ func Decide(cfg Config, st State, obs Observation) Decision {
 		return d
 	}
 
+	st.noteUsage(cfg, obs)
 	limit, reason, msg := decideLimit(cfg, &st, obs, &d.Signals)
+	if to, why, held := capUsage(cfg, &st, obs, cur.MaxConcurrency, limit); held {
+		limit, reason, msg = to, ReasonUsage, why
+	} else if to != limit {
+		msg += fmt.Sprintf(" Capped at %d, the capacity its table's usage tells.", to)
+		limit = to
+	}
 	d.New.MaxConcurrency = limit
 	d.Reason, d.Message = reason, msg
 

@@ -48,11 +48,11 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if st.Phase == PhaseSlowStart && bound > 0 && cur >= bound {
 		// At what the downstream's configuration allows: it stands as a
 		// bound, probed past after RecoveryTime in case it was raised.
-		st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+max(1, int32(math.Ceil(cfg.Band*float64(cur)))), at
+		st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+bandOf(cfg, cur), at
 	}
 	var next float64
 	var reason Reason
-	u, usage := usageOf(cfg, *st, obs)
+	u, usage := usageKnown(*st, obs.At)
 	switch {
 	case st.Hi > 0:
 		st.Phase = PhaseBracket
@@ -120,20 +120,6 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	if held {
 		return cur, ReasonHeadroom, msg
 	}
-	if usage && next > u.capacity && obs.Shared.runs() < 2 {
-		// The table's own count tells its capacity: no raise goes past
-		// it. Reached, it stands as a bound, probed past after
-		// RecoveryTime (by then the table may have been given more).
-		// Not for a run sharing the table with other open runs: its
-		// estimate is what their consumption leaves it now, and the
-		// sharing, not the first run's head start, divides the table.
-		if next = u.capacity; math.Ceil(next) <= float64(cur) {
-			if st.Hi == 0 {
-				st.Phase, st.Hi, st.HiAt = PhaseBracket, cur+max(1, int32(math.Ceil(cfg.Band*float64(cur)))), at
-			}
-			return cur, ReasonUsage, fmt.Sprintf("%s: holding %d.", u, cur)
-		}
-	}
 	if bound > 0 && (reason == ReasonSlowStart || reason == ReasonUsage) && cur < bound {
 		// Slow start stops at what the downstream allows this run, and
 		// waits for the others to leave it the room.
@@ -167,6 +153,11 @@ func grow(cfg Config, st *State, obs Observation, sig *Signals, live bool) (int3
 	}
 	st.Probes++
 	return to, reason, fmt.Sprintf("no throttling for a while: probing %d to %d.", cur, to)
+}
+
+// bandOf is the band above limit, in children: at least one.
+func bandOf(cfg Config, limit int32) int32 {
+	return max(1, int32(math.Ceil(cfg.Band*float64(limit))))
 }
 
 // slowStartFactor is the growth factor of a slow-start step from cur:

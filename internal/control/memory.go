@@ -72,7 +72,7 @@ func recall(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	// The bound stands above the one small probe past the limit, so that
 	// the probe, once clean, holds there instead of clearing the bound.
 	probed := int32(math.Ceil(float64(limit) * (1 + recallProbe)))
-	st.Hi, st.HiAt, st.Phase = probed+max(1, int32(math.Ceil(cfg.Band*float64(limit)))), obs.At, PhaseBracket
+	st.Hi, st.HiAt, st.Phase = probed+bandOf(cfg, limit), obs.At, PhaseBracket
 	st.Misses = 3
 	if st.ItemTime == 0 {
 		st.ItemTime = p.ItemTime

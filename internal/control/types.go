@@ -361,6 +361,10 @@ type State struct {
 	// when never. While it is recent, the headroom keeps its margin free
 	// for their return.
 	OthersAt time.Time `json:"othersAt,omitzero"`
+	// Usage is the newest estimate of the run's capacity its table's
+	// usage gave (Observation.Usage); nil before any. It stands for
+	// usageMemory.
+	Usage *UsageEstimate `json:"usage,omitempty"`
 	// AloneAt is when the other open runs that shared the downstream
 	// were last found gone (SharedBy fell to 1 or 0): the function's
 	// concurrency before then counts their executions. Zero when never.

@@ -25,6 +25,12 @@ type world struct {
 	items    maprun.Counts
 	done     float64
 	at       time.Time
+
+	// provisioned, when set, makes the downstream a provisioned table of
+	// that many units a second, each item writing one unit as it ends:
+	// observations carry its Usage, published like the throttle counts.
+	provisioned float64
+	consumed    map[time.Time]float64
 }
 
 // newWorld starts a run at t0 with settings and total items, none started.
@@ -59,6 +65,10 @@ func (w *world) observe(at time.Time) Observation {
 		busy := min(float64(w.items.Running), float64(w.capacity))
 		w.done = math.Min(w.done+busy*dt/w.itemTime.Seconds(), float64(w.items.Total))
 		fin := int64(w.done) - w.items.Done()
+		if w.consumed == nil {
+			w.consumed = map[time.Time]float64{}
+		}
+		w.consumed[w.at.Truncate(minute)] += float64(fin)
 		w.items.Succeeded += fin
 		w.items.Running -= fin
 		w.at = at
@@ -71,10 +81,24 @@ func (w *world) observe(at time.Time) Observation {
 		}
 		ps = append(ps, Datapoint{Minute: m, Value: float64(max(0, limitDuring(w.history, m, m.Add(minute))-w.capacity))})
 	}
-	return Observation{
+	obs := Observation{
 		At:             at,
 		Run:            maprun.Snapshot{Status: maprun.StatusRunning, StartDate: t0, Settings: w.settings, Items: w.items},
 		MetricsWatched: true,
 		Throttles:      ps,
 	}
+	if w.provisioned > 0 {
+		// Provisioned every five minutes, consumed every minute.
+		u := Usage{Name: "table", Provisioned: []Datapoint{{Minute: t0, Value: w.provisioned}}}
+		for _, p := range ps {
+			if v, ok := w.consumed[p.Minute]; ok {
+				u.Consumed = append(u.Consumed, Datapoint{Minute: p.Minute, Value: v})
+			}
+			if p.Minute.Sub(t0)%(5*minute) == 0 {
+				u.Provisioned = append(u.Provisioned, Datapoint{Minute: p.Minute, Value: w.provisioned})
+			}
+		}
+		obs.Usage = []Usage{u}
+	}
+	return obs
 }

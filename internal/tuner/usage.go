@@ -1,8 +1,8 @@
 package tuner
 
-// This file reads, for each run in slow start whose policy watches the
-// throttling of a DynamoDB table, what the table publishes of its
-// capacity: the units consumed each minute and the units provisioned
+// This file reads, for each run whose policy watches the throttling of a
+// DynamoDB table, what the table publishes of its capacity: the units
+// consumed each minute and the units provisioned
 // (control.Observation.Usage), from which control tells how far below its
 // capacity the run is.
 
@@ -30,14 +30,11 @@ type usageQuery struct {
 }
 
 // usageQueries are the usage queries of the run of plan p: one pair for
-// each DynamoDB throttle signal of its policy, while the run may climb
-// past what it has seen (slow start, probes, or not decided yet); a run
-// whose capacity is bracketed reads none. Each read is two metrics billed
-// (docs/cost.md); runs of one table share them.
+// each DynamoDB throttle signal of its policy, read while the run is open
+// since every raise, whatever decides it, is capped by the table's
+// estimate. Each read is two metrics billed (docs/cost.md); runs of one
+// table share them.
 func usageQueries(p plan) []usageQuery {
-	if ph := p.run.State.Phase; ph == control.PhaseBracket {
-		return nil
-	}
 	var out []usageQuery
 	for _, s := range p.signals {
 		names, ok := usageMetrics[s.Metric]
