@@ -1,0 +1,132 @@
+package registry
+
+// This file holds the pieces of a DynamoDB request and its answer: keys,
+// the expression builder (every name a placeholder), the failed-condition
+// check, the decoding of the items read.
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// key is the primary key of the item pk/sk.
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: pk},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// conditionFailed reports whether err is a failed condition check, and
+// returns the item as it was when ReturnValuesOnConditionCheckFailure
+// asked for it (empty when there was none).
+func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf.Item, true
+	}
+	return nil, false
+}
+
+// expr collects the attribute names and values of one request's
+// expressions; every name is a placeholder, since several of ours
+// (state, status) are reserved words.
+type expr struct {
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+func newExpr() *expr {
+	return &expr{names: make(map[string]string)}
+}
+
+// name returns the placeholder of attribute n.
+func (x *expr) name(n string) string {
+	x.names["#"+n] = n
+	return "#" + n
+}
+
+// add returns a new placeholder for v.
+func (x *expr) add(v types.AttributeValue) string {
+	if x.values == nil {
+		x.values = make(map[string]types.AttributeValue)
+	}
+	p := ":v" + strconv.Itoa(len(x.values))
+	x.values[p] = v
+	return p
+}
+
+// str returns a new placeholder for the string v.
+func (x *expr) str(v string) string { return x.add(&types.AttributeValueMemberS{Value: v}) }
+
+// boolean returns a new placeholder for the boolean v.
+func (x *expr) boolean(v bool) string { return x.add(&types.AttributeValueMemberBOOL{Value: v}) }
+
+// num returns a new placeholder for the number v.
+func (x *expr) num(v int64) string {
+	return x.add(&types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)})
+}
+
+// end returns the SET and REMOVE clauses that write the end u.
+func (x *expr) end(u runUpdate) (set, remove []string) {
+	set = []string{
+		x.name("ended") + " = " + x.boolean(true),
+		x.name("endedAt") + " = " + x.str(u.EndedAt),
+		x.name("expiresAt") + " = " + x.num(u.ExpiresAt),
+	}
+	remove = []string{x.name("active")}
+	if u.EndReason != "" {
+		set = append(set, x.name("endReason")+" = "+x.str(u.EndReason))
+	} else {
+		remove = append(remove, x.name("endReason"))
+	}
+	return set, remove
+}
+
+// update joins SET and REMOVE clauses into an update expression.
+func update(set, remove []string) string {
+	s := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		s += " REMOVE " + strings.Join(remove, ", ")
+	}
+	return s
+}
+
+// describeKey names a stored item by its keys, for error messages.
+func describeKey(item map[string]types.AttributeValue) string {
+	pk, _ := item["pk"].(*types.AttributeValueMemberS)
+	sk, _ := item["sk"].(*types.AttributeValueMemberS)
+	if pk == nil || sk == nil {
+		return "without keys"
+	}
+	return pk.Value + "/" + sk.Value
+}
+
+func decodeExecution(item map[string]types.AttributeValue) (Execution, error) {
+	var it execItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Execution{}, fmt.Errorf("decode: %w", err)
+	}
+	return it.execution()
+}
+
+func decodeHead(item map[string]types.AttributeValue) (Run, error) {
+	var it runItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Run{}, fmt.Errorf("decode: %w", err)
+	}
+	return it.head()
+}
+
+func decodeRun(item map[string]types.AttributeValue) (Run, error) {
+	var it runItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Run{}, fmt.Errorf("decode: %w", err)
+	}
+	return it.run()
+}
