@@ -2,8 +2,10 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -76,7 +78,11 @@ const tableActiveTimeout = 5 * time.Minute
 
 // CreateTable creates the registry table name as the package doc lays it
 // out, with on-demand billing, waits until it is active, and turns on
-// time to live on TTLAttribute. It fails if the table exists.
+// time to live on TTLAttribute. A table of that name that exists already
+// with the registry's keys and index is taken as created: the SDK retries
+// a CreateTable whose answer was lost, and the retry finds the table the
+// first attempt made. One with other keys or no such index is an error
+// naming the table.
 func CreateTable(ctx context.Context, api TableAPI, name string) error {
 	if name == "" {
 		return fmt.Errorf("registry: create table: %w: empty table name", ErrInvalid)
@@ -98,6 +104,10 @@ func CreateTable(ctx context.Context, api TableAPI, name string) error {
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: IndexAttributes},
 		}},
 	})
+	var inUse *types.ResourceInUseException
+	if errors.As(err, &inUse) {
+		err = registryShaped(ctx, api, name)
+	}
 	if err != nil {
 		return fmt.Errorf("registry: create table %s: %w", name, err)
 	}
@@ -116,6 +126,26 @@ func CreateTable(ctx context.Context, api TableAPI, name string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("registry: create table %s: enable time to live: %w", name, err)
+	}
+	return nil
+}
+
+// registryShaped checks that the existing table name has the registry's
+// keys (pk, sk) and its ActiveIndex.
+func registryShaped(ctx context.Context, api TableAPI, name string) error {
+	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("it exists, and describing it failed: %w", err)
+	}
+	keys := map[string]types.KeyType{}
+	for _, k := range out.Table.KeySchema {
+		keys[aws.ToString(k.AttributeName)] = k.KeyType
+	}
+	index := slices.ContainsFunc(out.Table.GlobalSecondaryIndexes, func(ix types.GlobalSecondaryIndexDescription) bool {
+		return aws.ToString(ix.IndexName) == ActiveIndex
+	})
+	if len(keys) != 2 || keys["pk"] != types.KeyTypeHash || keys["sk"] != types.KeyTypeRange || !index {
+		return fmt.Errorf("%w: it exists with other keys (%v) or without the index %s", ErrInvalid, keys, ActiveIndex)
 	}
 	return nil
 }
