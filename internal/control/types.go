@@ -424,8 +424,9 @@ const (
 	// ReasonHeadroom is a cut, a hold or a raise to the room the
 	// function's other callers leave the run (Observation.Concurrent).
 	ReasonHeadroom Reason = "Headroom"
-	// ReasonUsage is a slow-start raise toward the capacity a provisioned
-	// table's consumed and provisioned units tell (Observation.Usage).
+	// ReasonUsage is a slow-start raise toward, or a hold at, the
+	// capacity a provisioned table's consumed and provisioned units tell
+	// (Observation.Usage, State.Usage).
 	ReasonUsage Reason = "ProvisionedUsage"
 )
 
