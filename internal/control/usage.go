@@ -84,7 +84,7 @@ func usageOf(cfg Config, st State, obs Observation) (UsageEstimate, bool) {
 	var out UsageEstimate
 	found := false
 	for _, u := range obs.Usage {
-		e, ok := estimateUsage(cfg, &st, obs, u)
+		e, ok := estimateUsage(cfg, st, obs, u)
 		switch {
 		case !ok:
 		case !found:
@@ -111,7 +111,7 @@ func usageOf(cfg Config, st State, obs Observation) (UsageEstimate, bool) {
 // capacity. Every caller's units count, so that another writer makes it
 // lower, on the safe side. ok is false with no usable minute, nothing
 // consumed, or no provisioned datapoint within provisionedStale.
-func estimateUsage(cfg Config, st *State, obs Observation, u Usage) (UsageEstimate, bool) {
+func estimateUsage(cfg Config, st State, obs Observation, u Usage) (UsageEstimate, bool) {
 	provisioned := slices.Clone(u.Provisioned)
 	slices.SortFunc(provisioned, func(a, b Datapoint) int { return a.Minute.Compare(b.Minute) })
 	if n := len(provisioned); n == 0 || obs.At.Sub(provisioned[n-1].Minute) > provisionedStale {
@@ -130,7 +130,7 @@ func estimateUsage(cfg Config, st *State, obs Observation, u Usage) (UsageEstima
 		if end.Add(settled).After(obs.At) || !finite(c.Value) || c.Value < 0 || !cleanIn(cfg, obs.Throttles, c.Minute) {
 			continue
 		}
-		hold, known := holdFor(*st, c.Minute)
+		hold, known := holdFor(st, c.Minute)
 		if !known {
 			continue
 		}

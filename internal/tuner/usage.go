@@ -38,12 +38,12 @@ func usageQueries(p plan) []usageQuery {
 	var out []usageQuery
 	for _, s := range p.signals {
 		names, ok := usageMetrics[s.Metric]
-		table := s.Dimensions["TableName"]
-		if s.Namespace != "AWS/DynamoDB" || !ok || table == "" || len(s.Dimensions) > 2 || len(s.Dimensions) == 2 && s.Dimensions["GlobalSecondaryIndexName"] == "" {
+		table, ix := s.Dimensions["TableName"], s.Dimensions["GlobalSecondaryIndexName"]
+		if s.Namespace != "AWS/DynamoDB" || !ok || table == "" || len(s.Dimensions) > 2 || len(s.Dimensions) == 2 && ix == "" {
 			continue
 		}
 		name := table
-		if ix := s.Dimensions["GlobalSecondaryIndexName"]; ix != "" {
+		if ix != "" {
 			name += "/" + ix
 		}
 		key := strings.Join([]string{"usage", names[0], name}, ":")
