@@ -247,7 +247,8 @@ func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at t
 	for _, ended := range []bool{true, false} {
 		x := newExpr()
 		rc, n := x.name("redriveCount"), x.num(int64(redrives))
-		set := []string{rc + " = " + n}
+		id := newWriteID()
+		set := []string{rc + " = " + n, id.set(x)}
 		var remove []string
 		if ended {
 			version := x.name("version")
@@ -270,7 +271,7 @@ func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at t
 			ExpressionAttributeValues:           x.values,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
-		old, failed := conditionFailed(err)
+		old, failed, err := id.outcome(err)
 		switch {
 		case failed && len(old) == 0:
 			return false, fmt.Errorf("registry: redrive run %s: %w", arn, ErrNotFound)

@@ -90,20 +90,21 @@ func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) 
 		redrives := x.name("redriveCount")
 		cond = fmt.Sprintf("(%s) AND (attribute_not_exists(%s) OR %s <= %s)", cond, redrives, redrives, x.num(int64(it.RedriveCount)))
 	}
+	id := newWriteID()
+	id.put(item)
 	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(d.cfg.Table),
-		Item:                      item,
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  x.names,
-		ExpressionAttributeValues: x.values,
+		TableName:                           aws.String(d.cfg.Table),
+		Item:                                item,
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            x.names,
+		ExpressionAttributeValues:           x.values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if _, failed := conditionFailed(err); failed {
-		return false, nil
-	}
+	_, failed, err := id.outcome(err)
 	if err != nil {
 		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
 	}
-	return true, nil
+	return !failed, nil
 }
 
 // ActiveExecutions returns the executions that have not ended, by ARN. It
@@ -126,19 +127,20 @@ func (d *DynamoDB) PutRun(ctx context.Context, r Run) (bool, error) {
 		return false, fmt.Errorf("registry: put run %s: encode: %w", r.ARN, err)
 	}
 	x := newExpr()
+	id := newWriteID()
+	id.put(item)
 	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(d.cfg.Table),
-		Item:                     item,
-		ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
-		ExpressionAttributeNames: x.names,
+		TableName:                           aws.String(d.cfg.Table),
+		Item:                                item,
+		ConditionExpression:                 aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
+		ExpressionAttributeNames:            x.names,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if _, failed := conditionFailed(err); failed {
-		return false, nil
-	}
+	_, failed, err := id.outcome(err)
 	if err != nil {
 		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
 	}
-	return true, nil
+	return !failed, nil
 }
 
 // GetRun returns the run arn, read consistently, or an error wrapping
@@ -309,9 +311,11 @@ func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time,
 		cond = fmt.Sprintf("%s = %s AND %s = %s AND (attribute_not_exists(%s) OR %s <= %s OR %s = %s)",
 			ended, x.boolean(false), version, x.num(r.Version), leaseOwner, leaseUntil, nowS, leaseOwner, vOwner)
 	}
+	id := newWriteID()
 	set := []string{
 		x.name("state") + " = " + x.str(u.State),
 		version + " = " + x.num(r.Version+1),
+		id.set(x),
 	}
 	var remove []string
 	switch w {
@@ -350,7 +354,8 @@ func (d *DynamoDB) save(ctx context.Context, r Run, owner string, now time.Time,
 		ExpressionAttributeValues:           x.values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if old, failed := conditionFailed(err); failed {
+	old, failed, err := id.outcome(err)
+	if failed {
 		if len(old) == 0 {
 			return Run{}, fmt.Errorf("registry: %s run %s: %w", op, r.ARN, ErrNotFound)
 		}
@@ -425,17 +430,21 @@ func (d *DynamoDB) AppendDecision(ctx context.Context, arn string, at time.Time,
 			return fmt.Errorf("registry: append decision run %s: encode: %w", arn, err)
 		}
 		x := newExpr()
+		id := newWriteID()
+		id.put(item)
 		_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                aws.String(d.cfg.Table),
-			Item:                     item,
-			ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
-			ExpressionAttributeNames: x.names,
+			TableName:                           aws.String(d.cfg.Table),
+			Item:                                item,
+			ConditionExpression:                 aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
+			ExpressionAttributeNames:            x.names,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
-		if _, failed := conditionFailed(err); failed {
-			continue
-		}
-		if err != nil {
+		_, failed, err := id.outcome(err)
+		switch {
+		case err != nil:
 			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
+		case failed:
+			continue
 		}
 		return nil
 	}

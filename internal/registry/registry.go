@@ -51,6 +51,11 @@
 //	                                             DecisionTTL after at, once it holds nothing. One per
 //	                                             Map Run or state machine and source (Control)
 //
+// Executions, runs, decisions and learned items also carry writeId, the id
+// of the conditional write that last wrote them: a write whose answer was
+// lost and that the SDK sent again finds its own id and knows it applied
+// (see writeID).
+//
 // Instants are strings in UTC with a fixed width and nanoseconds
 // (2024-05-01T12:00:00.000000000Z), so that they compare in time order as
 // strings: the lease condition compares leaseUntil with the caller's now, and

@@ -5,6 +5,7 @@ package registry
 // check, the decoding of the items read.
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -31,6 +32,49 @@ func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
 		return ccf.Item, true
 	}
 	return nil, false
+}
+
+// writeAttribute names the attribute that holds the writeID of the
+// conditional write that last wrote an item.
+const writeAttribute = "writeId"
+
+// A writeID marks one conditional write, so that the write can tell its
+// own earlier attempt from another writer's. The SDK sends a request again
+// when its answer is lost (the connection closed after DynamoDB applied
+// it); that attempt then fails its condition on the item the first one
+// wrote: a version already moved on, an item already there. A write whose
+// condition would not let it apply twice stores its id in the item and
+// asks for the item on a failed condition: a failure on an item that
+// carries its own id is its own success. Writes that may apply twice
+// (a claim by the owner that holds the lease, an end, a scan recorded)
+// need none.
+type writeID string
+
+// newWriteID returns an id no other write has: 26 random base32 characters.
+func newWriteID() writeID { return writeID(rand.Text()) }
+
+// put stores id in the item of a PutItem.
+func (id writeID) put(item map[string]types.AttributeValue) {
+	item[writeAttribute] = &types.AttributeValueMemberS{Value: string(id)}
+}
+
+// set returns the SET clause of an UpdateItem that stores id.
+func (id writeID) set(x *expr) string { return x.name(writeAttribute) + " = " + x.str(string(id)) }
+
+// outcome sorts the error of a write that stored id and asked for the
+// item on a failed condition: the condition failed (failed, with the item
+// as stored, empty when there was none), the write applied (both zero,
+// also when an earlier attempt of it did and the answer was lost), or the
+// call failed (err).
+func (id writeID) outcome(err error) (old map[string]types.AttributeValue, failed bool, _ error) {
+	old, failed = conditionFailed(err)
+	if !failed {
+		return nil, false, err
+	}
+	if s, ok := old[writeAttribute].(*types.AttributeValueMemberS); ok && s.Value == string(id) {
+		return old, false, nil
+	}
+	return old, true, nil
 }
 
 // expr collects the attribute names and values of one request's
