@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -169,12 +172,31 @@ func (m *Moto) Logs() string { return m.proc.logs.String() }
 func (m *Moto) Close() error { return m.proc.stop() }
 
 // SFN returns a Step Functions client for the server in region, with the
-// fake credentials and retries off, so that a server error shows at once.
+// fake credentials and the retries of closedConnRetryer: a server error
+// shows at once.
 func (m *Moto) SFN(region string) *sfn.Client {
 	return sfn.New(sfn.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(m.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(FakeAccessKeyID, FakeSecretAccessKey, ""),
-		RetryMaxAttempts: 1,
+		Region:       region,
+		BaseEndpoint: aws.String(m.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(FakeAccessKeyID, FakeSecretAccessKey, ""),
+		Retryer:      closedConnRetryer(),
+	})
+}
+
+// closedConnAttempts is how many times closedConnRetryer sends a request.
+const closedConnAttempts = 3
+
+// closedConnRetryer retries one error only: an answer that could not be
+// read because the connection closed under the client (net.ErrClosed), a
+// race of Go's HTTP transport that the SDK's standard retryer also
+// retries, seen against loopback servers on a loaded machine. Every other
+// error, a server's included, is returned at once.
+func closedConnRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = closedConnAttempts
+		o.RateLimiter = ratelimit.None
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			return aws.BoolTernary(errors.Is(err, net.ErrClosed))
+		})}
 	})
 }

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // startMoto starts moto_server and closes it when the test ends.
@@ -92,7 +96,20 @@ func TestMotoSFNClient(t *testing.T) {
 	m := &Moto{URL: "http://127.0.0.1:1"}
 	c := m.SFN("eu-west-1")
 	o := c.Options()
-	if o.Region != "eu-west-1" || aws.ToString(o.BaseEndpoint) != m.URL || o.RetryMaxAttempts != 1 {
-		t.Fatalf("SFN options: region %q endpoint %q attempts %d", o.Region, aws.ToString(o.BaseEndpoint), o.RetryMaxAttempts)
+	if o.Region != "eu-west-1" || aws.ToString(o.BaseEndpoint) != m.URL || o.Retryer.MaxAttempts() != closedConnAttempts {
+		t.Fatalf("SFN options: region %q endpoint %q attempts %d", o.Region, aws.ToString(o.BaseEndpoint), o.Retryer.MaxAttempts())
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection closed under the read", &smithy.DeserializationError{Err: fmt.Errorf("failed to decode response body, %w", &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})}, true},
+		{"server error", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: errors.New("internal")}, false},
+		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, false},
+	} {
+		if got := o.Retryer.IsErrorRetryable(tc.err); got != tc.want {
+			t.Errorf("%s: retryable = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/maptuner/maptuner/internal/lab/local"
 	"github.com/maptuner/maptuner/internal/lab/testenv"
 )
 
@@ -26,14 +27,7 @@ import (
 func TestConformanceWithMoto(t *testing.T) {
 	m := testenv.StartMoto(t)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatalf("load aws config: %v", err)
-	}
-	moto := sfn.NewFromConfig(cfg, func(o *sfn.Options) {
-		o.BaseEndpoint = aws.String(m.URL)
-		o.RetryMaxAttempts = 1
-	})
+	moto := m.SFN(local.DefaultRegion)
 	w := started(t, oneRun, 1)
 	simulated := w.SFN()
 
