@@ -82,6 +82,14 @@ func (c *hintCache) put(arn string, now time.Time, h observe.Hint) bool {
 	return !ok || was.hint != h
 }
 
+// function returns the function of the hint kept for arn, however old;
+// empty when none is kept.
+func (c *hintCache) function(arn string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byARN[arn].hint.Function
+}
+
 // firstDenial reports whether this is the first refusal the cache sees.
 func (c *hintCache) firstDenial() bool {
 	c.mu.Lock()
@@ -95,22 +103,37 @@ func (c *hintCache) firstDenial() bool {
 // cur, for its decision now; 0 when none is known, hints are off, or it
 // cannot be read now.
 func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
-	if t.deps.Lambda == nil {
-		return 0
-	}
-	key := p.arn.LabelledStateMachineARN()
 	maxAge := hintTTL
 	if control.NearBound(st, cur) {
 		maxAge = boundEvery
 	}
+	return t.readHint(tc, p, maxAge).Bound
+}
+
+// invoked is the name of the one Lambda function plan p's children
+// invoke, from its capacity hint, for the sharing of downstreams
+// (share.go); empty when none is known, hints are off, or the hint
+// cannot be read now. A failed read keeps the function read before it.
+func (t *Tuner) invoked(tc *tick, p plan) string {
+	return functionName(t.readHint(tc, p, hintTTL).Function)
+}
+
+// readHint returns the capacity hint of plan p's Map state, as kept when
+// read less than maxAge ago, else as read now; the zero Hint when hints
+// are off or it cannot be read now.
+func (t *Tuner) readHint(tc *tick, p plan, maxAge time.Duration) observe.Hint {
+	if t.deps.Lambda == nil {
+		return observe.Hint{}
+	}
+	key := p.arn.LabelledStateMachineARN()
 	if h, ok := t.hints.get(key, tc.now, maxAge); ok {
-		return h.Bound
+		return h
 	}
 	r := observe.Hints{SFN: t.deps.SFN, Lambda: timedLambda{t.deps.Lambda, t.cfg.CallTimeout}, Budget: tc.obs.Budget}
 	h, err := r.Read(tc.work, p.run.ARN)
 	switch {
 	case errors.Is(err, budget.ErrExhausted):
-		return 0 // read by a later decision; the bound known stands
+		return observe.Hint{} // read by a later decision; the bound known stands
 	case denied(err):
 		t.hints.put(key, tc.now, observe.Hint{Why: "access denied"})
 		if t.hints.firstDenial() {
@@ -118,22 +141,24 @@ func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 			tc.rep.Warnings = append(tc.rep.Warnings, msg)
 			t.deps.Log.Warn("tuner: capacity hints off: the role may not read the definition or the reserved concurrency", "run", p.run.ARN, "error", err)
 		}
-		return 0
+		return observe.Hint{}
 	case errors.Is(err, observe.ErrNotFound):
-		return 0 // the run's describe ends its tracking
+		return observe.Hint{} // the run's describe ends its tracking
 	case err != nil:
 		// Kept as a read with no bound, so that the runs of the Map state
 		// do not each call again while the API fails: the bound known
-		// stands, and the read is tried again when it expires.
-		t.hints.put(key, tc.now, observe.Hint{Why: "read failed"})
+		// stands, and the read is tried again when it expires. The
+		// function read before stays: a definition does not change under
+		// a run.
+		h := observe.Hint{Function: t.hints.function(key), Why: "read failed"}
+		t.hints.put(key, tc.now, h)
 		t.fail(tc.rep, "read the capacity hint of "+p.run.ARN, err)
-		return 0
+		return h
 	}
-	if !t.hints.put(key, tc.now, h) {
-		return h.Bound
+	if t.hints.put(key, tc.now, h) {
+		t.deps.Log.Info("capacity hint", "run", p.run.ARN, "stateMachine", key, "function", h.Function, "bound", h.Bound, "why", h.Why)
 	}
-	t.deps.Log.Info("capacity hint", "run", p.run.ARN, "stateMachine", key, "function", h.Function, "bound", h.Bound, "why", h.Why)
-	return h.Bound
+	return h
 }
 
 // timedLambda gives every Lambda call its own timeout.

@@ -228,3 +228,32 @@ func hintTick(t *testing.T, tu *Tuner) (*tick, plan) {
 	}
 	return tc, plans[0]
 }
+
+// TestRunsShareTheFunctionTheyInvoke: runs of two state machines whose
+// policy names no signal of a downstream, and whose children invoke one
+// function, share it from the first tick; a hint read that fails later
+// keeps the function read before, so that the runs do not seem to part.
+func TestRunsShareTheFunctionTheyInvoke(t *testing.T) {
+	e := newEnv(t)
+	hourly := strings.Replace(runARN, "etl-nightly", "etl-hourly", 1)
+	e.acct.definitions = map[string]string{labelledARN: processItems, strings.Replace(labelledARN, "etl-nightly", "etl-hourly", 1): processItems}
+	tu := e.hintTuner(t)
+	tc, _ := hintTick(t, tu)
+	runs := []registry.Run{{ARN: runARN, Policy: "default"}, {ARN: hourly, Policy: "default"}}
+	shared := func(when string) {
+		t.Helper()
+		s := newSharing(tu.plan(tc, runs))
+		for _, arn := range []string{runARN, hourly} {
+			if sh := s.of(arn); sh == nil || sh.Runs != 2 {
+				t.Errorf("%s: run %s shares %+v, want with the other run", when, arn, sh)
+			}
+		}
+	}
+	shared("first tick")
+	tc.now = now.Add(hintTTL)
+	e.acct.definitions[labelledARN] = "{"
+	shared("after a failed read")
+	if len(tc.rep.Errors) != 1 {
+		t.Errorf("errors %q, want the failed read", tc.rep.Errors)
+	}
+}

@@ -30,6 +30,11 @@ type plan struct {
 	// usage is what the DynamoDB tables its policy watches publish of
 	// their capacity (usage.go); nil when not read.
 	usage []control.Usage
+	// function is the name of the one Lambda function its children
+	// invoke, from the capacity hint of its Map state (hint.go), read
+	// only for a policy that names no signal of a downstream; empty when
+	// none is known.
+	function string
 }
 
 // plan resolves each run's policy and metric queries; runs whose ARN or
@@ -51,6 +56,9 @@ func (t *Tuner) plan(tc *tick, runs []registry.Run) []plan {
 			continue
 		}
 		p := plan{run: r, arn: arn, policy: res}
+		if !slices.ContainsFunc(res.Signals, policy.Signal.NamesDownstream) {
+			p.function = t.invoked(tc, p)
+		}
 		for i, s := range res.Signals {
 			s = s.Expand(arn)
 			p.signals = append(p.signals, observe.MetricQuery{

@@ -13,10 +13,13 @@ import (
 )
 
 // sharing is what a period knows of the open runs that call one downstream
-// and share its capacity: those whose policies have the same group, and
-// those of policies with no group that name the same throttle signals,
-// once expanded for each run. Runs with neither group nor signal, or
-// sharing with no other open run, are not in it. The limits follow the
+// and share its capacity: those whose policies have the same group; those
+// of policies with no group that name no signal of a downstream (the
+// default policy's, which see it through their children only) and whose
+// children invoke the same Lambda function, as their capacity hints name
+// it; and the others that name the same throttle signals, once expanded
+// for each run. Runs with none of these, or sharing with no other open
+// run, are not in it. The limits follow the
 // period's decisions, so that a look decides on the others' limits as
 // they are, not as the period found them.
 type sharing struct {
@@ -98,13 +101,19 @@ func (s *sharing) leave(arn string) {
 }
 
 // downstreamKey names the downstream of plan p: its policy's group when it
-// has one, whatever its signals; else its throttle signals, in an order
-// that does not depend on how the policy lists them or their dimensions.
-// It is "" for a run with neither, which shares nothing. A group and a set
-// of signals never have the same key.
+// has one, whatever its signals; else the function its children invoke
+// when its policy names no signal of a downstream (none, or only signals
+// of the run's own state machine, as the default policy's); else its
+// throttle signals, in an order that does not depend on how the policy
+// lists them or their dimensions. It is "" for a run with none of these,
+// which shares nothing. A group, a function and a set of signals never
+// have the same key.
 func downstreamKey(p plan) string {
 	if g := p.policy.Group; g != "" {
 		return "group\x00" + g
+	}
+	if p.function != "" && !slices.ContainsFunc(p.policy.Signals, policy.Signal.NamesDownstream) {
+		return "function\x00" + p.function
 	}
 	keys := make([]string, 0, len(p.signals))
 	for _, q := range p.signals {
@@ -117,6 +126,16 @@ func downstreamKey(p plan) string {
 	}
 	slices.Sort(keys)
 	return strings.Join(keys, "\x01")
+}
+
+// functionName is the name of function ref, as InvokedFunction returns it:
+// a name, a partial ARN (ACCOUNT:function:NAME) or a full ARN, all of one
+// account and Region, the tuner's.
+func functionName(ref string) string {
+	if _, name, ok := strings.Cut(ref, ":function:"); ok {
+		return name
+	}
+	return ref
 }
 
 // lastLimit is the limit maptuner last knew run to have, in children

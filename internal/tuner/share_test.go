@@ -171,6 +171,15 @@ func TestDownstreamKey(t *testing.T) {
 		return observe.MetricQuery{Namespace: ns, Metric: "Throttles", Stat: "Sum", Dimensions: dims}
 	}
 	f, g := q("AWS/Lambda", map[string]string{"FunctionName": "f"}), q("AWS/Lambda", map[string]string{"FunctionName": "g"})
+	lambdaG := policy.Signal{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": "g"}}
+	// perRun is a run of state machine sm under the default policy, whose
+	// children invoke function fn.
+	perRun := func(sm, fn string) plan {
+		own := policy.Signal{Namespace: "AWS/States", Metric: "ExecutionThrottled", Stat: "Sum",
+			Dimensions: map[string]string{"StateMachineArn": policy.PlaceholderLabelledStateMachineARN}}
+		return plan{function: fn, policy: policy.Resolved{Signals: []policy.Signal{own}},
+			signals: []observe.MetricQuery{q("AWS/States", map[string]string{"StateMachineArn": sm})}}
+	}
 	two := map[string]string{"TableName": "t", "Operation": "PutItem"}
 	tests := []struct {
 		name string
@@ -184,6 +193,12 @@ func TestDownstreamKey(t *testing.T) {
 		{"a group whatever the signals", plan{policy: policy.Resolved{Group: "x"}, signals: []observe.MetricQuery{f}}, plan{policy: policy.Resolved{Group: "x"}}, true},
 		{"a group and no group with the same signals", plan{policy: policy.Resolved{Group: "x"}, signals: []observe.MetricQuery{f}}, plan{signals: []observe.MetricQuery{f}}, false},
 		{"two groups", plan{policy: policy.Resolved{Group: "x"}}, plan{policy: policy.Resolved{Group: "y"}}, false},
+		{"one function, no signals", plan{function: "f"}, plan{function: "f"}, true},
+		{"one function, signals of each run's own state machine", perRun("a", "f"), perRun("b", "f"), true},
+		{"two functions", plan{function: "f"}, plan{function: "g"}, false},
+		{"two functions, signals of each run's own state machine", perRun("a", "f"), perRun("b", "g"), false},
+		{"a downstream's signal before the function", plan{function: "f", policy: policy.Resolved{Signals: []policy.Signal{lambdaG}}, signals: []observe.MetricQuery{g}}, plan{function: "f"}, false},
+		{"a group before the function", plan{policy: policy.Resolved{Group: "x"}, function: "f"}, plan{function: "f"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,5 +209,19 @@ func TestDownstreamKey(t *testing.T) {
 	}
 	if k := downstreamKey(plan{}); k != "" {
 		t.Errorf("a run with no group and no signal has downstream %q, want none", k)
+	}
+}
+
+func TestFunctionName(t *testing.T) {
+	for ref, want := range map[string]string{
+		"process-item":                       "process-item",
+		"123456789012:function:process-item": "process-item",
+		"arn:aws:lambda:us-east-1:123456789012:function:process-item":  "process-item",
+		"arn:aws-cn:lambda:cn-north-1:123456789012:function:work-item": "work-item",
+		"": "",
+	} {
+		if got := functionName(ref); got != want {
+			t.Errorf("functionName(%q) = %q, want %q", ref, got, want)
+		}
 	}
 }
