@@ -71,20 +71,15 @@ func (s Signal) Expand(arn maprun.ARN) Signal {
 	return out
 }
 
-// NamesDownstream reports whether s measures a downstream that runs of
-// other state machines may call too: no dimension value of s holds a
-// placeholder. One that does measures the run's own state machine, as the
-// built-in ExecutionThrottled of the labelled state machine does.
-func (s Signal) NamesDownstream() bool {
-	for _, v := range s.Dimensions {
-		for _, ph := range placeholders {
-			if strings.Contains(v, ph) {
-				return false
-			}
-		}
-	}
-	return true
-}
+// NamesDownstream reports whether s measures a downstream the run's
+// children call, which runs of other state machines may call too: any
+// metric but Step Functions' own (namespace AWS/States, such as the
+// built-in ExecutionThrottled of the run's labelled state machine).
+func (s Signal) NamesDownstream() bool { return s.Namespace != statesNamespace }
+
+// statesNamespace is the CloudWatch namespace of Step Functions' own
+// metrics.
+const statesNamespace = "AWS/States"
 
 // Key returns a stable identity of s: equal for two signals with the same
 // namespace, metric, stat and dimensions, whatever the map order, and

@@ -110,3 +110,21 @@ func TestCheckPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+func TestSignalNamesDownstream(t *testing.T) {
+	for _, tt := range []struct {
+		s    Signal
+		want bool
+	}{
+		{Signal{Namespace: "AWS/States", Metric: "ExecutionThrottled", Dimensions: map[string]string{"StateMachineArn": PlaceholderLabelledStateMachineARN}}, false},
+		{Signal{Namespace: "AWS/Lambda", Metric: "Throttles", Dimensions: map[string]string{"FunctionName": PlaceholderStateMachineName}}, true},
+		{Signal{Namespace: "AWS/DynamoDB", Metric: "WriteThrottleEvents", Dimensions: map[string]string{"TableName": "orders"}}, true},
+	} {
+		if got := tt.s.NamesDownstream(); got != tt.want {
+			t.Errorf("%s %s: NamesDownstream = %v, want %v", tt.s.Namespace, tt.s.Metric, got, tt.want)
+		}
+	}
+	if Default().policies[DefaultPolicy].base.Signals[0].NamesDownstream() {
+		t.Error("the default policy's signal names a downstream; want Step Functions' own")
+	}
+}

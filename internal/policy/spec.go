@@ -86,7 +86,7 @@ var builtin = spec{
 	DryRun:             new(false),
 	FailureSample:      new(int64(10)),
 	ThrottleSignals: &[]Signal{{
-		Namespace:  "AWS/States",
+		Namespace:  statesNamespace,
 		Metric:     "ExecutionThrottled",
 		Stat:       "Sum",
 		Dimensions: map[string]string{"StateMachineArn": "${LabelledStateMachineArn}"},

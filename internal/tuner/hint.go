@@ -35,6 +35,12 @@ import (
 // see a reserved concurrency changed between runs or during one.
 const hintTTL = 3 * time.Minute
 
+// functionKeep is how long the function of a hint is kept after the hint
+// was read, for the sharing of downstreams (Tuner.invoked): a definition
+// does not change under a run, and the decisions on a run read its hint
+// again every hintTTL.
+const functionKeep = time.Hour
+
 // boundEvery is how long a hint is reused for a run held at or near its
 // bound: one read a period.
 const boundEvery = time.Minute
@@ -74,7 +80,7 @@ func (c *hintCache) put(arn string, now time.Time, h observe.Hint) bool {
 	}
 	was, ok := c.byARN[arn]
 	for k, v := range c.byARN {
-		if now.Sub(v.at) >= hintTTL {
+		if now.Sub(v.at) >= functionKeep {
 			delete(c.byARN, k)
 		}
 	}
@@ -82,12 +88,13 @@ func (c *hintCache) put(arn string, now time.Time, h observe.Hint) bool {
 	return !ok || was.hint != h
 }
 
-// function returns the function of the hint kept for arn, however old;
-// empty when none is kept.
-func (c *hintCache) function(arn string) string {
+// function returns the function of the hint kept for arn, however old,
+// and whether one is kept (a hint that names none is kept too).
+func (c *hintCache) function(arn string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.byARN[arn].hint.Function
+	h, ok := c.byARN[arn]
+	return h.hint.Function, ok
 }
 
 // firstDenial reports whether this is the first refusal the cache sees.
@@ -113,8 +120,13 @@ func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 // invoked is the name of the one Lambda function plan p's children
 // invoke, from its capacity hint, for the sharing of downstreams
 // (share.go); empty when none is known, hints are off, or the hint
-// cannot be read now. A failed read keeps the function read before it.
+// cannot be read now. It reads the hint only for a Map state none is kept
+// for (its first run, or a tuner started since): a kept one, however old,
+// names the function, and a failed read keeps the function read before.
 func (t *Tuner) invoked(tc *tick, p plan) string {
+	if fn, ok := t.hints.function(p.arn.LabelledStateMachineARN()); ok {
+		return functionName(fn)
+	}
 	return functionName(t.readHint(tc, p, hintTTL).Function)
 }
 
@@ -150,7 +162,8 @@ func (t *Tuner) readHint(tc *tick, p plan, maxAge time.Duration) observe.Hint {
 		// stands, and the read is tried again when it expires. The
 		// function read before stays: a definition does not change under
 		// a run.
-		h := observe.Hint{Function: t.hints.function(key), Why: "read failed"}
+		fn, _ := t.hints.function(key)
+		h := observe.Hint{Function: fn, Why: "read failed"}
 		t.hints.put(key, tc.now, h)
 		t.fail(tc.rep, "read the capacity hint of "+p.run.ARN, err)
 		return h

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/maptuner/maptuner/internal/control"
+	"github.com/maptuner/maptuner/internal/maprun"
 	"github.com/maptuner/maptuner/internal/observe"
 	"github.com/maptuner/maptuner/internal/policy"
 	"github.com/maptuner/maptuner/internal/registry"
@@ -250,10 +251,20 @@ func TestRunsShareTheFunctionTheyInvoke(t *testing.T) {
 		}
 	}
 	shared("first tick")
+	calls := e.acct.smCalls
 	tc.now = now.Add(hintTTL)
-	e.acct.definitions[labelledARN] = "{"
-	shared("after a failed read")
-	if len(tc.rep.Errors) != 1 {
-		t.Errorf("errors %q, want the failed read", tc.rep.Errors)
+	shared("past the hint's TTL")
+	if e.acct.smCalls != calls {
+		t.Errorf("%d DescribeStateMachine calls to plan past the hint's TTL, want none: the function kept names it", e.acct.smCalls-calls)
 	}
+	// The decision on the first run reads its hint again, and fails.
+	e.acct.definitions[labelledARN] = "{"
+	arn, err := maprun.ParseARN(runARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tu.hint(tc, plan{run: runs[0], arn: arn}, control.State{}, 0); got != 0 || len(tc.rep.Errors) != 1 {
+		t.Fatalf("hint = %d, errors %q; want 0 and the failed read", got, tc.rep.Errors)
+	}
+	shared("after a failed read")
 }

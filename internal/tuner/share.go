@@ -102,8 +102,8 @@ func (s *sharing) leave(arn string) {
 
 // downstreamKey names the downstream of plan p: its policy's group when it
 // has one, whatever its signals; else the function its children invoke
-// when its policy names no signal of a downstream (none, or only signals
-// of the run's own state machine, as the default policy's); else its
+// when its policy names no signal of a downstream (none, or only Step
+// Functions' own metrics, as the default policy's); else its
 // throttle signals, in an order that does not depend on how the policy
 // lists them or their dimensions. It is "" for a run with none of these,
 // which shares nothing. A group, a function and a set of signals never
