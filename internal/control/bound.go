@@ -10,6 +10,11 @@ import (
 	"math"
 )
 
+// NoBound is Observation.Bound when the downstream's configuration was
+// read and bounds nothing: a function that reserves no concurrency, such
+// as one whose reservation was removed during the run.
+const NoBound int32 = -1
+
 // nearBound is how close below its share of the bound, relative to it, a
 // limit sits when the bound is taken for what holds it (NearBound).
 const nearBound = 0.1
@@ -40,13 +45,17 @@ func NearBound(st State, cur int32) bool {
 // (State.BoundAt); otherwise they stand, and the state changes only by the
 // new bound (and a fall's cap on the bracket). It reports ok false when
 // nothing is to be done now; a zero Observation.Bound (none read) keeps
-// the old.
+// the old. A bound removed (NoBound) is forgotten, and a run it held
+// climbs again in slow start, one step now.
 func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	old, nu := st.Bound, obs.Bound
+	cur := obs.Run.Settings.MaxConcurrency
+	if nu == NoBound && old > 0 {
+		return boundRemoved(cfg, st, obs)
+	}
 	if nu <= 0 || nu == old {
 		return 0, "", false
 	}
-	cur := obs.Run.Settings.MaxConcurrency
 	eff := effective(cur)
 	near := NearBound(*st, cur)
 	st.Bound = nu
@@ -83,4 +92,25 @@ func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) 
 	st.Hi, st.Expired, st.Owed, st.Probes, st.Misses = 0, 0, 0, 0, 0
 	st.Phase = PhaseSlowStart
 	return to, fmt.Sprintf("the downstream's reserved concurrency rose from %d to %d, %d for this run, and held it at %d: raising %d to %d.", old, nu, share, eff, cur, to), true
+}
+
+// boundRemoved forgets the bound the run knew (State.Bound), whose
+// downstream bounds nothing now. A run the bound held (NearBound) takes up
+// slow start again from its limit, without the bracket the bound gave,
+// and takes its first step now; another keeps its limit and bracket.
+func boundRemoved(cfg Config, st *State, obs Observation) (int32, string, bool) {
+	old, cur := st.Bound, obs.Run.Settings.MaxConcurrency
+	near := NearBound(*st, cur)
+	st.Bound = 0
+	if !near || cur == 0 {
+		return 0, "", false
+	}
+	st.BoundAt = obs.At
+	st.Hi, st.Expired, st.Owed, st.Probes, st.Misses = 0, 0, 0, 0, 0
+	st.Phase = PhaseSlowStart
+	to := min(int32(math.Ceil(float64(cur)*min(cfg.GrowthFactor, cfg.MaxStepUp))), cfg.MaxConcurrency)
+	if to <= cur {
+		return 0, "", false
+	}
+	return to, fmt.Sprintf("the downstream's reserved concurrency of %d, which held this run at %d, was removed: growing %d to %d in slow start.", old, cur, cur, to), true
 }

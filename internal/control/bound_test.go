@@ -84,6 +84,23 @@ func TestBoundChanges(t *testing.T) {
 			liveStep{at: sec(3, 40), limit: 100, running: 200, live: clean(3), reason: ReasonThrottled, want: 60},
 		))
 	})
+	t.Run("a bound removed lets the run it held climb in slow start", func(t *testing.T) {
+		st := runLive(t, append(alone[:len(alone):len(alone)],
+			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), bound: NoBound, reason: ReasonBound, want: 400},
+			liveStep{at: sec(4, 30), limit: 400, running: 400, live: clean(3), bound: NoBound, reason: ReasonSlowStart, want: 800},
+		))
+		if st.Bound != 0 || st.Hi != 0 {
+			t.Errorf("bound %d, bracket bound %d; want none left", st.Bound, st.Hi)
+		}
+	})
+	t.Run("a bound removed leaves alone a run it did not hold", func(t *testing.T) {
+		st := runLive(t, alone)
+		st.Bound = 400
+		d := Decide(testConfig(), st, Observation{At: sec(3, 30), Run: run(200, 200, 50000), Live: clean(2), Bound: NoBound})
+		if d.Reason == ReasonBound || d.New.MaxConcurrency != 200 || d.State.Bound != 0 {
+			t.Errorf("%s %d, bound %d; want the run's own reasons to hold 200, the bound forgotten: %s", d.Reason, d.New.MaxConcurrency, d.State.Bound, d.Message)
+		}
+	})
 	t.Run("a bound read the same, or not read, changes nothing", func(t *testing.T) {
 		st := runLive(t, alone)
 		for _, b := range []int32{200, 0} {

@@ -162,8 +162,10 @@ type Observation struct {
 	Prior *Prior `json:"prior,omitempty"`
 	// Bound is an upper bound on the run's capacity, in children, from the
 	// downstream's configuration, as read now; 0 when none was read, which
-	// keeps the bound known before (State.Bound). A bound that changes
-	// during the run moves the limit with it (see ReasonBound).
+	// keeps the bound known before (State.Bound); NoBound when the
+	// configuration was read and bounds nothing now. A bound that changes
+	// during the run, or is removed, moves the limit with it (see
+	// ReasonBound).
 	Bound int32 `json:"bound,omitempty"`
 	// Shared tells of the other open runs that share this run's
 	// downstream; nil when none does.
@@ -396,7 +398,8 @@ const (
 	ReasonHint          Reason = "CapacityHint"
 	// ReasonBound follows a change of the upper bound the downstream's
 	// configuration gives (Observation.Bound) during the run: a cut to a
-	// bound that fell, a raise toward one that rose.
+	// bound that fell, a raise toward one that rose, a slow-start step
+	// when one that held the run was removed.
 	ReasonBound    Reason = "BoundChanged"
 	ReasonCollapse Reason = "Collapse"
 	// ReasonShared is a cut to the run's share of a downstream that more

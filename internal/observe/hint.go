@@ -40,6 +40,11 @@ type Hint struct {
 	// Function is that function, as the definition names it without
 	// qualifier; empty when the definition names no single one.
 	Function string
+	// Unreserved is true when the function was read and reserves no
+	// concurrency: it draws on the account's unreserved concurrency, and
+	// its configuration bounds nothing. False when Bound is set or
+	// nothing was read.
+	Unreserved bool
 	// Why says why Bound is zero; empty when it is not.
 	Why string
 }
@@ -93,10 +98,12 @@ func (h *Hints) Read(ctx context.Context, mapRunARN string) (Hint, error) {
 		return Hint{Function: fn, Why: fmt.Sprintf("function %s not found", fn)}, nil
 	case err != nil:
 		return Hint{}, fmt.Errorf("observe: get function concurrency of %s: %w", fn, err)
-	case out.ReservedConcurrentExecutions == nil || *out.ReservedConcurrentExecutions <= 0:
+	case out.ReservedConcurrentExecutions == nil:
+		return Hint{Function: fn, Unreserved: true, Why: fmt.Sprintf("function %s has no reserved concurrency", fn)}, nil
+	case *out.ReservedConcurrentExecutions <= 0:
 		// Zero reserved stops the function altogether: no run makes
 		// progress, and the bound says nothing a tuner can use.
-		return Hint{Function: fn, Why: fmt.Sprintf("function %s has no reserved concurrency", fn)}, nil
+		return Hint{Function: fn, Why: fmt.Sprintf("function %s reserves no concurrency: it is stopped", fn)}, nil
 	}
 	return Hint{Bound: *out.ReservedConcurrentExecutions, Function: fn}, nil
 }

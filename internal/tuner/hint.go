@@ -107,14 +107,19 @@ func (c *hintCache) firstDenial() bool {
 }
 
 // hint is the capacity hint of plan p's run, whose state is st and limit
-// cur, for its decision now; 0 when none is known, hints are off, or it
-// cannot be read now.
+// cur, for its decision now (control.Observation.Bound): control.NoBound
+// when the function reserves no concurrency; 0 when nothing is known,
+// hints are off, or it cannot be read now.
 func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 	maxAge := hintTTL
 	if control.NearBound(st, cur) {
 		maxAge = boundEvery
 	}
-	return t.readHint(tc, p, maxAge).Bound
+	h := t.readHint(tc, p, maxAge)
+	if h.Unreserved {
+		return control.NoBound
+	}
+	return h.Bound
 }
 
 // invoked is the name of the one Lambda function plan p's children

@@ -156,7 +156,7 @@ func TestHint(t *testing.T) {
 		errors      int
 	}{
 		{name: "reserved", definitions: map[string]string{labelledARN: processItems}, reserved: map[string]int32{"process-item": 150}, want: 150},
-		{name: "none reserved", definitions: map[string]string{labelledARN: processItems}},
+		{name: "none reserved", definitions: map[string]string{labelledARN: processItems}, want: control.NoBound},
 		{name: "two functions", definitions: map[string]string{labelledARN: strings.Replace(processItems, `"End":true}}}}}}`, `"Next":"B"},"B":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:other","End":true}}}}}}`, 1)},
 			reserved: map[string]int32{"process-item": 150}},
 		{name: "denied", definitions: map[string]string{labelledARN: processItems},
