@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/maptuner/maptuner/internal/control"
 )
 
 // DynamoAPI is the part of the DynamoDB client that DynamoDB uses.
@@ -413,88 +411,6 @@ func (d *DynamoDB) EndRun(ctx context.Context, arn, reason string, at time.Time)
 		return fmt.Errorf("registry: end run %s: %w", arn, err)
 	}
 	return nil
-}
-
-// AppendDecision logs d for run arn at instant at, living Config.DecisionTTL.
-// The log keeps every decision: when the instant is already taken, the
-// next free nanosecond is used, up to a few, after which the error wraps
-// ErrConflict. The run need not be stored.
-func (d *DynamoDB) AppendDecision(ctx context.Context, arn string, at time.Time, dec control.Decision) error {
-	for i := range maxDecisionAttempts {
-		it, err := newDecisionItem(arn, at.Add(time.Duration(i)), dec, d.cfg.DecisionTTL)
-		if err != nil {
-			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
-		}
-		item, err := attributevalue.MarshalMap(it)
-		if err != nil {
-			return fmt.Errorf("registry: append decision run %s: encode: %w", arn, err)
-		}
-		x := newExpr()
-		id := newWriteID()
-		id.put(item)
-		_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                           aws.String(d.cfg.Table),
-			Item:                                item,
-			ConditionExpression:                 aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
-			ExpressionAttributeNames:            x.names,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
-		_, failed, err := id.outcome(err)
-		switch {
-		case err != nil:
-			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
-		case failed:
-			continue
-		}
-		return nil
-	}
-	return fmt.Errorf("registry: append decision run %s: %w", arn, decisionsFull(at))
-}
-
-// Decisions returns up to limit decisions of run arn, newest first; all of
-// them when limit <= 0. Decision.State is zero in each (it is not logged).
-func (d *DynamoDB) Decisions(ctx context.Context, arn string, limit int) ([]control.Decision, error) {
-	return decisionsOnly(d.DecisionLog(ctx, arn, limit))
-}
-
-// DecisionLog returns what Decisions does, with the instant each decision
-// was logged at.
-func (d *DynamoDB) DecisionLog(ctx context.Context, arn string, limit int) ([]Logged, error) {
-	x := newExpr()
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(d.cfg.Table),
-		KeyConditionExpression: aws.String(fmt.Sprintf("%s = %s AND begins_with(%s, %s)",
-			x.name("pk"), x.str(pkRun+arn), x.name("sk"), x.str(skDecision))),
-		ExpressionAttributeNames:  x.names,
-		ExpressionAttributeValues: x.values,
-		ScanIndexForward:          aws.Bool(false),
-		ConsistentRead:            aws.Bool(true),
-	}
-	var out []Logged
-	for {
-		if limit > 0 {
-			in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))
-		}
-		page, err := d.api.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
-		}
-		for _, item := range page.Items {
-			var it decisionItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("registry: list decisions run %s: decode: %w", arn, err)
-			}
-			l, err := it.logged()
-			if err != nil {
-				return nil, fmt.Errorf("registry: list decisions run %s: %w", arn, err)
-			}
-			out = append(out, l)
-		}
-		if len(page.LastEvaluatedKey) == 0 || (limit > 0 && len(out) >= limit) {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
 }
 
 // PutStateMachine caches sm, replacing any entry for its ARN; the item

@@ -427,84 +427,6 @@ func (it runItem) head() (Run, error) {
 	return r, nil
 }
 
-// decisionItem is the stored form of one decision-log entry.
-type decisionItem struct {
-	PK        string `dynamodbav:"pk"`
-	SK        string `dynamodbav:"sk"`
-	Kind      string `dynamodbav:"kind"`
-	ExpiresAt int64  `dynamodbav:"expiresAt"`
-	At        string `dynamodbav:"at"`
-	Decision  string `dynamodbav:"decision"`
-}
-
-// newDecisionItem validates its arguments and builds the log item of d for
-// run arn at instant at, living for ttl.
-func newDecisionItem(arn string, at time.Time, d control.Decision, ttl time.Duration) (decisionItem, error) {
-	if arn == "" {
-		return decisionItem{}, fmt.Errorf("%w: empty run arn", ErrInvalid)
-	}
-	if err := checkInstant("decision time", at); err != nil {
-		return decisionItem{}, err
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return decisionItem{}, fmt.Errorf("%w: encode decision: %w", ErrInvalid, err)
-	}
-	it := decisionItem{PK: pkRun + arn, Kind: kindDecision, Decision: string(b)}
-	it.setAt(at, ttl)
-	return it, nil
-}
-
-// setAt keys the item at instant at, which checkInstant accepted.
-func (it *decisionItem) setAt(at time.Time, ttl time.Duration) {
-	it.At = at.UTC().Format(timeLayout)
-	it.SK = skDecision + it.At
-	it.ExpiresAt = expiry(at, ttl)
-}
-
-// decision decodes the item.
-func (it decisionItem) decision() (control.Decision, error) {
-	if it.Kind != kindDecision {
-		return control.Decision{}, fmt.Errorf("item %s/%s: kind %q, want %q", it.PK, it.SK, it.Kind, kindDecision)
-	}
-	var d control.Decision
-	if err := json.Unmarshal([]byte(it.Decision), &d); err != nil {
-		return control.Decision{}, fmt.Errorf("item %s/%s: attribute decision: %w", it.PK, it.SK, err)
-	}
-	return d, nil
-}
-
-// Logged is a decision of the log, and the instant it was logged at.
-type Logged struct {
-	At       time.Time        `json:"at"`
-	Decision control.Decision `json:"decision"`
-}
-
-// logged decodes the item with its instant.
-func (it decisionItem) logged() (Logged, error) {
-	d, err := it.decision()
-	if err != nil {
-		return Logged{}, err
-	}
-	at, err := parseTime("at", it.At)
-	if err != nil {
-		return Logged{}, fmt.Errorf("item %s/%s: %w", it.PK, it.SK, err)
-	}
-	return Logged{At: at, Decision: d}, nil
-}
-
-// decisionsOnly drops the instants of a decision log.
-func decisionsOnly(log []Logged, err error) ([]control.Decision, error) {
-	if err != nil {
-		return nil, err
-	}
-	out := make([]control.Decision, len(log))
-	for i, l := range log {
-		out[i] = l.Decision
-	}
-	return out, nil
-}
-
 // smItem is the stored form of a StateMachine.
 type smItem struct {
 	PK        string `dynamodbav:"pk"`
@@ -624,12 +546,6 @@ func writeConflict(it runItem, w write, owner, now string, version int64) error 
 		return saveConflict(it, owner, now, version)
 	}
 	return claimError(it)
-}
-
-// decisionsFull is the error of AppendDecision when every instant it tried
-// from at was taken.
-func decisionsFull(at time.Time) error {
-	return fmt.Errorf("%w: %d decisions already logged in the nanoseconds from %s", ErrConflict, maxDecisionAttempts, at.UTC().Format(timeLayout))
 }
 
 // staleEntry is the error of GetStateMachine for an entry older than ttl.
