@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/maptuner/maptuner/internal/control"
 )
@@ -32,21 +31,12 @@ func (d *DynamoDB) AppendDecision(ctx context.Context, arn string, at time.Time,
 			return fmt.Errorf("registry: append decision run %s: encode: %w", arn, err)
 		}
 		x := newExpr()
-		id := newWriteID()
-		id.put(item)
-		_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                           aws.String(d.cfg.Table),
-			Item:                                item,
-			ConditionExpression:                 aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
-			ExpressionAttributeNames:            x.names,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
-		_, failed, err := id.outcome(err)
+		logged, err := d.putIf(ctx, item, fmt.Sprintf("attribute_not_exists(%s)", x.name("pk")), x)
 		switch {
 		case err != nil:
 			return fmt.Errorf("registry: append decision run %s: %w", arn, err)
-		case failed:
-			continue
+		case !logged:
+			continue // the instant is taken: the next nanosecond
 		}
 		return nil
 	}

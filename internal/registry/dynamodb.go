@@ -88,21 +88,11 @@ func (d *DynamoDB) PutExecution(ctx context.Context, e Execution) (bool, error) 
 		redrives := x.name("redriveCount")
 		cond = fmt.Sprintf("(%s) AND (attribute_not_exists(%s) OR %s <= %s)", cond, redrives, redrives, x.num(int64(it.RedriveCount)))
 	}
-	id := newWriteID()
-	id.put(item)
-	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           aws.String(d.cfg.Table),
-		Item:                                item,
-		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            x.names,
-		ExpressionAttributeValues:           x.values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	_, failed, err := id.outcome(err)
+	changed, err := d.putIf(ctx, item, cond, x)
 	if err != nil {
 		return false, fmt.Errorf("registry: put execution %s: %w", e.ARN, err)
 	}
-	return !failed, nil
+	return changed, nil
 }
 
 // ActiveExecutions returns the executions that have not ended, by ARN. It
@@ -125,20 +115,11 @@ func (d *DynamoDB) PutRun(ctx context.Context, r Run) (bool, error) {
 		return false, fmt.Errorf("registry: put run %s: encode: %w", r.ARN, err)
 	}
 	x := newExpr()
-	id := newWriteID()
-	id.put(item)
-	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           aws.String(d.cfg.Table),
-		Item:                                item,
-		ConditionExpression:                 aws.String(fmt.Sprintf("attribute_not_exists(%s)", x.name("pk"))),
-		ExpressionAttributeNames:            x.names,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	_, failed, err := id.outcome(err)
+	created, err := d.putIf(ctx, item, fmt.Sprintf("attribute_not_exists(%s)", x.name("pk")), x)
 	if err != nil {
 		return false, fmt.Errorf("registry: put run %s: %w", r.ARN, err)
 	}
-	return !failed, nil
+	return created, nil
 }
 
 // GetRun returns the run arn, read consistently, or an error wrapping

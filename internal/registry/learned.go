@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Learned is what a run learned about the capacity its children meet,
@@ -189,21 +188,11 @@ func (d *DynamoDB) PutLearned(ctx context.Context, l Learned) (bool, error) {
 	}
 	x := newExpr()
 	at := x.name("learnedAt")
-	id := newWriteID()
-	id.put(item)
-	_, err = d.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           aws.String(d.cfg.Table),
-		Item:                                item,
-		ConditionExpression:                 aws.String(fmt.Sprintf("attribute_not_exists(%s) OR %s < %s", x.name("pk"), at, x.str(it.LearnedAt))),
-		ExpressionAttributeNames:            x.names,
-		ExpressionAttributeValues:           x.values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	_, failed, err := id.outcome(err)
+	wrote, err := d.putIf(ctx, item, fmt.Sprintf("attribute_not_exists(%s) OR %s < %s", x.name("pk"), at, x.str(it.LearnedAt)), x)
 	if err != nil {
 		return false, fmt.Errorf("registry: put learned %s/%s: %w", l.StateMachineARN, l.Label, err)
 	}
-	return !failed, nil
+	return wrote, nil
 }
 
 // GetLearned returns what was learned for the state machine sm, Map label

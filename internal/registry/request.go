@@ -5,13 +5,16 @@ package registry
 // check, the decoding of the items read.
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -75,6 +78,25 @@ func (id writeID) outcome(err error) (old map[string]types.AttributeValue, faile
 		return old, false, nil
 	}
 	return old, true, nil
+}
+
+// putIf stores item if the condition cond (whose names and values x
+// holds) is met, and reports whether it stored it. The write carries a
+// writeID: an attempt the SDK sent again after the answer to the first
+// was lost reports the first one's write.
+func (d *DynamoDB) putIf(ctx context.Context, item map[string]types.AttributeValue, cond string, x *expr) (bool, error) {
+	id := newWriteID()
+	id.put(item)
+	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           aws.String(d.cfg.Table),
+		Item:                                item,
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            x.names,
+		ExpressionAttributeValues:           x.values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	_, failed, err := id.outcome(err)
+	return !failed && err == nil, err
 }
 
 // expr collects the attribute names and values of one request's
