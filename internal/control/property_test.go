@@ -64,6 +64,9 @@ func safeSequence(t *testing.T, seed uint64, unlimitedOK bool) int {
 	status := maprun.StatusRunning
 	published := map[time.Time]float64{}
 	var overrideAt time.Time
+	// reserved is the downstream's reserved concurrency, which an operator
+	// changes now and then.
+	reserved := int32(1 + rng.IntN(3000))
 	now := t0
 	ticks := 10 + rng.IntN(100)
 	for k := range ticks {
@@ -133,6 +136,17 @@ func safeSequence(t *testing.T, seed uint64, unlimitedOK bool) int {
 			if obs.Live.Throttled > 0 {
 				obs.Live.StartedAt = now.Add(-time.Duration(rng.IntN(300)) * time.Second)
 			}
+		}
+		// The bound a capacity hint reads: mostly none read, sometimes the
+		// reservation, sometimes none reserved (removed).
+		if rng.IntN(20) == 0 {
+			reserved = int32(1 + rng.IntN(3000))
+		}
+		switch r := rng.IntN(10); {
+		case r == 0:
+			obs.Bound = NoBound
+		case r < 4:
+			obs.Bound = reserved
 		}
 		if rng.IntN(2) == 0 {
 			// What an earlier run learned, of any limit and age.
