@@ -46,24 +46,31 @@ func NearBound(st State, cur int32) bool {
 // new bound (and a fall's cap on the bracket). It reports ok false when
 // nothing is to be done now; a zero Observation.Bound (none read) keeps
 // the old. A bound removed (NoBound) is forgotten, and a run it held
-// climbs again in slow start, one step now.
+// climbs again in slow start, one step now; a bound read after the
+// downstream was read to bound nothing (State.Unbounded) falls from no
+// bound.
 func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) {
 	old, nu := st.Bound, obs.Bound
 	cur := obs.Run.Settings.MaxConcurrency
-	if nu == NoBound && old > 0 {
-		return boundRemoved(cfg, st, obs)
+	if nu == NoBound {
+		st.Unbounded = true
+		if old > 0 {
+			return boundRemoved(cfg, st, obs)
+		}
+		return 0, "", false
 	}
 	if nu <= 0 || nu == old {
 		return 0, "", false
 	}
 	eff := effective(cur)
 	near := NearBound(*st, cur)
-	st.Bound = nu
-	if old <= 0 {
+	unbounded := st.Unbounded
+	st.Bound, st.Unbounded = nu, false
+	if old <= 0 && !unbounded {
 		return 0, "", false // the first bound read: nothing it changed
 	}
 	share := boundShare(st, obs)
-	if nu < old {
+	if old <= 0 || nu < old {
 		// The new share, and the band above it, bound the bracket.
 		standing := share + bandOf(cfg, share)
 		st.Lo = min(st.Lo, share)
@@ -75,6 +82,9 @@ func boundChanged(cfg Config, st *State, obs Observation) (int32, string, bool) 
 		}
 		st.BoundAt = obs.At
 		why := fmt.Sprintf("the downstream's reserved concurrency fell from %d to %d, %d for this run", old, nu, share)
+		if old <= 0 {
+			why = fmt.Sprintf("the downstream reserves %d now, none before, %d for this run", nu, share)
+		}
 		to, _, msg := applyCut(cfg, st, obs.At, eff, share, ReasonBound, why)
 		return to, msg, true
 	}
@@ -102,15 +112,12 @@ func boundRemoved(cfg Config, st *State, obs Observation) (int32, string, bool) 
 	old, cur := st.Bound, obs.Run.Settings.MaxConcurrency
 	near := NearBound(*st, cur)
 	st.Bound = 0
-	if !near || cur == 0 {
+	to := min(int32(math.Ceil(float64(cur)*min(cfg.GrowthFactor, cfg.MaxStepUp))), cfg.MaxConcurrency)
+	if !near || cur == 0 || to <= cur {
 		return 0, "", false
 	}
 	st.BoundAt = obs.At
 	st.Hi, st.Expired, st.Owed, st.Probes, st.Misses = 0, 0, 0, 0, 0
 	st.Phase = PhaseSlowStart
-	to := min(int32(math.Ceil(float64(cur)*min(cfg.GrowthFactor, cfg.MaxStepUp))), cfg.MaxConcurrency)
-	if to <= cur {
-		return 0, "", false
-	}
 	return to, fmt.Sprintf("the downstream's reserved concurrency of %d, which held this run at %d, was removed: growing %d to %d in slow start.", old, cur, cur, to), true
 }

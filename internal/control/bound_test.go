@@ -93,6 +93,35 @@ func TestBoundChanges(t *testing.T) {
 			t.Errorf("bound %d, bracket bound %d; want none left", st.Bound, st.Hi)
 		}
 	})
+	t.Run("a reservation made again after it was removed cuts the run above it", func(t *testing.T) {
+		st := runLive(t, append(alone[:len(alone):len(alone)],
+			liveStep{at: sec(3, 30), limit: 200, running: 200, live: clean(2), bound: NoBound, reason: ReasonBound, want: 400},
+			liveStep{at: sec(4, 30), limit: 400, running: 400, live: clean(3), bound: 100, reason: ReasonBound, want: 200},
+			liveStep{at: sec(4, 40), limit: 200, running: 400, live: clean(3), bound: 100, reason: ReasonThrottled, want: 100},
+		))
+		if st.Bound != 100 || st.Unbounded {
+			t.Errorf("bound %d, unbounded %v; want 100, a bound known", st.Bound, st.Unbounded)
+		}
+	})
+	t.Run("a reservation made during a run that started with none cuts it", func(t *testing.T) {
+		st := runLive(t, []liveStep{
+			{at: sec(0, 30), limit: 10, running: 10, bound: NoBound, reason: ReasonSlowStart, want: 20},
+			{at: sec(1, 30), limit: 20, running: 20, live: clean(0), bound: NoBound, reason: ReasonSlowStart, want: 40},
+		})
+		d := Decide(testConfig(), st, Observation{At: sec(2, 30), Run: run(40, 40, 50000), Live: clean(1), Bound: 30})
+		if d.Reason != ReasonBound || d.New.MaxConcurrency != 30 || d.State.Bound != 30 {
+			t.Errorf("%s %d, bound %d; want BoundChanged 30: %s", d.Reason, d.New.MaxConcurrency, d.State.Bound, d.Message)
+		}
+	})
+	t.Run("a bound removed from a run at the policy's maximum changes nothing else", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConcurrency = 200
+		st := runLive(t, alone)
+		d := Decide(cfg, st, Observation{At: sec(3, 30), Run: run(200, 200, 50000), Live: clean(2), Bound: NoBound})
+		if d.Reason == ReasonBound || d.New.MaxConcurrency != 200 || d.State.Bound != 0 || !d.State.BoundAt.IsZero() || d.State.Phase != st.Phase {
+			t.Errorf("%s %d, bound %d changed at %s, phase %s; want 200 held, only the bound forgotten: %s", d.Reason, d.New.MaxConcurrency, d.State.Bound, d.State.BoundAt, d.State.Phase, d.Message)
+		}
+	})
 	t.Run("a bound removed leaves alone a run it did not hold", func(t *testing.T) {
 		st := runLive(t, alone)
 		st.Bound = 400

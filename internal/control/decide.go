@@ -175,7 +175,7 @@ func Unapplied(prev State, d Decision) State {
 	if d.Reason == ReasonBound {
 		// The change of bound was not acted on: the next decision takes
 		// it in again.
-		st.Bound, st.BoundAt = prev.Bound, prev.BoundAt
+		st.Bound, st.BoundAt, st.Unbounded = prev.Bound, prev.BoundAt, prev.Unbounded
 	}
 	return st
 }

@@ -352,6 +352,10 @@ type State struct {
 	// configuration gave (Observation.Bound) when last read; zero when
 	// none.
 	Bound int32 `json:"bound,omitempty"`
+	// Unbounded is true once the downstream's configuration was read to
+	// bound nothing (Observation.Bound NoBound), until a bound is read: a
+	// bound read then is a fall from no bound, not the first one known.
+	Unbounded bool `json:"unbounded,omitempty"`
 	// BoundAt is when Bound was last seen to change during the run: the
 	// throttle datapoints of minutes begun before it tell of the old bound
 	// and are answered by the change. Zero before any change.

@@ -247,8 +247,13 @@ func (d *DynamoDB) Redrive(ctx context.Context, arn string, redrives int32, at t
 	for _, ended := range []bool{true, false} {
 		x := newExpr()
 		rc, n := x.name("redriveCount"), x.num(int64(redrives))
+		// Only the step that takes the run up again cannot apply twice:
+		// it alone carries a write id.
 		id := newWriteID()
-		set := []string{rc + " = " + n, id.set(x)}
+		set := []string{rc + " = " + n}
+		if ended {
+			set = append(set, id.set(x))
+		}
 		var remove []string
 		if ended {
 			version := x.name("version")

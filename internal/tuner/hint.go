@@ -88,13 +88,17 @@ func (c *hintCache) put(arn string, now time.Time, h observe.Hint) bool {
 	return !ok || was.hint != h
 }
 
-// function returns the function of the hint kept for arn, however old,
-// and whether one is kept (a hint that names none is kept too).
-func (c *hintCache) function(arn string) (string, bool) {
+// function returns the function of the hint kept for arn, read less than
+// functionKeep before now, and whether one is kept (a hint that names none
+// is kept too).
+func (c *hintCache) function(arn string, now time.Time) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h, ok := c.byARN[arn]
-	return h.hint.Function, ok
+	if !ok || now.Sub(h.at) >= functionKeep {
+		return "", false
+	}
+	return h.hint.Function, true
 }
 
 // firstDenial reports whether this is the first refusal the cache sees.
@@ -126,10 +130,11 @@ func (t *Tuner) hint(tc *tick, p plan, st control.State, cur int32) int32 {
 // invoke, from its capacity hint, for the sharing of downstreams
 // (share.go); empty when none is known, hints are off, or the hint
 // cannot be read now. It reads the hint only for a Map state none is kept
-// for (its first run, or a tuner started since): a kept one, however old,
-// names the function, and a failed read keeps the function read before.
+// for (its first run, or a tuner started since) or whose hint is older
+// than functionKeep: a kept one names the function, and a failed read
+// keeps the function read before.
 func (t *Tuner) invoked(tc *tick, p plan) string {
-	if fn, ok := t.hints.function(p.arn.LabelledStateMachineARN()); ok {
+	if fn, ok := t.hints.function(p.arn.LabelledStateMachineARN(), tc.now); ok {
 		return functionName(fn)
 	}
 	return functionName(t.readHint(tc, p, hintTTL).Function)
@@ -167,7 +172,7 @@ func (t *Tuner) readHint(tc *tick, p plan, maxAge time.Duration) observe.Hint {
 		// stands, and the read is tried again when it expires. The
 		// function read before stays: a definition does not change under
 		// a run.
-		fn, _ := t.hints.function(key)
+		fn, _ := t.hints.function(key, tc.now)
 		h := observe.Hint{Function: fn, Why: "read failed"}
 		t.hints.put(key, tc.now, h)
 		t.fail(tc.rep, "read the capacity hint of "+p.run.ARN, err)

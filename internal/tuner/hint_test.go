@@ -267,4 +267,13 @@ func TestRunsShareTheFunctionTheyInvoke(t *testing.T) {
 		t.Fatalf("hint = %d, errors %q; want 0 and the failed read", got, tc.rep.Errors)
 	}
 	shared("after a failed read")
+	// An hour on, a function kept is too old to name the Map state's:
+	// planning reads the hints again.
+	e.acct.definitions[labelledARN] = processItems
+	calls = e.acct.smCalls
+	tc.now = tc.now.Add(functionKeep)
+	shared("an hour on")
+	if got := e.acct.smCalls - calls; got != 2 {
+		t.Errorf("%d DescribeStateMachine calls to plan an hour on, want 2: one for each Map state", got)
+	}
 }
