@@ -66,7 +66,8 @@ type Hints struct {
 // concurrency gives a zero Hint with Why, and no error.
 //
 // Errors name the call: a malformed ARN wraps ErrNotFound, a state machine
-// that does not exist ErrNotFound, a spent budget budget.ErrExhausted; API
+// that does not exist ErrNotFound, a spent budget budget.ErrExhausted (with
+// Hint.Function set when the definition was read before it ran out); API
 // errors (access denied, throttling) are wrapped as the SDK returns them.
 func (h *Hints) Read(ctx context.Context, mapRunARN string) (Hint, error) {
 	arn, err := maprun.ParseARN(mapRunARN)
@@ -89,7 +90,7 @@ func (h *Hints) Read(ctx context.Context, mapRunARN string) (Hint, error) {
 		return Hint{}, fmt.Errorf("observe: definition of %s: %w", labelled, err)
 	}
 	if !h.Budget.Take(budget.GetFunctionConcurrency) {
-		return Hint{}, fmt.Errorf("observe: get function concurrency of %s: %s: %w", fn, budget.GetFunctionConcurrency, budget.ErrExhausted)
+		return Hint{Function: fn}, fmt.Errorf("observe: get function concurrency of %s: %s: %w", fn, budget.GetFunctionConcurrency, budget.ErrExhausted)
 	}
 	out, err := h.Lambda.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(fn)})
 	var rnf *lambdatypes.ResourceNotFoundException

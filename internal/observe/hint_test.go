@@ -114,3 +114,21 @@ func TestHintsReadWithinBudget(t *testing.T) {
 		t.Errorf("calls %q: a spent budget must make none", api.asked)
 	}
 }
+
+// TestHintsReadKeepsTheFunctionWhenTheBudgetEndsBetween: the definition
+// read, the GetFunctionConcurrency budget spent, Read still names the
+// function.
+func TestHintsReadKeepsTheFunctionWhenTheBudgetEndsBetween(t *testing.T) {
+	b, err := budget.New(budget.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b.Take(budget.GetFunctionConcurrency) {
+	}
+	api := &fakeHintAPIs{definition: readDefinition(t, "invoke-parameters.json"), reserved: aws.Int32(50)}
+	h := &Hints{SFN: api, Lambda: api, Budget: b}
+	got, err := h.Read(context.Background(), "arn:aws:states:us-east-1:123456789012:mapRun:etl/Items:0b5c")
+	if !errors.Is(err, budget.ErrExhausted) || !strings.Contains(err.Error(), "GetFunctionConcurrency") || got != (Hint{Function: "process-item"}) {
+		t.Fatalf("Read = %+v, %v; want the function process-item and the GetFunctionConcurrency budget spent", got, err)
+	}
+}

@@ -155,7 +155,9 @@ func (t *Tuner) readHint(tc *tick, p plan, maxAge time.Duration) observe.Hint {
 	h, err := r.Read(tc.work, p.run.ARN)
 	switch {
 	case errors.Is(err, budget.ErrExhausted):
-		return observe.Hint{} // read by a later decision; the bound known stands
+		// Read by a later decision; the bound known stands, and the
+		// function, when the definition was read, names the downstream.
+		return observe.Hint{Function: h.Function}
 	case denied(err):
 		t.hints.put(key, tc.now, observe.Hint{Why: "access denied"})
 		if t.hints.firstDenial() {
