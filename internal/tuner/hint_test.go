@@ -277,3 +277,37 @@ func TestRunsShareTheFunctionTheyInvoke(t *testing.T) {
 		t.Errorf("%d DescribeStateMachine calls to plan an hour on, want 2: one for each Map state", got)
 	}
 }
+
+// TestFunctionOnlyWithoutADownstreamNamed: a run whose policy names a
+// downstream's signal, even one templated per state machine, or a group,
+// is not planned by the function it invokes, which is not read for it.
+func TestFunctionOnlyWithoutADownstreamNamed(t *testing.T) {
+	e := newEnv(t)
+	e.acct.definitions = map[string]string{labelledARN: processItems}
+	tu := e.hintTuner(t)
+	pols, err := policy.Parse("test.yaml", []byte(`
+version: 1
+policies:
+  signalled:
+    throttleSignals:
+      - {namespace: AWS/Lambda, metric: Throttles, stat: Sum, dimensions: {FunctionName: "${StateMachineName}"}}
+  grouped:
+    group: process-item
+  default: {}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu.deps.Policies = pols
+	tc := &tick{work: context.Background(), finish: context.Background(), now: now, rep: &Report{},
+		obs: &observe.Observer{SFN: tu.deps.SFN, Metrics: tu.deps.CloudWatch}}
+	for _, name := range []string{"signalled", "grouped"} {
+		calls := e.acct.smCalls
+		if p := tu.plan(tc, []registry.Run{{ARN: runARN, Policy: name}}); len(p) != 1 || p[0].function != "" || e.acct.smCalls != calls {
+			t.Errorf("policy %s: plans %+v after %d DescribeStateMachine calls; want one, with no function read", name, p, e.acct.smCalls-calls)
+		}
+	}
+	if p := tu.plan(tc, []registry.Run{{ARN: runARN, Policy: "default"}}); len(p) != 1 || p[0].function != "process-item" {
+		t.Errorf("default policy: plans %+v; want the function process-item", p)
+	}
+}

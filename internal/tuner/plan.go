@@ -31,9 +31,10 @@ type plan struct {
 	// their capacity (usage.go); nil when not read.
 	usage []control.Usage
 	// function is the name of the one Lambda function its children
-	// invoke, from the capacity hint of its Map state (hint.go), read
-	// only for a policy that names no signal of a downstream; empty when
-	// none is known.
+	// invoke, from the capacity hint of its Map state (hint.go), which
+	// names its downstream (downstreamKey): read only for a policy with no
+	// group that names no signal of a downstream; empty when none is
+	// known.
 	function string
 }
 
@@ -56,7 +57,7 @@ func (t *Tuner) plan(tc *tick, runs []registry.Run) []plan {
 			continue
 		}
 		p := plan{run: r, arn: arn, policy: res}
-		if !slices.ContainsFunc(res.Signals, policy.Signal.NamesDownstream) {
+		if res.Group == "" && !slices.ContainsFunc(res.Signals, policy.Signal.NamesDownstream) {
 			p.function = t.invoked(tc, p)
 		}
 		for i, s := range res.Signals {

@@ -101,18 +101,18 @@ func (s *sharing) leave(arn string) {
 }
 
 // downstreamKey names the downstream of plan p: its policy's group when it
-// has one, whatever its signals; else the function its children invoke
-// when its policy names no signal of a downstream (none, or only Step
-// Functions' own metrics, as the default policy's); else its
-// throttle signals, in an order that does not depend on how the policy
-// lists them or their dimensions. It is "" for a run with none of these,
-// which shares nothing. A group, a function and a set of signals never
-// have the same key.
+// has one, whatever its signals; else the function its children invoke,
+// which the plan knows only when its policy names no signal of a
+// downstream (none, or only Step Functions' own metrics, as the default
+// policy's); else its throttle signals, in an order that does not depend
+// on how the policy lists them or their dimensions. It is "" for a run
+// with none of these, which shares nothing. A group, a function and a set
+// of signals never have the same key.
 func downstreamKey(p plan) string {
 	if g := p.policy.Group; g != "" {
 		return "group\x00" + g
 	}
-	if p.function != "" && !slices.ContainsFunc(p.policy.Signals, policy.Signal.NamesDownstream) {
+	if p.function != "" {
 		return "function\x00" + p.function
 	}
 	keys := make([]string, 0, len(p.signals))

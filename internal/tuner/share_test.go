@@ -171,16 +171,6 @@ func TestDownstreamKey(t *testing.T) {
 		return observe.MetricQuery{Namespace: ns, Metric: "Throttles", Stat: "Sum", Dimensions: dims}
 	}
 	f, g := q("AWS/Lambda", map[string]string{"FunctionName": "f"}), q("AWS/Lambda", map[string]string{"FunctionName": "g"})
-	lambdaG := policy.Signal{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum", Dimensions: map[string]string{"FunctionName": "g"}}
-	// perFunction is a run of state machine sm under a policy that names
-	// the function called after each state machine, whose children invoke
-	// function fn.
-	perFunction := func(sm, fn string) plan {
-		named := policy.Signal{Namespace: "AWS/Lambda", Metric: "Throttles", Stat: "Sum",
-			Dimensions: map[string]string{"FunctionName": policy.PlaceholderStateMachineName}}
-		return plan{function: fn, policy: policy.Resolved{Signals: []policy.Signal{named}},
-			signals: []observe.MetricQuery{q("AWS/Lambda", map[string]string{"FunctionName": sm})}}
-	}
 	// perRun is a run of state machine sm under the default policy, whose
 	// children invoke function fn.
 	perRun := func(sm, fn string) plan {
@@ -206,8 +196,6 @@ func TestDownstreamKey(t *testing.T) {
 		{"one function, signals of each run's own state machine", perRun("a", "f"), perRun("b", "f"), true},
 		{"two functions", plan{function: "f"}, plan{function: "g"}, false},
 		{"two functions, signals of each run's own state machine", perRun("a", "f"), perRun("b", "g"), false},
-		{"a downstream's signal before the function", plan{function: "f", policy: policy.Resolved{Signals: []policy.Signal{lambdaG}}, signals: []observe.MetricQuery{g}}, plan{function: "f"}, false},
-		{"a downstream's signal named after each state machine", perFunction("a", "f"), perFunction("b", "f"), false},
 		{"a group before the function", plan{policy: policy.Resolved{Group: "x"}, function: "f"}, plan{function: "f"}, false},
 	}
 	for _, tt := range tests {
